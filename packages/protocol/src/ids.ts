@@ -1,0 +1,23 @@
+/**
+ * ID and secret formats. Prefixes follow the platform's examples; every secret carries at
+ * least 128 bits from the CSPRNG (see the server's secrets module).
+ */
+export const Formats = {
+  appId: /^cli_[0-9a-f]{16}$/,
+  tenantKey: /^[0-9a-f]{14,16}$/,
+  /** employee_id / user_id: short, alphanumeric, unique in its tenant. */
+  userId: /^[0-9A-Za-z]{1,64}$/,
+  openId: /^ou_[0-9a-f]{32}$/,
+  unionId: /^on_[0-9a-f]{32}$/,
+  /** Login codes mina-auth issues: 32 hex characters (128 bits). */
+  loginCode: /^[0-9a-f]{32}$/,
+  appToken: /^t-[0-9a-f]{64}$/,
+  userAccessToken: /^u-[0-9A-Za-z_-]{43}$/,
+  refreshToken: /^ur-[0-9A-Za-z_-]{43}$/,
+} as const;
+
+/** Upper bounds checked before anything touches storage. */
+export const Limits = {
+  bodyBytes: 64 * 1024,
+  tokenChars: 256,
+} as const;

@@ -1,0 +1,294 @@
+/**
+ * The storage port: every operation mina-auth needs from a database, named after the domain.
+ *
+ * Contract shared by every adapter (SQLite file, SQLite :memory:, PostgreSQL), and checked by
+ * ONE suite, `contract-suite.ts`, that each adapter runs:
+ *
+ * - Time is always passed in (`now`, Unix milliseconds) from the single injected clock; an
+ *   adapter never reads its own clock for a validity decision.
+ * - Secrets never reach storage raw: codes, access/refresh tokens, session keys, app secrets
+ *   and app tokens arrive as SHA-256 hex digests (`…Hash` fields) and are looked up by them.
+ * - A write operation's promise resolves only after its effects are durably committed. An
+ *   adapter may group concurrent operations into one transaction and one commit (group
+ *   commit); each caller still sees only its own outcome, and one operation's failure never
+ *   changes another's effects.
+ * - A storage failure rejects the promise (with `StorageUnavailableError` when it is transient);
+ *   it is never reported as a domain outcome such as "unknown" or "reused".
+ * - No adapter keeps validity state in process memory: two processes on one database see one
+ *   truth.
+ */
+
+/** Unix time in milliseconds. */
+export type Millis = number;
+
+export type UserStatus = "active" | "deactivated";
+export type AppType = "self_built" | "store";
+
+export interface Tenant {
+  tenantKey: string;
+  name: string;
+}
+
+export interface User {
+  tenantKey: string;
+  /** The employee_id: unique within its tenant. */
+  userId: string;
+  unionId: string;
+  name: string;
+  enName: string;
+  email: string | null;
+  mobile: string | null;
+  avatarUrl: string;
+  status: UserStatus;
+  departmentIds: string[];
+}
+
+/** Who inside an installed tenant may log in to an app. */
+export type Visibility = { all: true } | { all: false; userIds: string[]; departmentIds: string[] };
+
+export interface App {
+  appId: string;
+  name: string;
+  type: AppType;
+  scopes: string[];
+  /** SHA-256 hex of the app secret; the secret itself is never stored. */
+  secretHash: string;
+}
+
+export interface Installation {
+  appId: string;
+  tenantKey: string;
+  visibility: Visibility;
+}
+
+export type AppTokenKind = "app" | "tenant";
+
+export interface AppTokenRecord {
+  tokenHash: string;
+  kind: AppTokenKind;
+  appId: string;
+  /** The tenant the token acts for: the app's own tenant for a self-built app. */
+  tenantKey: string | null;
+  /**
+   * Random salt the token was derived from (token = HMAC(app_secret, salt)), so that a caller
+   * presenting the right secret can be handed the same token again without storing it.
+   */
+  salt: string;
+  issuedAt: Millis;
+  expiresAt: Millis;
+}
+
+export interface LoginCodeRecord {
+  codeHash: string;
+  appId: string;
+  tenantKey: string;
+  userId: string;
+  issuedAt: Millis;
+  expiresAt: Millis;
+}
+
+/** The credentials an exchange or a rotation issues, already hashed. */
+export interface IssuedTokens {
+  accessTokenHash: string;
+  accessExpiresAt: Millis;
+  refreshTokenHash: string;
+}
+
+export interface ExchangeInput {
+  codeHash: string;
+  /** The app presenting the code (from its app token). */
+  appId: string;
+  now: Millis;
+  /** Id of the grant (session) to create on success; random, not secret. */
+  grantId: string;
+  sessionKeyHash: string;
+  tokens: IssuedTokens;
+  /** End of the refresh family: 30 days after login; rotation never extends it. */
+  familyExpiresAt: Millis;
+  /** Whether a second redemption of a consumed code revokes the grant of the first. */
+  revokeGrantOnReuse: boolean;
+}
+
+/** The identity a successful exchange or refresh resolves to. */
+export interface GrantIdentity {
+  grantId: string;
+  appId: string;
+  tenantKey: string;
+  userId: string;
+  openId: string;
+  /** The app's granted scopes at the time of the operation. */
+  scopes: string[];
+}
+
+/**
+ * The outcome of presenting a login code. Exactly one `issued` per code, ever, across every
+ * concurrent caller and every process sharing the database.
+ *
+ * - `issued`: the code was unconsumed, unexpired and the caller's own; it is now consumed and
+ *   the grant, session and tokens exist, all in the same commit.
+ * - `invalid`: no such code, or it expired (`now >= expiresAt`). Nothing changed.
+ * - `foreign`: the code belongs to another app. Nothing changed: the owner can still use it.
+ * - `reused`: the caller's own code, already consumed. When `revokeGrantOnReuse`, the grant its
+ *   first redemption created is revoked (`revokedGrantId`). The code stays flagged until it
+ *   expires so that every later replay is `reused` too.
+ * - `not_visible`: the caller's own code, now consumed, but the user is deactivated or outside
+ *   the app's visibility for that tenant (or the app is no longer installed there). No grant.
+ */
+export type ExchangeOutcome =
+  | { kind: "issued"; identity: GrantIdentity }
+  | { kind: "invalid" }
+  | { kind: "foreign" }
+  | { kind: "reused"; revokedGrantId: string | null }
+  | { kind: "not_visible" };
+
+export interface RotateInput {
+  refreshTokenHash: string;
+  appId: string;
+  now: Millis;
+  next: IssuedTokens;
+}
+
+/**
+ * The outcome of presenting a refresh token. Exactly one `rotated` per refresh token, ever.
+ *
+ * - `rotated`: the token was live; it is now spent, and `next` is the family's only live
+ *   refresh token (same grant, same absolute expiry).
+ * - `invalid`: unknown, or issued to another app (nothing changed).
+ * - `expired`: the family's absolute limit has passed.
+ * - `revoked`: the grant was revoked before.
+ * - `reused`: the token was already rotated; the whole family (grant) is now revoked.
+ */
+export type RotateOutcome =
+  | { kind: "rotated"; identity: GrantIdentity; familyExpiresAt: Millis }
+  | { kind: "invalid" }
+  | { kind: "expired" }
+  | { kind: "revoked" }
+  | { kind: "reused"; revokedGrantId: string };
+
+/** What a live user access token resolves to. */
+export interface AccessTokenSubject {
+  identity: GrantIdentity;
+  user: User;
+}
+
+export interface GrantSummary {
+  grantId: string;
+  appId: string;
+  tenantKey: string;
+  userId: string;
+  createdAt: Millis;
+  expiresAt: Millis;
+  revokedAt: Millis | null;
+  revokeReason: string | null;
+}
+
+export interface GrantQuery {
+  appId?: string;
+  tenantKey?: string;
+  userId?: string;
+  /** Only grants neither revoked nor past their family expiry at `now`. */
+  activeAt?: Millis;
+  limit: number;
+}
+
+export interface AuditEvent {
+  id: number;
+  at: Millis;
+  /** `<entity>.<verb>`, e.g. `login_code.consumed`, `refresh_token.reused`. */
+  type: string;
+  appId: string | null;
+  tenantKey: string | null;
+  userId: string | null;
+  grantId: string | null;
+}
+
+export interface RateLimitInput {
+  /** e.g. `secret:<app_id>`, `redeem-ip:<address>`. */
+  key: string;
+  now: Millis;
+  windowMs: number;
+  limit: number;
+}
+
+/** `allowed` counts this attempt; `retryAfterMs` is set when refused. */
+export interface RateLimitResult {
+  allowed: boolean;
+  retryAfterMs: number;
+}
+
+/** The whole catalogue, as imported and exported (tokens and codes are never part of it). */
+export interface CatalogSnapshot {
+  tenants: Tenant[];
+  users: User[];
+  apps: App[];
+  installations: Installation[];
+  /** open_ids already assigned, so that an export/import keeps them stable. */
+  openIds: Array<{ appId: string; tenantKey: string; userId: string; openId: string }>;
+}
+
+export interface Storage {
+  /** Adapter name for logs and metrics: `sqlite` or `postgres`. */
+  readonly dialect: "sqlite" | "postgres";
+
+  /** Brings the schema to the latest version; safe when several processes call it at once. */
+  migrate(): Promise<void>;
+  /** Resolves when storage answers a trivial query (for /readyz). */
+  ping(): Promise<void>;
+  /** Waits for queued writes to commit, then releases connections. */
+  close(): Promise<void>;
+
+  // Catalogue (admin API, import/export). Upserts replace the whole record.
+  upsertTenant(tenant: Tenant): Promise<void>;
+  getTenant(tenantKey: string): Promise<Tenant | null>;
+  listTenants(): Promise<Tenant[]>;
+  upsertUser(user: User): Promise<void>;
+  getUser(tenantKey: string, userId: string): Promise<User | null>;
+  listUsers(tenantKey?: string): Promise<User[]>;
+  upsertApp(app: App): Promise<void>;
+  getApp(appId: string): Promise<App | null>;
+  listApps(): Promise<App[]>;
+  /** Installs the app in a tenant, or replaces that installation's visibility. */
+  upsertInstallation(installation: Installation): Promise<void>;
+  listInstallations(appId: string): Promise<Installation[]>;
+  /** Returns the open_id of (app, tenant, user), assigning `candidate` if it has none yet. */
+  ensureOpenId(appId: string, tenantKey: string, userId: string, candidate: string): Promise<string>;
+  /** Replaces nothing: upserts every record of the snapshot in one transaction. */
+  importCatalog(snapshot: CatalogSnapshot): Promise<void>;
+  exportCatalog(): Promise<CatalogSnapshot>;
+
+  // App and tenant access tokens.
+  saveAppToken(token: AppTokenRecord): Promise<void>;
+  /** The newest unexpired token of that kind for (app, tenant), if any. */
+  latestAppToken(
+    kind: AppTokenKind,
+    appId: string,
+    tenantKey: string | null,
+    now: Millis,
+  ): Promise<AppTokenRecord | null>;
+  /** The unexpired token with that hash, of either kind. */
+  findAppToken(tokenHash: string, now: Millis): Promise<AppTokenRecord | null>;
+
+  // The login flow.
+  saveLoginCode(code: LoginCodeRecord): Promise<void>;
+  exchangeLoginCode(input: ExchangeInput): Promise<ExchangeOutcome>;
+  rotateRefreshToken(input: RotateInput): Promise<RotateOutcome>;
+  /** The subject of a live (unexpired, unrevoked) user access token. */
+  findAccessToken(tokenHash: string, now: Millis): Promise<AccessTokenSubject | null>;
+
+  // Sessions (grants) and audit.
+  listGrants(query: GrantQuery): Promise<GrantSummary[]>;
+  /** Revokes the grant and so every token it issued. False when unknown or already revoked. */
+  revokeGrant(grantId: string, now: Millis, reason: string): Promise<boolean>;
+  listAuditEvents(limit: number, beforeId?: number): Promise<AuditEvent[]>;
+
+  // Abuse control: a fixed-window counter kept in storage so every instance shares it.
+  hitRateLimit(input: RateLimitInput): Promise<RateLimitResult>;
+
+  /** Deletes codes, tokens and rate-limit windows that can no longer decide anything. */
+  purgeExpired(now: Millis): Promise<number>;
+}
+
+/** A transient storage failure: the operation may be retried; nothing was half-done. */
+export class StorageUnavailableError extends Error {
+  override readonly name = "StorageUnavailableError";
+}
