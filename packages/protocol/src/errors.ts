@@ -22,7 +22,6 @@ function define<const T extends Record<string, ErrorDefinition>>(registry: T): T
 }
 
 export const Errors = define({
-  // tokenLoginValidate (mina/v2): HTTP 200 with a non-zero code, as the platform page states.
   AccessTokenInvalid: {
     code: 10202,
     msg: "access token invalid",
@@ -49,86 +48,92 @@ export const Errors = define({
     msg: "user to app has no visibility",
     httpStatus: 200,
     origin: "platform",
-    when: "tokenLoginValidate: the user is outside the app's visibility range, or deactivated",
+    when: "tokenLoginValidate: the user is deactivated or outside the app's visibility range",
   },
-
-  // auth/v3 app and tenant tokens.
   InvalidParam: {
     code: 10003,
     msg: "invalid param",
-    httpStatus: 400,
+    httpStatus: 200,
     origin: "platform",
-    when: "app/tenant token: app_id or app_secret missing or not a string",
+    when: "app/tenant token: app_id or app_secret missing, not a string, or an unknown app_id",
   },
   AppSecretInvalid: {
     code: 10014,
     msg: "app secret invalid",
-    httpStatus: 400,
+    httpStatus: 200,
     origin: "platform",
-    when: "app/tenant token: unknown app_id or wrong app_secret (answered alike)",
+    when: "app/tenant token: wrong app_secret",
   },
-
-  // Bearer tokens on the authen/v1 endpoints.
   MissingAccessToken: {
     code: 99991661,
     msg: "Missing access token for authorization. Please make a request with token attached.",
     httpStatus: 400,
     origin: "platform",
-    when: "authen/v1: no Authorization header, or not of the form `Bearer <token>`",
-  },
-  AppAccessTokenInvalid: {
-    code: 99991664,
-    msg: "Invalid access token for authorization. Please make a request with token attached.",
-    httpStatus: 400,
-    origin: "platform",
-    when: "authen/v1 refresh: the app_access_token is unknown or expired",
+    when: "user_info: no Authorization header, or not exactly `Bearer <token>`",
   },
   UserAccessTokenInvalid: {
     code: 99991668,
     msg: "Invalid access token for authorization. Please make a request with token attached.",
     httpStatus: 400,
     origin: "platform",
-    when: "user_info: the user_access_token is missing, unknown, expired or revoked",
+    when: "user_info: the user_access_token is unknown, expired or revoked",
   },
-
-  // Refresh (authen/v1/refresh_access_token and authen/v1/oidc/refresh_access_token).
+  UserFrozen: {
+    code: 20022,
+    msg: "User frozen",
+    httpStatus: 200,
+    origin: "platform",
+    when: "user_info and refresh: the user has been deactivated",
+  },
+  RefreshBadRequest: {
+    code: 20001,
+    msg: "Invalid request. Please check request param",
+    httpStatus: 200,
+    origin: "platform",
+    when: "refresh: refresh_token missing or not a string",
+  },
+  RefreshAppTokenInvalid: {
+    code: 20014,
+    msg: "The app access token passed is invalid. Please check the value",
+    httpStatus: 200,
+    origin: "platform",
+    when: "refresh: the app_access_token in the header is missing, unknown or expired",
+  },
   RefreshGrantTypeInvalid: {
-    code: 20003,
-    msg: "invalid grant_type",
-    httpStatus: 400,
+    code: 20036,
+    msg: "The grant_type passed is not supported",
+    httpStatus: 200,
     origin: "platform",
     when: "refresh: grant_type is not `refresh_token`",
   },
+  RefreshTokenOtherApp: {
+    code: 20024,
+    msg: "App id in user_access_token or refresh_token diff with app id in app_access_token or tenant_access_token. Please keep the app id consistent",
+    httpStatus: 200,
+    origin: "platform",
+    when: "refresh: the refresh_token was issued to another app (nothing of that app's is touched)",
+  },
   RefreshTokenInvalid: {
     code: 20026,
-    msg: "refresh token invalid",
-    httpStatus: 400,
+    msg: "The refresh token passed is invalid. Please check the value",
+    httpStatus: 200,
     origin: "platform",
-    when: "refresh: refresh_token missing, malformed, unknown, or issued to another app",
+    when: "refresh: refresh_token malformed or unknown",
   },
   RefreshTokenExpired: {
     code: 20037,
-    msg: "refresh token expired",
-    httpStatus: 400,
+    msg: "The refresh token passed has expired. Please generate a new one",
+    httpStatus: 200,
     origin: "platform",
     when: "refresh: the family's 30-day absolute limit has passed",
   },
-  RefreshTokenRevoked: {
-    code: 20064,
-    msg: "refresh token revoked",
-    httpStatus: 400,
+  RefreshTokenReused: {
+    code: 20038,
+    msg: "The refresh token passed is invalid. Please check the value",
+    httpStatus: 200,
     origin: "platform",
-    when: "refresh: the grant was revoked (by an admin, by code reuse, or by an earlier replay)",
+    when: "refresh: a rotated refresh_token presented again (ours: the whole family is revoked), or a token of a revoked family",
   },
-  RefreshTokenUsed: {
-    code: 20073,
-    msg: "refresh token has been used",
-    httpStatus: 400,
-    origin: "platform",
-    when: "refresh: a rotated refresh_token presented again; the whole family is revoked",
-  },
-
-  // Rate limits and transient failures.
   RateLimited: {
     code: 99991400,
     msg: "request trigger frequency limit",
@@ -136,21 +141,33 @@ export const Errors = define({
     origin: "platform",
     when: "too many failed attempts for an app, client address or refresh family",
   },
-  TemporarilyUnavailable: {
+  StorageUnavailable: {
     code: 1500,
     msg: "internal error, please retry",
-    httpStatus: 503,
+    httpStatus: 200,
     origin: "platform",
-    when: "storage did not answer; nothing was consumed or issued that the reply does not report",
+    when: "auth/v3 and tokenLoginValidate: storage did not answer; nothing was consumed or issued. Platform code; HTTP 200 is ours (security.md S3: storage faults are never 5xx)",
   },
-
-  // HTTP surface: ours, 4xx as the contract asks where the platform publishes nothing.
+  AuthenSystemError: {
+    code: 20050,
+    msg: "System error",
+    httpStatus: 200,
+    origin: "platform",
+    when: "refresh and user_info: storage did not answer; nothing was spent or revoked. Platform code; HTTP 200 is ours (S3)",
+  },
+  RouteNotFound: {
+    code: 99991201,
+    msg: "resource not find",
+    httpStatus: 404,
+    origin: "platform",
+    when: "an unknown path, or a known path with another method",
+  },
   MalformedJson: {
     code: 9499,
-    msg: "request body is not valid JSON",
+    msg: "bad request: body is not valid JSON",
     httpStatus: 400,
-    origin: "ours",
-    when: "any endpoint: the body does not parse as JSON",
+    origin: "platform",
+    when: "any endpoint: the body does not parse as JSON (9499 is the platform's generic bad-request code)",
   },
   UnsupportedContentType: {
     code: 9415,
@@ -173,29 +190,13 @@ export const Errors = define({
     origin: "ours",
     when: "a client too slow to send its request",
   },
-  NotFound: {
-    code: 9404,
-    msg: "not found",
-    httpStatus: 404,
-    origin: "ours",
-    when: "unknown route, or an unknown resource on the admin API",
-  },
-  MethodNotAllowed: {
-    code: 9405,
-    msg: "method not allowed",
-    httpStatus: 405,
-    origin: "ours",
-    when: "a known path with another method",
-  },
   InternalError: {
     code: 9500,
     msg: "internal error",
     httpStatus: 500,
     origin: "ours",
-    when: "a bug: logged with a correlation id, never echoed",
+    when: "a bug: logged with the request id, never echoed",
   },
-
-  // Admin API (/admin/v1): ours.
   AdminUnauthorized: {
     code: 9401,
     msg: "admin token missing or invalid",
@@ -209,6 +210,13 @@ export const Errors = define({
     httpStatus: 400,
     origin: "ours",
     when: "admin API: a field is missing or of the wrong shape (the msg names it)",
+  },
+  AdminNotFound: {
+    code: 9404,
+    msg: "not found",
+    httpStatus: 404,
+    origin: "ours",
+    when: "admin API: unknown app, tenant, user or session",
   },
   AdminConflict: {
     code: 9409,
