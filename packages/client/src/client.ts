@@ -1,0 +1,504 @@
+import {
+  APP_TOKEN_REJECTED_CODES,
+  MinaApiError,
+  MinaTimeoutError,
+  MinaTransportError,
+  type RequestTarget,
+} from "./errors.ts";
+import {
+  expiryFromSeconds,
+  expiryFromTimestampOrSeconds,
+  FieldReader,
+  isObject,
+  type JsonObject,
+  redact,
+} from "./internal/fields.ts";
+import { MemoryTokenCache, type TokenCache } from "./token-cache.ts";
+import type {
+  FetchLike,
+  FetchResponseLike,
+  LoginSession,
+  MinaClientOptions,
+  MinaLogger,
+  RawRefreshData,
+  RawTokenLoginValidateData,
+  RawUserInfoData,
+  RefreshedTokens,
+  RequestLogDetails,
+  RequestOptions,
+  UserInfo,
+} from "./types.ts";
+
+/**
+ * The platforms' base URLs, by the names `baseUrl` accepts.
+ *
+ * @example
+ * ```ts
+ * BaseUrls.lark; // "https://open.larksuite.com"
+ * ```
+ */
+export const BaseUrls = {
+  feishu: "https://open.feishu.cn",
+  lark: "https://open.larksuite.com",
+} as const;
+
+const PATHS = {
+  appAccessToken: "/open-apis/auth/v3/app_access_token/internal",
+  tokenLoginValidate: "/open-apis/mina/v2/tokenLoginValidate",
+  refresh: "/open-apis/authen/v1/oidc/refresh_access_token",
+  userInfo: "/open-apis/authen/v1/user_info",
+} as const;
+
+/** The cached app token is not used in its last 3 minutes (as the official SDKs do). */
+const APP_TOKEN_EXPIRY_MARGIN_MS = 3 * 60 * 1000;
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** What may travel in an `Authorization: Bearer` header: visible ASCII, no spaces. */
+const BEARER_SAFE = /^[\x21-\x7e]+$/;
+
+interface Reply {
+  body: JsonObject;
+  status: number;
+  logId: string | undefined;
+  /** Date.now() when the request was sent: relative expiries count from here. */
+  sentAt: number;
+}
+
+/**
+ * Resolves a `baseUrl` option to an origin (plus optional path prefix) without a trailing slash.
+ *
+ * @example
+ * ```ts
+ * resolveBaseUrl("feishu"); // "https://open.feishu.cn"
+ * resolveBaseUrl("http://127.0.0.1:8787/"); // "http://127.0.0.1:8787"
+ * ```
+ */
+export function resolveBaseUrl(baseUrl: MinaClientOptions["baseUrl"] = "feishu"): string {
+  if (baseUrl === "feishu") return BaseUrls.feishu;
+  if (baseUrl === "lark") return BaseUrls.lark;
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new TypeError('baseUrl must be "feishu", "lark" or an http(s) URL');
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError('baseUrl must be "feishu", "lark" or an http(s) URL');
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw new TypeError("baseUrl must not carry credentials, a query or a fragment");
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, "");
+}
+
+function requireString(value: unknown, name: string, bearer = false): string {
+  // The value itself never appears in the message: it may be a secret.
+  if (typeof value !== "string" || value === "") throw new TypeError(`${name} must be a non-empty string`);
+  if (bearer && !BEARER_SAFE.test(value)) throw new TypeError(`${name} must be visible ASCII without spaces`);
+  return value;
+}
+
+/** Settles like `promise`, or rejects with `onAbort()` as soon as `signal` aborts. */
+function untilAborted<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+  onAbort: () => Error,
+): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(onAbort());
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(onAbort());
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", abort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", abort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function describeNetworkError(err: unknown): string {
+  if (!(err instanceof Error)) return "network error";
+  const cause = err.cause;
+  const code = isObject(cause) && typeof cause.code === "string" ? ` (${cause.code})` : "";
+  return `${err.message}${code}`;
+}
+
+/**
+ * A client for the Feishu / Lark mini-program login flow, against the platform or any
+ * compatible server (such as mina-auth). It fetches and caches the app_access_token itself:
+ * one fetch for concurrent callers, reused until 3 minutes before it expires, dropped and
+ * refetched (and the call retried once) when the platform rejects it.
+ *
+ * @example
+ * ```ts
+ * import { MinaClient, MinaApiError, ErrorCodes } from "@mina-auth/client";
+ *
+ * const client = new MinaClient({ appId: "cli_a1b2c3d4e5f6a7b8", appSecret, baseUrl: "feishu" });
+ * const s = await client.tokenLoginValidate(code);         // the code from tt.login
+ * const r = await client.refreshUserAccessToken(s.refreshToken);
+ * const u = await client.getUserInfo(r.accessToken);
+ * console.log(u.name, u.unionId);
+ * ```
+ */
+export class MinaClient {
+  /** The app's `app_id`. */
+  readonly appId: string;
+  /** The resolved base URL, e.g. `https://open.feishu.cn`. */
+  readonly baseUrl: string;
+  /** Time limit per HTTP request, in milliseconds. */
+  readonly timeoutMs: number;
+  readonly #appSecret: string;
+  readonly #fetch: FetchLike;
+  readonly #logger: MinaLogger | undefined;
+  readonly #cache: TokenCache;
+  readonly #cacheKey: string;
+  /** The one app-token load in progress, shared by concurrent callers. */
+  #flight: Promise<string> | undefined;
+
+  constructor(options: MinaClientOptions) {
+    if (!isObject(options)) throw new TypeError("MinaClient needs an options object");
+    this.appId = requireString(options.appId, "appId");
+    this.#appSecret = requireString(options.appSecret, "appSecret");
+    this.baseUrl = resolveBaseUrl(options.baseUrl);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+      throw new TypeError("timeoutMs must be a positive number");
+    this.timeoutMs = timeoutMs;
+    const fetchImpl = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
+    if (typeof fetchImpl !== "function") {
+      throw new TypeError("no global fetch: pass the `fetch` option (Node >= 18 has one)");
+    }
+    this.#fetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
+    this.#logger = options.logger;
+    this.#cache = options.tokenCache ?? new MemoryTokenCache();
+    this.#cacheKey = `mina-auth:app_access_token:${this.baseUrl}:${this.appId}`;
+  }
+
+  /**
+   * Exchanges a mini program's login `code` (from `tt.login`) for the user's identity and
+   * tokens: `POST /open-apis/mina/v2/tokenLoginValidate`. A code works once.
+   *
+   * @throws {MinaApiError} e.g. 10213 (other app's or used code), 10226 (invalid code),
+   *   10228 (user not in the app's visibility range).
+   * @example
+   * ```ts
+   * app.post("/login", async (req, reply) => {
+   *   const s = await client.tokenLoginValidate(req.body.code);
+   *   req.session.openId = s.openId;
+   *   return { openId: s.openId, expiresAt: s.expiresAt };
+   * });
+   * ```
+   */
+  async tokenLoginValidate(code: string, options: RequestOptions = {}): Promise<LoginSession> {
+    requireString(code, "code");
+    const reply = await this.#withAppToken(PATHS.tokenLoginValidate, { code }, [code], options);
+    const target = { method: "POST", path: PATHS.tokenLoginValidate };
+    const data = this.#data(reply, target);
+    const employeeId = data.optionalString("employee_id");
+    return {
+      openId: data.string("open_id"),
+      ...(employeeId === undefined ? {} : { employeeId }),
+      sessionKey: data.string("session_key"),
+      tenantKey: data.string("tenant_key"),
+      accessToken: data.string("access_token"),
+      expiresAt: expiryFromTimestampOrSeconds(data.number("expires_in"), reply.sentAt),
+      refreshToken: data.string("refresh_token"),
+      raw: reply.body.data as RawTokenLoginValidateData,
+    };
+  }
+
+  /**
+   * Trades a refresh_token for a new user_access_token and a new refresh_token
+   * (`POST /open-apis/authen/v1/oidc/refresh_access_token`). The old refresh_token stops
+   * working at once: store the new one.
+   *
+   * @throws {MinaApiError} e.g. 20026 (invalid), 20037 (expired), 20038 (already used).
+   * @example
+   * ```ts
+   * const r = await client.refreshUserAccessToken(stored.refreshToken);
+   * await store.save({ accessToken: r.accessToken, refreshToken: r.refreshToken, expiresAt: r.expiresAt });
+   * ```
+   */
+  async refreshUserAccessToken(refreshToken: string, options: RequestOptions = {}): Promise<RefreshedTokens> {
+    requireString(refreshToken, "refreshToken");
+    const reply = await this.#withAppToken(
+      PATHS.refresh,
+      { grant_type: "refresh_token", refresh_token: refreshToken },
+      [refreshToken],
+      options,
+    );
+    const data = this.#data(reply, { method: "POST", path: PATHS.refresh });
+    const scope = data.optionalString("scope");
+    return {
+      accessToken: data.string("access_token"),
+      refreshToken: data.string("refresh_token"),
+      tokenType: data.optionalString("token_type") ?? "Bearer",
+      expiresAt: expiryFromSeconds(data.number("expires_in"), reply.sentAt),
+      refreshExpiresAt: expiryFromSeconds(data.number("refresh_expires_in"), reply.sentAt),
+      ...(scope === undefined ? {} : { scope }),
+      raw: reply.body.data as RawRefreshData,
+    };
+  }
+
+  /**
+   * Reads the signed-in user's profile with their user_access_token
+   * (`GET /open-apis/authen/v1/user_info`); this is where the Union ID comes from.
+   *
+   * @throws {MinaApiError} e.g. 99991668 (user token invalid or expired).
+   * @example
+   * ```ts
+   * const u = await client.getUserInfo(session.accessToken);
+   * await users.upsert({ unionId: u.unionId, name: u.name, email: u.email });
+   * ```
+   */
+  async getUserInfo(userAccessToken: string, options: RequestOptions = {}): Promise<UserInfo> {
+    requireString(userAccessToken, "userAccessToken", true);
+    const target = { method: "GET", path: PATHS.userInfo };
+    const reply = await this.#request(target, { bearer: userAccessToken, secrets: [] }, options);
+    const data = this.#data(reply, target);
+    const userId = data.optionalString("user_id");
+    const email = data.optionalString("email");
+    const mobile = data.optionalString("mobile");
+    return {
+      openId: data.string("open_id"),
+      unionId: data.string("union_id"),
+      tenantKey: data.string("tenant_key"),
+      name: data.looseString("name"),
+      enName: data.looseString("en_name"),
+      avatarUrl: data.looseString("avatar_url"),
+      ...(userId === undefined ? {} : { userId }),
+      ...(email === undefined ? {} : { email }),
+      ...(mobile === undefined ? {} : { mobile }),
+      raw: reply.body.data as RawUserInfoData,
+    };
+  }
+
+  #data(reply: Reply, target: RequestTarget): FieldReader {
+    const data = reply.body.data;
+    if (!isObject(data)) {
+      throw new MinaTransportError(
+        `${target.method} ${target.path} answered HTTP ${reply.status} without a \`data\` object`,
+        target,
+        { httpStatus: reply.status, logId: reply.logId },
+      );
+    }
+    return new FieldReader(data, target, reply.status, "data.", reply.logId);
+  }
+
+  /** A POST authorised by the app token; on a rejected app token: drop it, refetch, retry once. */
+  async #withAppToken(
+    path: string,
+    body: JsonObject,
+    secrets: string[],
+    options: RequestOptions,
+  ): Promise<Reply> {
+    const target = { method: "POST", path };
+    const token = await this.#appToken(undefined, options.signal, target);
+    try {
+      return await this.#request(target, { bearer: token, body, secrets }, options);
+    } catch (err) {
+      if (!(err instanceof MinaApiError && APP_TOKEN_REJECTED_CODES.has(err.code))) throw err;
+      this.#warn("app_access_token rejected: dropping it, fetching a new one and retrying once", {
+        method: target.method,
+        path,
+        code: err.code,
+        logId: err.logId,
+      });
+      const fresh = await this.#appToken(token, options.signal, target);
+      return await this.#request(target, { bearer: fresh, body, secrets }, options);
+    }
+  }
+
+  /**
+   * The app token to use. `rejected` is a token the platform just refused: it is never
+   * returned from the cache again. Waiting callers give up on their own signal; the shared
+   * load itself continues for the others.
+   */
+  async #appToken(rejected: string | undefined, signal: AbortSignal | undefined, target: RequestTarget) {
+    const aborted = () => new MinaTimeoutError("aborted", target);
+    const token = await untilAborted(this.#sharedLoad(rejected), signal, aborted);
+    if (rejected === undefined || token !== rejected) return token;
+    // We joined a load that began before the rejection was known; one more, no loop.
+    return await untilAborted(this.#sharedLoad(rejected), signal, aborted);
+  }
+
+  #sharedLoad(rejected: string | undefined): Promise<string> {
+    if (this.#flight) return this.#flight;
+    const flight = this.#loadAppToken(rejected);
+    this.#flight = flight;
+    const clear = () => {
+      if (this.#flight === flight) this.#flight = undefined;
+    };
+    flight.then(clear, clear);
+    return flight;
+  }
+
+  async #loadAppToken(rejected: string | undefined): Promise<string> {
+    const key = this.#cacheKey;
+    let cached: { token: string; expiresAt: number } | undefined;
+    try {
+      cached = await this.#cache.get(key);
+    } catch (err) {
+      this.#warn("token cache get failed; fetching a new app_access_token", { error: errorName(err) });
+    }
+    if (cached && cached.token !== rejected && cached.expiresAt - APP_TOKEN_EXPIRY_MARGIN_MS > Date.now()) {
+      return cached.token;
+    }
+    if (cached && rejected !== undefined && cached.token === rejected && this.#cache.delete) {
+      try {
+        await this.#cache.delete(key);
+      } catch (err) {
+        this.#warn("token cache delete failed", { error: errorName(err) });
+      }
+    }
+    const target = { method: "POST", path: PATHS.appAccessToken };
+    const reply = await this.#request(
+      target,
+      { body: { app_id: this.appId, app_secret: this.#appSecret }, secrets: [] },
+      {},
+    );
+    const fields = new FieldReader(reply.body, target, reply.status, "", reply.logId);
+    const token = fields.string("app_access_token");
+    const expiresAt = reply.sentAt + fields.number("expire") * 1000;
+    try {
+      await this.#cache.set(key, { token, expiresAt });
+    } catch (err) {
+      this.#warn("token cache set failed", { error: errorName(err) });
+    }
+    return token;
+  }
+
+  /** One HTTP exchange: platform envelope in, MinaApiError / transport / timeout errors out. */
+  async #request(
+    target: RequestTarget,
+    init: { bearer?: string; body?: JsonObject; secrets: string[] },
+    options: RequestOptions,
+  ): Promise<Reply> {
+    const { method, path } = target;
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const signal = options.signal;
+    const secrets = [this.#appSecret, ...init.secrets, ...(init.bearer ? [init.bearer] : [])];
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (init.body) headers["content-type"] = "application/json; charset=utf-8";
+    if (init.bearer) headers.authorization = `Bearer ${init.bearer}`;
+
+    const controller = new AbortController();
+    let timedOut = false;
+    const stop = (): Error =>
+      timedOut ? new MinaTimeoutError("timeout", target, timeoutMs) : new MinaTimeoutError("aborted", target);
+    if (signal?.aborted) throw stop();
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const onAbort = () => controller.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+
+    const sentAt = Date.now();
+    const started = performance.now();
+    let status: number | undefined;
+    let code: number | undefined;
+    let logId: string | undefined;
+    let failure: string | undefined;
+    try {
+      let text: string;
+      try {
+        // Raced against the signal too, so a fetch that ignores `signal` still times out.
+        const res: FetchResponseLike = await untilAborted(
+          this.#fetch(this.baseUrl + path, {
+            method,
+            headers,
+            ...(init.body ? { body: JSON.stringify(init.body) } : {}),
+            signal: controller.signal,
+          }),
+          controller.signal,
+          stop,
+        );
+        status = res.status;
+        logId = res.headers.get("x-tt-logid") || undefined;
+        text = await untilAborted(res.text(), controller.signal, stop);
+      } catch (err) {
+        if (err instanceof MinaTimeoutError) throw err;
+        if (controller.signal.aborted) throw stop();
+        throw new MinaTransportError(
+          `${method} ${path} failed: ${redact(describeNetworkError(err), secrets)}`,
+          target,
+          { httpStatus: status, logId, cause: err },
+        );
+      }
+      const httpStatus = status;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new MinaTransportError(
+          `${method} ${path} answered HTTP ${httpStatus} with a body that is not JSON`,
+          target,
+          { httpStatus, logId },
+        );
+      }
+      if (!isObject(parsed) || typeof parsed.code !== "number") {
+        throw new MinaTransportError(
+          `${method} ${path} answered HTTP ${httpStatus} without the platform's {code, msg} envelope`,
+          target,
+          { httpStatus, logId },
+        );
+      }
+      const detail = parsed.error;
+      if (isObject(detail) && typeof detail.log_id === "string" && detail.log_id) logId = detail.log_id;
+      code = parsed.code;
+      if (code !== 0) {
+        const msg = typeof parsed.msg === "string" ? redact(parsed.msg, secrets) : "";
+        throw new MinaApiError({ code, msg, httpStatus, logId }, target);
+      }
+      if (httpStatus < 200 || httpStatus > 299) {
+        throw new MinaTransportError(`${method} ${path} answered HTTP ${httpStatus} with code 0`, target, {
+          httpStatus,
+          logId,
+        });
+      }
+      return { body: parsed, status: httpStatus, logId, sentAt };
+    } catch (err) {
+      failure = errorName(err);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      this.#debug(`${method} ${path}`, {
+        method,
+        path,
+        ...(status === undefined ? {} : { status }),
+        durationMs: Math.round(performance.now() - started),
+        headers: init.bearer ? { ...headers, authorization: "Bearer ***" } : { ...headers },
+        ...(code === undefined ? {} : { code }),
+        ...(logId === undefined ? {} : { logId }),
+        ...(failure === undefined ? {} : { error: failure }),
+      });
+    }
+  }
+
+  #debug(message: string, details: RequestLogDetails): void {
+    try {
+      this.#logger?.debug(message, details);
+    } catch {
+      // A broken logger must not break a login.
+    }
+  }
+
+  #warn(message: string, details: Record<string, unknown>): void {
+    try {
+      this.#logger?.warn?.(message, details);
+    } catch {
+      // As above.
+    }
+  }
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
+}

@@ -1,0 +1,40 @@
+/**
+ * `@mina-auth/client`: a typed, zero-dependency client for the Feishu / Lark mini-program
+ * login flow (tokenLoginValidate, refresh, user_info), against the platform or mina-auth.
+ *
+ * @example
+ * ```ts
+ * import { MinaClient } from "@mina-auth/client";
+ *
+ * const client = new MinaClient({ appId, appSecret, baseUrl: "feishu" });
+ * const session = await client.tokenLoginValidate(code);
+ * ```
+ * @packageDocumentation
+ */
+export { BaseUrls, MinaClient, resolveBaseUrl } from "./client.ts";
+export {
+  APP_TOKEN_REJECTED_CODES,
+  type ErrorCodeName,
+  ErrorCodes,
+  MinaApiError,
+  type MinaClientError,
+  MinaError,
+  MinaTimeoutError,
+  MinaTransportError,
+  type RequestTarget,
+} from "./errors.ts";
+export { type CachedToken, MemoryTokenCache, type TokenCache } from "./token-cache.ts";
+export type {
+  FetchLike,
+  FetchResponseLike,
+  LoginSession,
+  MinaClientOptions,
+  MinaLogger,
+  RawRefreshData,
+  RawTokenLoginValidateData,
+  RawUserInfoData,
+  RefreshedTokens,
+  RequestLogDetails,
+  RequestOptions,
+  UserInfo,
+} from "./types.ts";
