@@ -1,0 +1,58 @@
+/**
+ * Configuration as one typed object: defaults here, validated at start with messages that name
+ * the key. The environment is read only at the edge (cli.ts).
+ */
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** `sqlite:PATH`, `sqlite::memory:` or `postgres://…`. */
+  db: string;
+  /** Null: generate one at start and print it. */
+  adminToken: string | null;
+  /** RFC 6749 §4.1.2: a replayed code revokes the tokens of its first redemption. */
+  revokeGrantOnCodeReuse: boolean;
+  logLevel: LogLevel;
+  /** A client must finish sending its request within this (slowloris guard). */
+  requestTimeoutMs: number;
+  /** SIGTERM: how long in-flight requests may take before the process exits anyway. */
+  shutdownGraceMs: number;
+}
+
+export const defaultConfig: ServerConfig = {
+  host: "127.0.0.1",
+  port: 8787,
+  db: "sqlite:./data/mina-auth.db",
+  adminToken: null,
+  revokeGrantOnCodeReuse: true,
+  logLevel: "info",
+  requestTimeoutMs: 10_000,
+  shutdownGraceMs: 10_000,
+};
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+export function validateConfig(config: ServerConfig): ServerConfig {
+  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
+    throw new ConfigError(`port must be an integer from 0 to 65535 (got ${String(config.port)})`);
+  }
+  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(config.db)) {
+    throw new ConfigError("db must be sqlite:PATH, sqlite::memory: or postgres://…");
+  }
+  if (config.adminToken !== null && config.adminToken.length < 16) {
+    throw new ConfigError("admin token must be at least 16 characters");
+  }
+  if (!LOG_LEVELS.includes(config.logLevel))
+    throw new ConfigError(`log level must be one of ${LOG_LEVELS.join(", ")}`);
+  if (!(config.requestTimeoutMs > 0)) throw new ConfigError("requestTimeoutMs must be positive");
+  return config;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}

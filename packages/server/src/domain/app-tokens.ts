@@ -1,0 +1,91 @@
+import { Formats, Lifetimes } from "@mina-auth/protocol";
+import type { Clock } from "../clock.ts";
+import { deriveAppToken, matchesDigest, newSalt, sha256Hex } from "../secrets.ts";
+import type { AppTokenKind, AppTokenRecord, Storage } from "../storage/port.ts";
+import { ApiError } from "./errors.ts";
+
+export interface IssuedAppToken {
+  token: string;
+  /** Seconds left before it expires. */
+  expire: number;
+}
+
+const MAX_CREDENTIAL_CHARS = 256;
+
+function readCredentials(body: unknown): { appId: string; appSecret: string } {
+  const record = (body ?? {}) as Record<string, unknown>;
+  const appId = record.app_id;
+  const appSecret = record.app_secret;
+  if (
+    typeof appId !== "string" ||
+    typeof appSecret !== "string" ||
+    appId.length === 0 ||
+    appSecret.length === 0 ||
+    appId.length > MAX_CREDENTIAL_CHARS ||
+    appSecret.length > MAX_CREDENTIAL_CHARS
+  ) {
+    throw new ApiError("InvalidParam");
+  }
+  return { appId, appSecret };
+}
+
+/**
+ * App and tenant access tokens (auth/v3). Tokens live 2 hours; while 30 minutes or more remain
+ * a new request gets the same token back (re-derived from the presented secret), below that a
+ * new one is issued and both stay valid until their own expiry.
+ */
+export class AppTokenService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly clock: Clock,
+  ) {}
+
+  async issue(kind: AppTokenKind, body: unknown): Promise<IssuedAppToken> {
+    const { appId, appSecret } = readCredentials(body);
+    const app = await this.storage.getApp(appId);
+    if (!app) throw new ApiError("InvalidParam");
+    if (!matchesDigest(appSecret, app.secretHash)) throw new ApiError("AppSecretInvalid");
+
+    const tenantKey = app.type === "self_built" ? await this.ownTenant(appId) : null;
+    if (kind === "tenant" && tenantKey === null) {
+      // The platform issues a store app's tenant token against an app_ticket and a tenant_key,
+      // which this endpoint does not take.
+      throw new ApiError("InvalidParam");
+    }
+
+    const now = this.clock.now();
+    const scope = `${kind}|${appId}|${tenantKey ?? ""}`;
+    const latest = await this.storage.latestAppToken(kind, appId, tenantKey, now);
+    if (latest && latest.expiresAt - now >= Lifetimes.appTokenReissueBelow * 1000) {
+      const again = deriveAppToken(appSecret, latest.salt, scope);
+      // After a secret rotation the old token stays valid but cannot be re-derived: issue anew.
+      if (sha256Hex(again) === latest.tokenHash) {
+        return { token: again, expire: Math.floor((latest.expiresAt - now) / 1000) };
+      }
+    }
+
+    const salt = newSalt();
+    const token = deriveAppToken(appSecret, salt, scope);
+    await this.storage.saveAppToken({
+      tokenHash: sha256Hex(token),
+      kind,
+      appId,
+      tenantKey,
+      salt,
+      issuedAt: now,
+      expiresAt: now + Lifetimes.appToken * 1000,
+    });
+    return { token, expire: Lifetimes.appToken };
+  }
+
+  /** The live app or tenant token behind a bearer value, or null. */
+  async authenticate(token: string | null): Promise<AppTokenRecord | null> {
+    if (token === null || !Formats.appToken.test(token)) return null;
+    return this.storage.findAppToken(sha256Hex(token), this.clock.now());
+  }
+
+  private async ownTenant(appId: string): Promise<string | null> {
+    const installations = await this.storage.listInstallations(appId);
+    return installations[0]?.tenantKey ?? null;
+  }
+}

@@ -1,0 +1,227 @@
+import {
+  Formats,
+  type LegacyRefreshData,
+  Lifetimes,
+  type OidcRefreshData,
+  Scopes,
+  type TokenLoginValidateData,
+  type UserInfoData,
+} from "@mina-auth/protocol";
+import type { Clock } from "../clock.ts";
+import {
+  newGrantId,
+  newLoginCode,
+  newOpenId,
+  newRefreshToken,
+  newSessionKey,
+  newUserAccessToken,
+  sha256Hex,
+} from "../secrets.ts";
+import type { AppTokenRecord, GrantIdentity, IssuedTokens, Storage, User } from "../storage/port.ts";
+import { ApiError } from "./errors.ts";
+
+export interface LoginPolicy {
+  /** RFC 6749 §4.1.2: a second redemption revokes what the first one issued. */
+  revokeGrantOnCodeReuse: boolean;
+}
+
+export interface MintCodeRequest {
+  appId: string;
+  userId: string;
+  /** May be left out for a self-built app: its own tenant. */
+  tenantKey?: string;
+}
+
+export interface MintedCode {
+  code: string;
+  /** Unix seconds. */
+  expiresAt: number;
+}
+
+export type RefreshVariant = "legacy" | "oidc";
+
+interface FreshTokens {
+  accessToken: string;
+  refreshToken: string;
+  hashed: IssuedTokens;
+}
+
+/** The mini-program login flow: mint (what tt.login does), exchange, refresh, user_info. */
+export class LoginService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly clock: Clock,
+    private readonly policy: LoginPolicy,
+  ) {}
+
+  async mintCode(request: MintCodeRequest): Promise<MintedCode> {
+    const app = await this.storage.getApp(request.appId);
+    if (!app) throw new ApiError("AdminNotFound", `app ${request.appId}`);
+    let tenantKey = request.tenantKey;
+    if (tenantKey === undefined) {
+      if (app.type !== "self_built")
+        throw new ApiError("AdminInvalidRequest", "tenant_key is required for a store app");
+      tenantKey = (await this.storage.listInstallations(app.appId))[0]?.tenantKey;
+      if (tenantKey === undefined) throw new ApiError("AdminNotFound", `app ${app.appId} has no tenant`);
+    }
+    if (!(await this.storage.getTenant(tenantKey)))
+      throw new ApiError("AdminNotFound", `tenant ${tenantKey}`);
+    if (!(await this.storage.getUser(tenantKey, request.userId))) {
+      throw new ApiError("AdminNotFound", `user ${request.userId} in tenant ${tenantKey}`);
+    }
+
+    await this.storage.ensureOpenId(app.appId, tenantKey, request.userId, newOpenId());
+    const code = newLoginCode();
+    const now = this.clock.now();
+    const expiresAt = now + Lifetimes.loginCode * 1000;
+    await this.storage.saveLoginCode({
+      codeHash: sha256Hex(code),
+      appId: app.appId,
+      tenantKey,
+      userId: request.userId,
+      issuedAt: now,
+      expiresAt,
+    });
+    return { code, expiresAt: Math.floor(expiresAt / 1000) };
+  }
+
+  /** tokenLoginValidate, after the app token was accepted. Check order: code, then visibility. */
+  async exchange(caller: AppTokenRecord, body: unknown): Promise<TokenLoginValidateData> {
+    const code = (body as { code?: unknown } | null)?.code;
+    if (typeof code !== "string" || !Formats.loginCode.test(code)) throw new ApiError("InvalidCode");
+
+    const now = this.clock.now();
+    const tokens = this.freshTokens(now);
+    const sessionKey = newSessionKey();
+    const outcome = await this.storage.exchangeLoginCode({
+      codeHash: sha256Hex(code),
+      appId: caller.appId,
+      now,
+      grantId: newGrantId(),
+      sessionKeyHash: sha256Hex(sessionKey),
+      tokens: tokens.hashed,
+      familyExpiresAt: now + Lifetimes.refreshFamily * 1000,
+      revokeGrantOnReuse: this.policy.revokeGrantOnCodeReuse,
+    });
+
+    switch (outcome.kind) {
+      case "invalid":
+        throw new ApiError("InvalidCode");
+      case "foreign":
+      case "reused":
+        throw new ApiError("CodeAppIdNotMatch");
+      case "not_visible":
+        throw new ApiError("UserNoVisibility");
+      case "issued": {
+        const { identity } = outcome;
+        const data: TokenLoginValidateData = {
+          open_id: identity.openId,
+          session_key: sessionKey,
+          tenant_key: identity.tenantKey,
+          access_token: tokens.accessToken,
+          expires_in: Math.floor(tokens.hashed.accessExpiresAt / 1000),
+          refresh_token: tokens.refreshToken,
+        };
+        if (identity.scopes.includes(Scopes.employeeId)) data.employee_id = identity.userId;
+        return data;
+      }
+    }
+  }
+
+  async refresh(caller: AppTokenRecord, body: unknown, variant: "oidc"): Promise<OidcRefreshData>;
+  async refresh(caller: AppTokenRecord, body: unknown, variant: "legacy"): Promise<LegacyRefreshData>;
+  async refresh(
+    caller: AppTokenRecord,
+    body: unknown,
+    variant: RefreshVariant,
+  ): Promise<OidcRefreshData | LegacyRefreshData> {
+    const record = (body ?? {}) as Record<string, unknown>;
+    if (typeof record.refresh_token !== "string" || record.refresh_token.length === 0) {
+      throw new ApiError("RefreshBadRequest");
+    }
+    if (record.grant_type !== "refresh_token") throw new ApiError("RefreshGrantTypeInvalid");
+    if (!Formats.refreshToken.test(record.refresh_token)) throw new ApiError("RefreshTokenInvalid");
+
+    const now = this.clock.now();
+    const tokens = this.freshTokens(now);
+    const outcome = await this.storage.rotateRefreshToken({
+      refreshTokenHash: sha256Hex(record.refresh_token),
+      appId: caller.appId,
+      now,
+      next: tokens.hashed,
+    });
+    switch (outcome.kind) {
+      case "invalid":
+        throw new ApiError("RefreshTokenInvalid");
+      case "expired":
+        throw new ApiError("RefreshTokenExpired");
+      case "revoked":
+      case "reused":
+        throw new ApiError("RefreshTokenReused");
+      case "rotated":
+        break;
+    }
+
+    const { identity, familyExpiresAt } = outcome;
+    const user = await this.storage.getUser(identity.tenantKey, identity.userId);
+    if (user?.status !== "active") {
+      await this.storage.revokeGrant(identity.grantId, now, "user_deactivated");
+      throw new ApiError("UserFrozen");
+    }
+    const base = {
+      access_token: tokens.accessToken,
+      refresh_token: tokens.refreshToken,
+      token_type: "Bearer" as const,
+      expires_in: Lifetimes.userAccessToken,
+      refresh_expires_in: Math.max(0, Math.floor((familyExpiresAt - now) / 1000)),
+    };
+    if (variant === "oidc") return { ...base, scope: identity.scopes.join(" ") };
+    return { ...base, ...profile(identity, user) };
+  }
+
+  /** user_info for a bearer user_access_token (already parsed, may be null). */
+  async userInfo(token: string | null): Promise<UserInfoData> {
+    if (token === null) throw new ApiError("MissingAccessToken");
+    if (!Formats.userAccessToken.test(token)) throw new ApiError("UserAccessTokenInvalid");
+    const subject = await this.storage.findAccessToken(sha256Hex(token), this.clock.now());
+    if (!subject) throw new ApiError("UserAccessTokenInvalid");
+    if (subject.user.status !== "active") throw new ApiError("UserFrozen");
+    return profile(subject.identity, subject.user);
+  }
+
+  private freshTokens(now: number): FreshTokens {
+    const accessToken = newUserAccessToken();
+    const refreshToken = newRefreshToken();
+    return {
+      accessToken,
+      refreshToken,
+      hashed: {
+        accessTokenHash: sha256Hex(accessToken),
+        accessExpiresAt: now + Lifetimes.userAccessToken * 1000,
+        refreshTokenHash: sha256Hex(refreshToken),
+      },
+    };
+  }
+}
+
+/** The user's profile as an app sees it: identity fields gated by the app's scopes. */
+function profile(
+  identity: GrantIdentity,
+  user: User,
+): UserInfoData & { avatar_thumb: string; avatar_middle: string; avatar_big: string } {
+  const data: UserInfoData & { avatar_thumb: string; avatar_middle: string; avatar_big: string } = {
+    name: user.name,
+    en_name: user.enName,
+    avatar_url: user.avatarUrl,
+    avatar_thumb: user.avatarUrl,
+    avatar_middle: user.avatarUrl,
+    avatar_big: user.avatarUrl,
+    open_id: identity.openId,
+    union_id: user.unionId,
+    tenant_key: identity.tenantKey,
+  };
+  if (identity.scopes.includes(Scopes.employeeId)) data.user_id = user.userId;
+  if (identity.scopes.includes(Scopes.email) && user.email) data.email = user.email;
+  if (identity.scopes.includes(Scopes.phone) && user.mobile) data.mobile = user.mobile;
+  return data;
+}

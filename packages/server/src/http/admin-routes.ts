@@ -1,0 +1,363 @@
+import { Errors } from "@mina-auth/protocol";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Clock } from "../clock.ts";
+import { parseBearer } from "../domain/bearer.ts";
+import { ApiError } from "../domain/errors.ts";
+import type { LoginService } from "../domain/login.ts";
+import {
+  loadSeed,
+  parseApp,
+  parseTenant,
+  parseUser,
+  parseVisibility,
+  SeedError,
+  type TenantCheck,
+  toSeedFile,
+} from "../domain/seed.ts";
+import { constantTimeEquals, newAppSecret, sha256Hex } from "../secrets.ts";
+import type { App, GrantSummary, Installation, Storage, User } from "../storage/port.ts";
+import { markSuccess, sendError } from "./reply.ts";
+
+export interface AdminDeps {
+  storage: Storage;
+  login: LoginService;
+  clock: Clock;
+  adminToken: string;
+}
+
+const tags = ["admin"];
+const doc = (summary: string, extra: object = {}) => ({
+  doc: { summary, tags, security: "admin" as const, ...extra },
+});
+
+const userView = (u: User) => ({
+  tenant_key: u.tenantKey,
+  user_id: u.userId,
+  union_id: u.unionId,
+  name: u.name,
+  en_name: u.enName,
+  email: u.email,
+  mobile: u.mobile,
+  avatar_url: u.avatarUrl,
+  status: u.status,
+  department_ids: u.departmentIds,
+});
+const visibilityView = (i: Installation) =>
+  i.visibility.all ? "all" : { users: i.visibility.userIds, departments: i.visibility.departmentIds };
+const appView = (a: App, installations: Installation[]) => ({
+  app_id: a.appId,
+  name: a.name,
+  type: a.type,
+  scopes: a.scopes,
+  installations: installations.map((i) => ({ tenant_key: i.tenantKey, visibility: visibilityView(i) })),
+});
+const sessionView = (g: GrantSummary) => ({
+  session_id: g.grantId,
+  app_id: g.appId,
+  tenant_key: g.tenantKey,
+  user_id: g.userId,
+  created_at: Math.floor(g.createdAt / 1000),
+  expires_at: Math.floor(g.expiresAt / 1000),
+  revoked_at: g.revokedAt === null ? null : Math.floor(g.revokedAt / 1000),
+  revoke_reason: g.revokeReason,
+});
+
+function positiveInt(value: unknown, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new ApiError("AdminInvalidRequest", "limit must be a positive integer");
+  return Math.min(n, max);
+}
+
+/** The project's own admin API, `/admin/v1`, behind the admin bearer token. */
+export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void {
+  const { storage, login, clock } = deps;
+
+  const tenantCheck = async (): Promise<TenantCheck> => {
+    const known = new Set((await storage.listTenants()).map((t) => t.tenantKey));
+    return (key, path) => {
+      if (!known.has(key)) throw new ApiError("AdminNotFound", `${path}: tenant ${key}`);
+    };
+  };
+  const mustApp = async (appId: string) => {
+    const found = await storage.getApp(appId);
+    if (!found) throw new ApiError("AdminNotFound", `app ${appId}`);
+    return found;
+  };
+  const mustUser = async (tenantKey: string, userId: string) => {
+    const found = await storage.getUser(tenantKey, userId);
+    if (!found) throw new ApiError("AdminNotFound", `user ${userId} in tenant ${tenantKey}`);
+    return found;
+  };
+
+  app.register(
+    async (admin) => {
+      admin.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
+        const token = parseBearer(request.headers.authorization);
+        if (token === null || !constantTimeEquals(token, deps.adminToken))
+          return sendError(reply, Errors.AdminUnauthorized);
+      });
+      admin.addHook("onSend", async (request, reply, payload) => {
+        if (reply.statusCode < 400) markSuccess(request);
+        reply.header("cache-control", "no-store");
+        return payload;
+      });
+
+      admin.get("/tenants", { config: doc("List tenants") }, async () => ({
+        tenants: (await storage.listTenants()).map((t) => ({ tenant_key: t.tenantKey, name: t.name })),
+      }));
+      admin.post(
+        "/tenants",
+        { config: doc("Create a tenant (tenant_key generated when left out)") },
+        async (request, reply) => {
+          const tenant = parseTenant(request.body, "body");
+          if (await storage.getTenant(tenant.tenantKey))
+            throw new ApiError("AdminConflict", `tenant ${tenant.tenantKey}`);
+          await storage.upsertTenant(tenant);
+          return reply.code(201).send({ tenant_key: tenant.tenantKey, name: tenant.name });
+        },
+      );
+      admin.get<{ Params: { tenant_key: string } }>(
+        "/tenants/:tenant_key",
+        { config: doc("One tenant") },
+        async (request) => {
+          const tenant = await storage.getTenant(request.params.tenant_key);
+          if (!tenant) throw new ApiError("AdminNotFound", `tenant ${request.params.tenant_key}`);
+          return { tenant_key: tenant.tenantKey, name: tenant.name };
+        },
+      );
+
+      admin.get<{ Querystring: { tenant_key?: string } }>(
+        "/users",
+        { config: doc("List users (filter: tenant_key)") },
+        async (request) => ({
+          users: (await storage.listUsers(request.query.tenant_key)).map(userView),
+        }),
+      );
+      admin.post(
+        "/users",
+        { config: doc("Create a user (user_id and union_id generated when left out)") },
+        async (request, reply) => {
+          const user = parseUser(request.body, "body", await tenantCheck());
+          if (await storage.getUser(user.tenantKey, user.userId))
+            throw new ApiError("AdminConflict", `user ${user.userId}`);
+          await storage.upsertUser(user);
+          return reply.code(201).send(userView(user));
+        },
+      );
+      admin.get<{ Params: { tenant_key: string; user_id: string } }>(
+        "/users/:tenant_key/:user_id",
+        { config: doc("One user") },
+        async (request) => userView(await mustUser(request.params.tenant_key, request.params.user_id)),
+      );
+      admin.patch<{ Params: { tenant_key: string; user_id: string } }>(
+        "/users/:tenant_key/:user_id",
+        { config: doc("Update a user (e.g. status: deactivated)") },
+        async (request) => {
+          const current = await mustUser(request.params.tenant_key, request.params.user_id);
+          const merged = {
+            ...userView(current),
+            ...(request.body as object),
+            tenant_key: current.tenantKey,
+            user_id: current.userId,
+          };
+          const user = parseUser(merged, "body", () => {});
+          await storage.upsertUser(user);
+          return userView(user);
+        },
+      );
+
+      admin.get("/apps", { config: doc("List apps (never their secrets)") }, async () => {
+        const apps = await storage.listApps();
+        return {
+          apps: await Promise.all(
+            apps.map(async (a) => appView(a, await storage.listInstallations(a.appId))),
+          ),
+        };
+      });
+      admin.post(
+        "/apps",
+        { config: doc("Create an app; the answer shows its app_secret once") },
+        async (request, reply) => {
+          const parsed = parseApp(request.body, "body", await tenantCheck());
+          if (await storage.getApp(parsed.app.appId))
+            throw new ApiError("AdminConflict", `app ${parsed.app.appId}`);
+          await storage.upsertApp(parsed.app);
+          for (const installation of parsed.installations) await storage.upsertInstallation(installation);
+          return reply
+            .code(201)
+            .send({ ...appView(parsed.app, parsed.installations), app_secret: parsed.appSecret });
+        },
+      );
+      admin.get<{ Params: { app_id: string } }>(
+        "/apps/:app_id",
+        { config: doc("One app") },
+        async (request) => {
+          const found = await mustApp(request.params.app_id);
+          return appView(found, await storage.listInstallations(found.appId));
+        },
+      );
+      admin.patch<{ Params: { app_id: string } }>(
+        "/apps/:app_id",
+        { config: doc("Update an app's name or scopes") },
+        async (request) => {
+          const found = await mustApp(request.params.app_id);
+          const body = (request.body ?? {}) as { name?: unknown; scopes?: unknown };
+          const name = body.name === undefined ? found.name : body.name;
+          const scopes = body.scopes === undefined ? found.scopes : body.scopes;
+          if (typeof name !== "string" || name.length === 0)
+            throw new ApiError("AdminInvalidRequest", "name must be a non-empty string");
+          if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === "string")) {
+            throw new ApiError("AdminInvalidRequest", "scopes must be an array of strings");
+          }
+          const updated = { ...found, name, scopes };
+          await storage.upsertApp(updated);
+          return appView(updated, await storage.listInstallations(found.appId));
+        },
+      );
+      admin.post<{ Params: { app_id: string } }>(
+        "/apps/:app_id/secret",
+        { config: doc("Rotate an app's secret; the answer shows the new one once") },
+        async (request) => {
+          const found = await mustApp(request.params.app_id);
+          const appSecret = newAppSecret();
+          await storage.upsertApp({ ...found, secretHash: sha256Hex(appSecret) });
+          return { app_id: found.appId, app_secret: appSecret };
+        },
+      );
+      admin.put<{ Params: { app_id: string; tenant_key: string } }>(
+        "/apps/:app_id/installations/:tenant_key",
+        {
+          config: doc(
+            'Install an app in a tenant or change its visibility: {"visibility": "all" | {"users": [], "departments": []}}',
+          ),
+        },
+        async (request) => {
+          const found = await mustApp(request.params.app_id);
+          const tenantKey = request.params.tenant_key;
+          if (!(await storage.getTenant(tenantKey)))
+            throw new ApiError("AdminNotFound", `tenant ${tenantKey}`);
+          const existing = await storage.listInstallations(found.appId);
+          if (found.type === "self_built" && existing.some((i) => i.tenantKey !== tenantKey)) {
+            throw new ApiError("AdminInvalidRequest", "a self_built app belongs to one tenant");
+          }
+          const visibility = parseVisibility(
+            (request.body as { visibility?: unknown } | null)?.visibility,
+            "body.visibility",
+          );
+          const installation = { appId: found.appId, tenantKey, visibility };
+          await storage.upsertInstallation(installation);
+          return { tenant_key: tenantKey, visibility: visibilityView(installation) };
+        },
+      );
+
+      admin.post(
+        "/login-codes",
+        {
+          config: doc("Mint a login code, as tt.login does on a device", {
+            body: {
+              type: "object",
+              required: ["app_id", "user_id"],
+              properties: {
+                app_id: { type: "string" },
+                user_id: { type: "string" },
+                tenant_key: { type: "string" },
+              },
+            },
+          }),
+        },
+        async (request, reply) => {
+          const body = (request.body ?? {}) as Record<string, unknown>;
+          for (const key of ["app_id", "user_id"]) {
+            if (typeof body[key] !== "string" || body[key] === "")
+              throw new ApiError("AdminInvalidRequest", `${key} is required`);
+          }
+          if (body.tenant_key !== undefined && typeof body.tenant_key !== "string") {
+            throw new ApiError("AdminInvalidRequest", "tenant_key must be a string");
+          }
+          const minted = await login.mintCode({
+            appId: body.app_id as string,
+            userId: body.user_id as string,
+            ...(typeof body.tenant_key === "string" ? { tenantKey: body.tenant_key } : {}),
+          });
+          return reply.code(201).send({ code: minted.code, expires_at: minted.expiresAt });
+        },
+      );
+
+      admin.get<{ Querystring: Record<string, string | undefined> }>(
+        "/sessions",
+        { config: doc("List sessions (filters: app_id, tenant_key, user_id, active=true, limit)") },
+        async (request) => {
+          const q = request.query;
+          const grants = await storage.listGrants({
+            ...(q.app_id ? { appId: q.app_id } : {}),
+            ...(q.tenant_key ? { tenantKey: q.tenant_key } : {}),
+            ...(q.user_id ? { userId: q.user_id } : {}),
+            ...(q.active === "true" ? { activeAt: clock.now() } : {}),
+            limit: positiveInt(q.limit, 100, 1000),
+          });
+          return { sessions: grants.map(sessionView) };
+        },
+      );
+      admin.post<{ Params: { session_id: string } }>(
+        "/sessions/:session_id/revoke",
+        { config: doc("Revoke a session: its access and refresh tokens stop working") },
+        async (request) => {
+          const revoked = await storage.revokeGrant(request.params.session_id, clock.now(), "admin");
+          if (!revoked) throw new ApiError("AdminNotFound", `active session ${request.params.session_id}`);
+          return { session_id: request.params.session_id, revoked: true };
+        },
+      );
+
+      admin.get<{ Querystring: Record<string, string | undefined> }>(
+        "/audit-events",
+        { config: doc("Audit events, newest first (limit, before=<id>)") },
+        async (request) => {
+          const before =
+            request.query.before === undefined
+              ? undefined
+              : positiveInt(request.query.before, 1, Number.MAX_SAFE_INTEGER);
+          const events = await storage.listAuditEvents(positiveInt(request.query.limit, 100, 1000), before);
+          return {
+            events: events.map((e) => ({
+              id: e.id,
+              at: Math.floor(e.at / 1000),
+              type: e.type,
+              app_id: e.appId,
+              tenant_key: e.tenantKey,
+              user_id: e.userId,
+              session_id: e.grantId,
+            })),
+          };
+        },
+      );
+
+      admin.post(
+        "/import",
+        { config: doc("Import a seed file (upserts; IDs left out are generated)") },
+        async (request) => {
+          const known = (await storage.listTenants()).map((t) => t.tenantKey);
+          const seed = loadSeed(request.body, known);
+          await storage.importCatalog(seed.snapshot);
+          return {
+            imported: {
+              tenants: seed.snapshot.tenants.length,
+              users: seed.snapshot.users.length,
+              apps: seed.snapshot.apps.length,
+            },
+            app_secrets: seed.appSecrets.map((s) => ({ app_id: s.appId, app_secret: s.appSecret })),
+          };
+        },
+      );
+      admin.get(
+        "/export",
+        { config: doc("Export the catalogue as a seed file (secrets as digests, never tokens)") },
+        async () => toSeedFile(await storage.exportCatalog()),
+      );
+    },
+    { prefix: "/admin/v1" },
+  );
+}
+
+export { SeedError };

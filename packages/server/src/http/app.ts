@@ -1,0 +1,223 @@
+import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
+import { type ErrorDefinition, Errors, Limits } from "@mina-auth/protocol";
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from "fastify";
+import type { DestinationStream } from "pino";
+import type { Clock } from "../clock.ts";
+import type { LogLevel } from "../config.ts";
+import { AppTokenService } from "../domain/app-tokens.ts";
+import { ApiError } from "../domain/errors.ts";
+import { LoginService } from "../domain/login.ts";
+import { SeedError } from "../domain/seed.ts";
+import { type Storage, StorageUnavailableError } from "../storage/port.ts";
+import { registerAdminRoutes } from "./admin-routes.ts";
+import { Metrics } from "./metrics.ts";
+import { OpenApiCollector } from "./openapi.ts";
+import { registerPlatformRoutes } from "./platform-routes.ts";
+import { sendError } from "./reply.ts";
+
+export const VERSION = "0.1.0";
+
+export interface AppOptions {
+  adminToken: string;
+  revokeGrantOnCodeReuse: boolean;
+  logLevel: LogLevel;
+  requestTimeoutMs: number;
+}
+
+export interface AppDeps {
+  storage: Storage;
+  clock: Clock;
+  /** Where log lines go (default stdout); tests capture them to grep for secrets. */
+  logStream?: DestinationStream;
+}
+
+/**
+ * What the platform answers for a storage fault on each family of endpoints. Storage faults are
+ * never 5xx (security.md S3): the code tells the client to retry.
+ */
+function storageFailureFor(url: string): ErrorDefinition {
+  return url.startsWith("/open-apis/authen/") ? Errors.AuthenSystemError : Errors.StorageUnavailable;
+}
+
+/** Maps anything thrown while answering to the registry. Internals never reach the caller. */
+function classify(
+  error: FastifyError | Error,
+  request: FastifyRequest,
+): { definition: ErrorDefinition; msg?: string } {
+  if (error instanceof ApiError) return { definition: error.definition, msg: error.publicMsg };
+  if (error instanceof StorageUnavailableError) return { definition: storageFailureFor(request.url) };
+  if (error instanceof SeedError)
+    return {
+      definition: Errors.AdminInvalidRequest,
+      msg: `${Errors.AdminInvalidRequest.msg}: ${error.message}`,
+    };
+  const code = (error as FastifyError).code;
+  switch (code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return { definition: Errors.BodyTooLarge };
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return {
+        definition:
+          code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" ? Errors.UnsupportedContentType : Errors.MalformedJson,
+      };
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return { definition: Errors.MalformedJson };
+  }
+  if ((error as FastifyError).validation) {
+    return {
+      definition: Errors.AdminInvalidRequest,
+      msg: `${Errors.AdminInvalidRequest.msg}: ${error.message}`,
+    };
+  }
+  const status = (error as FastifyError).statusCode;
+  if (status === 400 && error.name === "SyntaxError") return { definition: Errors.MalformedJson };
+  if (status === 400) return { definition: Errors.MalformedJson };
+  return { definition: Errors.InternalError };
+}
+
+/** Builds the whole HTTP application without listening: tests drive it in-process or on loopback. */
+export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
+  const { storage, clock } = deps;
+  const app = Fastify({
+    logger: {
+      level: options.logLevel,
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
+      // Nothing below logs headers or bodies; these paths are a second line of defence.
+      redact: {
+        paths: ["req.headers.authorization", "headers.authorization", "body", "req.body"],
+        censor: "[redacted]",
+      },
+    },
+    // Fastify's own two lines per request are replaced by one line of ours (onResponse below).
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => randomBytes(8).toString("hex"),
+    bodyLimit: Limits.bodyBytes,
+    requestTimeout: options.requestTimeoutMs,
+    onProtoPoisoning: "remove",
+    onConstructorPoisoning: "remove",
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
+      const definition =
+        error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? Errors.RequestTimeout : Errors.MalformedJson;
+      const body = JSON.stringify({ code: definition.code, msg: definition.msg });
+      if (socket.writable) {
+        socket.end(
+          `HTTP/1.1 ${definition.httpStatus} ${definition.httpStatus === 408 ? "Request Timeout" : "Bad Request"}\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      } else {
+        socket.destroy();
+      }
+    },
+  });
+  // JSON only (security.md H3): text/plain would otherwise reach handlers as a string.
+  app.removeContentTypeParser("text/plain");
+
+  const metrics = new Metrics();
+  const openApi = new OpenApiCollector();
+  app.addHook("onRoute", (route) => openApi.add(route));
+  app.decorateRequest("resultCode", Errors.InternalError.code);
+
+  // One line per request: route pattern (never the raw URL), status, result code, duration.
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    const seconds = reply.elapsedTime / 1000;
+    metrics.record(route, request.resultCode, seconds);
+    request.log.info(
+      {
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        code: request.resultCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      "request",
+    );
+  });
+
+  app.setErrorHandler((thrown: unknown, request, reply) => {
+    const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+    const { definition, msg } = classify(error, request);
+    if (definition === Errors.InternalError) {
+      request.log.error(
+        { err: { type: error.name, message: error.message, stack: error.stack } },
+        "unhandled error",
+      );
+    } else if (error instanceof StorageUnavailableError) {
+      request.log.warn({ err: { type: error.name, message: error.message } }, "storage unavailable");
+      reply.header("retry-after", "1");
+    }
+    return sendError(reply, definition, msg);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    request.resultCode = Errors.RouteNotFound.code;
+    return sendError(reply, Errors.RouteNotFound);
+  });
+
+  const appTokens = new AppTokenService(storage, clock);
+  const login = new LoginService(storage, clock, { revokeGrantOnCodeReuse: options.revokeGrantOnCodeReuse });
+  registerPlatformRoutes(app, appTokens, login);
+  registerAdminRoutes(app, { storage, login, clock, adminToken: options.adminToken });
+
+  app.get(
+    "/healthz",
+    { config: { doc: { summary: "200 while the process lives", tags: ["operations"] } } },
+    async (request) => {
+      request.resultCode = 0;
+      return { status: "ok" };
+    },
+  );
+  app.get(
+    "/readyz",
+    { config: { doc: { summary: "200 while storage answers, 503 otherwise", tags: ["operations"] } } },
+    async (request, reply) => {
+      try {
+        await withTimeout(storage.ping(), 2000);
+        request.resultCode = 0;
+        return { status: "ready", storage: storage.dialect };
+      } catch {
+        request.resultCode = Errors.StorageUnavailable.code;
+        return reply.code(503).send({ code: Errors.StorageUnavailable.code, msg: "storage unavailable" });
+      }
+    },
+  );
+  app.get(
+    "/metrics",
+    {
+      config: {
+        doc: { summary: "Prometheus text: requests by route and result code", tags: ["operations"] },
+      },
+    },
+    async (request, reply) => {
+      request.resultCode = 0;
+      return reply.type("text/plain; version=0.0.4").send(metrics.render());
+    },
+  );
+  app.get(
+    "/openapi.json",
+    { config: { doc: { summary: "This document", tags: ["operations"] } } },
+    async (request) => {
+      request.resultCode = 0;
+      return openApi.document(VERSION);
+    },
+  );
+
+  return app;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("timed out")), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
