@@ -1,0 +1,276 @@
+/**
+ * The login flow's writes on PostgreSQL: code exchange and refresh rotation.
+ *
+ * Each function runs on a client that is already inside a transaction (or a savepoint of a
+ * batch) and never commits itself: the caller commits, and only then resolves the promise.
+ *
+ * Why this is safe under READ COMMITTED with many connections (ory/hydra#1719, ory/fosite#778):
+ * the decision "still unused" is taken by ONE conditional UPDATE, never by a prior SELECT.
+ * Two concurrent UPDATEs of the same row serialise on its row lock; the second, once the
+ * first commits, re-evaluates its WHERE against the committed row (`consumed_at IS NULL`
+ * is now false) and updates nothing. Only the transaction whose UPDATE returned the row
+ * issues anything; every other caller classifies the row it can now see.
+ */
+import { randomBytes } from "node:crypto";
+import type pg from "pg";
+import type { ExchangeInput, ExchangeOutcome, RotateInput, RotateOutcome } from "../port.ts";
+import { StorageUnavailableError } from "../port.ts";
+
+type Queryable = Pick<pg.ClientBase, "query">;
+
+/** Why a grant was revoked, as stored in `grants.revoke_reason`. */
+export const RevokeReasons = {
+  codeReused: "login_code_reused",
+  refreshReused: "refresh_token_reused",
+} as const;
+
+async function audit(
+  q: Queryable,
+  at: number,
+  type: string,
+  ids: { appId?: string | null; tenantKey?: string | null; userId?: string | null; grantId?: string | null },
+): Promise<void> {
+  await q.query(
+    "INSERT INTO audit_events (at, type, app_id, tenant_key, user_id, grant_id) VALUES ($1, $2, $3, $4, $5, $6)",
+    [at, type, ids.appId ?? null, ids.tenantKey ?? null, ids.userId ?? null, ids.grantId ?? null],
+  );
+}
+
+/** Revokes a live grant; true when this call revoked it. */
+export async function revokeGrantWith(
+  q: Queryable,
+  grantId: string,
+  now: number,
+  reason: string,
+): Promise<boolean> {
+  const { rows } = await q.query<{ grant_id: string }>(
+    `WITH revoked AS (
+       UPDATE grants SET revoked_at = $2, revoke_reason = $3
+        WHERE grant_id = $1 AND revoked_at IS NULL
+       RETURNING grant_id, app_id, tenant_key, user_id
+     ), event AS (
+       INSERT INTO audit_events (at, type, app_id, tenant_key, user_id, grant_id)
+       SELECT $2, 'grant.revoked', app_id, tenant_key, user_id, grant_id FROM revoked
+     )
+     SELECT grant_id FROM revoked`,
+    [grantId, now, reason],
+  );
+  return rows.length > 0;
+}
+
+/** Exchanges a login code: see `ExchangeOutcome` in port.ts. */
+export async function exchangeWith(q: Queryable, input: ExchangeInput): Promise<ExchangeOutcome> {
+  const consumed = await q.query<{ tenant_key: string; user_id: string }>(
+    `UPDATE login_codes SET consumed_at = $1
+      WHERE code_hash = $2 AND app_id = $3 AND consumed_at IS NULL AND expires_at > $1
+      RETURNING tenant_key, user_id`,
+    [input.now, input.codeHash, input.appId],
+  );
+  const code = consumed.rows[0];
+  if (!code) return classifyCode(q, input);
+
+  const { tenant_key: tenantKey, user_id: userId } = code;
+  const ids = { appId: input.appId, tenantKey, userId };
+  const check = await q.query<{ scopes: string[]; open_id: string | null; visible: boolean }>(
+    `SELECT a.scopes, o.open_id,
+            coalesce(u.status = 'active' AND (
+              i.visibility_all
+              OR u.user_id = ANY (i.visible_user_ids)
+              OR u.department_ids && i.visible_department_ids
+            ), false) AS visible
+       FROM apps a
+       LEFT JOIN installations i ON i.app_id = a.app_id AND i.tenant_key = $2
+       LEFT JOIN users u ON u.tenant_key = $2 AND u.user_id = $3
+       LEFT JOIN open_ids o ON o.app_id = a.app_id AND o.tenant_key = $2 AND o.user_id = $3
+      WHERE a.app_id = $1`,
+    [input.appId, tenantKey, userId],
+  );
+  const app = check.rows[0];
+  if (!app?.visible) {
+    await audit(q, input.now, "login_code.rejected_visibility", ids);
+    return { kind: "not_visible" };
+  }
+
+  // The domain assigns the open_id when it mints the code; this only covers codes saved
+  // without one (an import, a test), and never replaces an existing open_id.
+  const openId = app.open_id ?? (await ensureOpenIdWith(q, input.appId, tenantKey, userId, newOpenId()));
+  await q.query(
+    `WITH grant_row AS (
+       INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       RETURNING grant_id
+     ), access AS (
+       INSERT INTO access_tokens (token_hash, grant_id, issued_at, expires_at)
+       SELECT $9, grant_id, $7, $10 FROM grant_row
+     ), refresh AS (
+       INSERT INTO refresh_tokens (token_hash, grant_id, issued_at)
+       SELECT $11, grant_id, $7 FROM grant_row
+     ), code AS (
+       UPDATE login_codes SET grant_id = $1 WHERE code_hash = $6
+     )
+     INSERT INTO audit_events (at, type, app_id, tenant_key, user_id, grant_id)
+     SELECT $7, 'login_code.consumed', $2, $3, $4, grant_id FROM grant_row`,
+    [
+      input.grantId,
+      input.appId,
+      tenantKey,
+      userId,
+      input.sessionKeyHash,
+      input.codeHash,
+      input.now,
+      input.familyExpiresAt,
+      input.tokens.accessTokenHash,
+      input.tokens.accessExpiresAt,
+      input.tokens.refreshTokenHash,
+    ],
+  );
+  return {
+    kind: "issued",
+    identity: { grantId: input.grantId, appId: input.appId, tenantKey, userId, openId, scopes: app.scopes },
+  };
+}
+
+/** Why the conditional UPDATE matched nothing, read after it (so after any concurrent winner committed). */
+async function classifyCode(q: Queryable, input: ExchangeInput): Promise<ExchangeOutcome> {
+  const { rows } = await q.query<{
+    app_id: string;
+    tenant_key: string;
+    user_id: string;
+    expires_at: number;
+    consumed_at: number | null;
+    grant_id: string | null;
+  }>(
+    "SELECT app_id, tenant_key, user_id, expires_at, consumed_at, grant_id FROM login_codes WHERE code_hash = $1",
+    [input.codeHash],
+  );
+  const row = rows[0];
+  if (!row || row.expires_at <= input.now) return { kind: "invalid" };
+  if (row.app_id !== input.appId) return { kind: "foreign" };
+  if (row.consumed_at === null) {
+    // Own, live and unconsumed, yet the UPDATE matched nothing: never guess (S3).
+    throw new StorageUnavailableError("login code changed during the exchange; retry");
+  }
+  let revokedGrantId: string | null = null;
+  if (input.revokeGrantOnReuse && row.grant_id !== null) {
+    // Revoked now, or already by an earlier replay: either way the first redemption's grant is dead.
+    await revokeGrantWith(q, row.grant_id, input.now, RevokeReasons.codeReused);
+    revokedGrantId = row.grant_id;
+  }
+  const ids = { appId: row.app_id, tenantKey: row.tenant_key, userId: row.user_id, grantId: row.grant_id };
+  await audit(q, input.now, "login_code.reused", ids);
+  return { kind: "reused", revokedGrantId };
+}
+
+/** Rotates a refresh token: see `RotateOutcome` in port.ts. */
+export async function rotateWith(q: Queryable, input: RotateInput): Promise<RotateOutcome> {
+  const spent = await q.query<{
+    grant_id: string;
+    tenant_key: string;
+    user_id: string;
+    expires_at: number;
+  }>(
+    `UPDATE refresh_tokens r SET used_at = $1
+       FROM grants g
+      WHERE r.token_hash = $2 AND r.used_at IS NULL
+        AND g.grant_id = r.grant_id AND g.app_id = $3
+        AND g.revoked_at IS NULL AND g.expires_at > $1
+      RETURNING g.grant_id, g.tenant_key, g.user_id, g.expires_at`,
+    [input.now, input.refreshTokenHash, input.appId],
+  );
+  const grant = spent.rows[0];
+  if (!grant) return classifyRefresh(q, input);
+
+  const { rows } = await q.query<{ scopes: string[] | null; open_id: string | null }>(
+    `WITH access AS (
+       INSERT INTO access_tokens (token_hash, grant_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)
+     ), refresh AS (
+       INSERT INTO refresh_tokens (token_hash, grant_id, issued_at) VALUES ($5, $2, $3)
+     ), event AS (
+       INSERT INTO audit_events (at, type, app_id, tenant_key, user_id, grant_id)
+       VALUES ($3, 'refresh_token.rotated', $6, $7, $8, $2)
+     )
+     SELECT (SELECT scopes FROM apps WHERE app_id = $6) AS scopes,
+            (SELECT open_id FROM open_ids WHERE app_id = $6 AND tenant_key = $7 AND user_id = $8) AS open_id`,
+    [
+      input.next.accessTokenHash,
+      grant.grant_id,
+      input.now,
+      input.next.accessExpiresAt,
+      input.next.refreshTokenHash,
+      input.appId,
+      grant.tenant_key,
+      grant.user_id,
+    ],
+  );
+  const openId = rows[0]?.open_id;
+  if (!openId) {
+    // Never issue an identity without its open_id; throwing rolls the rotation back.
+    throw new Error(`postgres: no open_id for the user of grant ${grant.grant_id}`);
+  }
+  return {
+    kind: "rotated",
+    identity: {
+      grantId: grant.grant_id,
+      appId: input.appId,
+      tenantKey: grant.tenant_key,
+      userId: grant.user_id,
+      openId,
+      scopes: rows[0]?.scopes ?? [],
+    },
+    familyExpiresAt: grant.expires_at,
+  };
+}
+
+async function classifyRefresh(q: Queryable, input: RotateInput): Promise<RotateOutcome> {
+  const { rows } = await q.query<{
+    used_at: number | null;
+    grant_id: string;
+    app_id: string;
+    tenant_key: string;
+    user_id: string;
+    revoked_at: number | null;
+    expires_at: number;
+  }>(
+    `SELECT r.used_at, g.grant_id, g.app_id, g.tenant_key, g.user_id, g.revoked_at, g.expires_at
+       FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id
+      WHERE r.token_hash = $1`,
+    [input.refreshTokenHash],
+  );
+  const row = rows[0];
+  if (!row || row.app_id !== input.appId) return { kind: "invalid" };
+  if (row.revoked_at !== null) return { kind: "revoked" };
+  if (row.expires_at <= input.now) return { kind: "expired" };
+  if (row.used_at === null) {
+    throw new StorageUnavailableError("refresh token changed during the rotation; retry");
+  }
+  // RFC 9700 §4.14.2: a spent refresh token presented again kills the whole family.
+  await revokeGrantWith(q, row.grant_id, input.now, RevokeReasons.refreshReused);
+  await audit(q, input.now, "refresh_token.reused", {
+    appId: row.app_id,
+    tenantKey: row.tenant_key,
+    userId: row.user_id,
+    grantId: row.grant_id,
+  });
+  return { kind: "reused", revokedGrantId: row.grant_id };
+}
+
+/** The open_id of (app, tenant, user), assigning `candidate` if none exists; one statement. */
+export async function ensureOpenIdWith(
+  q: Queryable,
+  appId: string,
+  tenantKey: string,
+  userId: string,
+  candidate: string,
+): Promise<string> {
+  const { rows } = await q.query<{ open_id: string }>(
+    `INSERT INTO open_ids (app_id, tenant_key, user_id, open_id) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (app_id, tenant_key, user_id) DO UPDATE SET open_id = open_ids.open_id
+     RETURNING open_id`,
+    [appId, tenantKey, userId, candidate],
+  );
+  return rows[0]!.open_id;
+}
+
+function newOpenId(): string {
+  return `ou_${randomBytes(16).toString("hex")}`;
+}

@@ -1,0 +1,681 @@
+/**
+ * The PostgreSQL adapter of the storage port (`--db postgres://…`).
+ *
+ * - One bounded `pg` pool per process; every instance of mina-auth shares the database and
+ *   nothing else: no validity state lives in process memory (security.md S4).
+ * - Time is the `now` handed in, stored as bigint milliseconds; int8 values are parsed to
+ *   numbers and refused when beyond `Number.MAX_SAFE_INTEGER`.
+ * - Transient failures (connection lost, admin shutdown, serialization failure…) reject with
+ *   `StorageUnavailableError`, never with a domain outcome (S3). A broken connection is
+ *   destroyed rather than returned to the pool, and the pool opens fresh ones when
+ *   PostgreSQL is back, so the adapter recovers by itself after a restart.
+ */
+import pg from "pg";
+import type {
+  AccessTokenSubject,
+  App,
+  AppTokenKind,
+  AppTokenRecord,
+  AuditEvent,
+  CatalogSnapshot,
+  ExchangeInput,
+  ExchangeOutcome,
+  GrantQuery,
+  GrantSummary,
+  Installation,
+  LoginCodeRecord,
+  Millis,
+  RateLimitInput,
+  RateLimitResult,
+  RotateInput,
+  RotateOutcome,
+  Storage,
+  Tenant,
+  User,
+} from "../port.ts";
+import { StorageUnavailableError } from "../port.ts";
+import type { StorageTestHooks } from "../test-hooks.ts";
+import { ExchangeBatcher } from "./batcher.ts";
+import { hasSqlState, isTransient, translateError } from "./errors.ts";
+import { ensureOpenIdWith, exchangeWith, revokeGrantWith, rotateWith } from "./flow.ts";
+import { migrate } from "./migrate.ts";
+
+export interface PostgresStorageOptions {
+  /** `postgres://user[:password]@host[:port]/database[?…]`. */
+  url: string;
+  /** Upper bound on open connections from this process. Default 10. */
+  poolSize?: number;
+  /** Test-only pauses (see test-hooks.ts). Never set in production. */
+  hooks?: StorageTestHooks;
+  /**
+   * Group concurrent code exchanges into one transaction (one savepoint each, one commit).
+   * Default false. Each caller still gets only its own outcome.
+   */
+  batchExchanges?: boolean | { maxBatch?: number };
+  /** How long to wait for a free or new connection before failing (ms). Default 5000. */
+  connectTimeoutMs?: number;
+  /** Server-side statement_timeout (ms). Default 15000. */
+  statementTimeoutMs?: number;
+  /** Told about errors of idle connections (PostgreSQL restarted, say). Default: ignored. */
+  onPoolError?: (error: Error) => void;
+}
+
+type Queryable = Pick<pg.ClientBase, "query">;
+
+/** int8 (bigint) as a JavaScript number, refusing silent precision loss. */
+function parseInt8(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${value} exceeds Number.MAX_SAFE_INTEGER`);
+  return n;
+}
+
+interface UserRow {
+  tenant_key: string;
+  user_id: string;
+  union_id: string;
+  name: string;
+  en_name: string;
+  email: string | null;
+  mobile: string | null;
+  avatar_url: string;
+  status: User["status"];
+  department_ids: string[];
+}
+
+interface AppRow {
+  app_id: string;
+  name: string;
+  type: App["type"];
+  scopes: string[];
+  secret_hash: string;
+}
+
+interface InstallationRow {
+  app_id: string;
+  tenant_key: string;
+  visibility_all: boolean;
+  visible_user_ids: string[];
+  visible_department_ids: string[];
+}
+
+interface AppTokenRow {
+  token_hash: string;
+  kind: AppTokenKind;
+  app_id: string;
+  tenant_key: string | null;
+  salt: string;
+  issued_at: number;
+  expires_at: number;
+}
+
+const USER_COLUMNS =
+  "tenant_key, user_id, union_id, name, en_name, email, mobile, avatar_url, status, department_ids";
+const APP_COLUMNS = "app_id, name, type, scopes, secret_hash";
+const INSTALLATION_COLUMNS = "app_id, tenant_key, visibility_all, visible_user_ids, visible_department_ids";
+const APP_TOKEN_COLUMNS = "token_hash, kind, app_id, tenant_key, salt, issued_at, expires_at";
+
+function toUser(row: UserRow): User {
+  return {
+    tenantKey: row.tenant_key,
+    userId: row.user_id,
+    unionId: row.union_id,
+    name: row.name,
+    enName: row.en_name,
+    email: row.email,
+    mobile: row.mobile,
+    avatarUrl: row.avatar_url,
+    status: row.status,
+    departmentIds: row.department_ids,
+  };
+}
+
+function toApp(row: AppRow): App {
+  return {
+    appId: row.app_id,
+    name: row.name,
+    type: row.type,
+    scopes: row.scopes,
+    secretHash: row.secret_hash,
+  };
+}
+
+function toInstallation(row: InstallationRow): Installation {
+  return {
+    appId: row.app_id,
+    tenantKey: row.tenant_key,
+    visibility: row.visibility_all
+      ? { all: true }
+      : { all: false, userIds: row.visible_user_ids, departmentIds: row.visible_department_ids },
+  };
+}
+
+function toAppToken(row: AppTokenRow): AppTokenRecord {
+  return {
+    tokenHash: row.token_hash,
+    kind: row.kind,
+    appId: row.app_id,
+    tenantKey: row.tenant_key,
+    salt: row.salt,
+    issuedAt: row.issued_at,
+    expiresAt: row.expires_at,
+  };
+}
+
+async function upsertTenantWith(q: Queryable, tenant: Tenant): Promise<void> {
+  await q.query(
+    "INSERT INTO tenants (tenant_key, name) VALUES ($1, $2) ON CONFLICT (tenant_key) DO UPDATE SET name = EXCLUDED.name",
+    [tenant.tenantKey, tenant.name],
+  );
+}
+
+async function upsertUserWith(q: Queryable, user: User): Promise<void> {
+  await q.query(
+    `INSERT INTO users (${USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (tenant_key, user_id) DO UPDATE SET
+       union_id = EXCLUDED.union_id, name = EXCLUDED.name, en_name = EXCLUDED.en_name,
+       email = EXCLUDED.email, mobile = EXCLUDED.mobile, avatar_url = EXCLUDED.avatar_url,
+       status = EXCLUDED.status, department_ids = EXCLUDED.department_ids`,
+    [
+      user.tenantKey,
+      user.userId,
+      user.unionId,
+      user.name,
+      user.enName,
+      user.email,
+      user.mobile,
+      user.avatarUrl,
+      user.status,
+      user.departmentIds,
+    ],
+  );
+}
+
+async function upsertAppWith(q: Queryable, app: App): Promise<void> {
+  await q.query(
+    `INSERT INTO apps (${APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (app_id) DO UPDATE SET
+       name = EXCLUDED.name, type = EXCLUDED.type, scopes = EXCLUDED.scopes, secret_hash = EXCLUDED.secret_hash`,
+    [app.appId, app.name, app.type, app.scopes, app.secretHash],
+  );
+}
+
+async function upsertInstallationWith(q: Queryable, installation: Installation): Promise<void> {
+  const v = installation.visibility;
+  await q.query(
+    `INSERT INTO installations (${INSTALLATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (app_id, tenant_key) DO UPDATE SET
+       visibility_all = EXCLUDED.visibility_all,
+       visible_user_ids = EXCLUDED.visible_user_ids,
+       visible_department_ids = EXCLUDED.visible_department_ids`,
+    [installation.appId, installation.tenantKey, v.all, v.all ? [] : v.userIds, v.all ? [] : v.departmentIds],
+  );
+}
+
+/**
+ * Creates the adapter. Connections open lazily; call `migrate()` before first use.
+ *
+ * @example
+ * ```ts
+ * const storage = createPostgresStorage({ url: "postgres://postgres@127.0.0.1:5432/mina_auth" });
+ * await storage.migrate();
+ * ```
+ */
+export function createPostgresStorage(options: PostgresStorageOptions): Storage {
+  const types = new pg.TypeOverrides();
+  types.setTypeParser(pg.types.builtins.INT8, parseInt8);
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    application_name: "mina-auth",
+    statement_timeout: options.statementTimeoutMs ?? 15_000,
+    // A process that dies mid-transaction must not hold row locks for long.
+    idle_in_transaction_session_timeout: 60_000,
+    types,
+  });
+  // An idle connection dies when PostgreSQL restarts: the pool drops it and opens a new one
+  // on demand. Without this listener the 'error' event would end the process.
+  pool.on("error", (error) => options.onPoolError?.(error));
+
+  const hooks = options.hooks;
+  let closed = false;
+
+  async function query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]> {
+    try {
+      return (await pool.query<R>(text, values)).rows;
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+
+  /**
+   * Runs `body` in one transaction on one pooled connection, and resolves only after COMMIT.
+   * A connection that failed (or whose state is unknown) is destroyed, not reused.
+   */
+  async function transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (closed) throw new StorageUnavailableError("storage is closed");
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw translateError(error);
+    }
+    // While checked out, a client's own 'error' event has no listener of the pool's: keep one.
+    let connectionError: Error | undefined;
+    const onError = (error: Error) => {
+      connectionError = error;
+    };
+    client.on("error", onError);
+    let discard: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      const result = await body(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      discard = connectionError;
+      if (!discard && isTransient(error) && !hasSqlState(error)) discard = asError(error);
+      if (!discard) {
+        try {
+          await client.query("ROLLBACK");
+        } catch (rollbackError) {
+          discard = asError(rollbackError);
+        }
+      }
+      throw translateError(error);
+    } finally {
+      client.off("error", onError);
+      client.release(discard ?? connectionError);
+    }
+  }
+
+  const batcher =
+    options.batchExchanges === undefined || options.batchExchanges === false
+      ? null
+      : new ExchangeBatcher(
+          transaction,
+          exchangeWith,
+          options.batchExchanges === true ? {} : options.batchExchanges,
+        );
+
+  const storage: Storage = {
+    dialect: "postgres",
+
+    async migrate() {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        throw translateError(error);
+      }
+      const onError = () => {};
+      client.on("error", onError);
+      let failure: Error | undefined;
+      try {
+        await migrate(client);
+      } catch (error) {
+        failure = asError(error);
+        throw translateError(error);
+      } finally {
+        client.off("error", onError);
+        // After a failure the session may still hold the advisory lock: never reuse it.
+        client.release(failure);
+      }
+    },
+
+    async ping() {
+      await query("SELECT 1");
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await batcher?.drain();
+      await pool.end();
+    },
+
+    async upsertTenant(tenant) {
+      await transactionless(upsertTenantWith, tenant);
+    },
+
+    async getTenant(tenantKey) {
+      const rows = await query<{ tenant_key: string; name: string }>(
+        "SELECT tenant_key, name FROM tenants WHERE tenant_key = $1",
+        [tenantKey],
+      );
+      const row = rows[0];
+      return row ? { tenantKey: row.tenant_key, name: row.name } : null;
+    },
+
+    async listTenants() {
+      const rows = await query<{ tenant_key: string; name: string }>(
+        "SELECT tenant_key, name FROM tenants ORDER BY tenant_key",
+      );
+      return rows.map((row) => ({ tenantKey: row.tenant_key, name: row.name }));
+    },
+
+    async upsertUser(user) {
+      await transactionless(upsertUserWith, user);
+    },
+
+    async getUser(tenantKey, userId) {
+      const rows = await query<UserRow>(
+        `SELECT ${USER_COLUMNS} FROM users WHERE tenant_key = $1 AND user_id = $2`,
+        [tenantKey, userId],
+      );
+      return rows[0] ? toUser(rows[0]) : null;
+    },
+
+    async listUsers(tenantKey) {
+      const rows =
+        tenantKey === undefined
+          ? await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY tenant_key, user_id`)
+          : await query<UserRow>(
+              `SELECT ${USER_COLUMNS} FROM users WHERE tenant_key = $1 ORDER BY tenant_key, user_id`,
+              [tenantKey],
+            );
+      return rows.map(toUser);
+    },
+
+    async upsertApp(app) {
+      await transactionless(upsertAppWith, app);
+    },
+
+    async getApp(appId) {
+      const rows = await query<AppRow>(`SELECT ${APP_COLUMNS} FROM apps WHERE app_id = $1`, [appId]);
+      return rows[0] ? toApp(rows[0]) : null;
+    },
+
+    async listApps() {
+      const rows = await query<AppRow>(`SELECT ${APP_COLUMNS} FROM apps ORDER BY app_id`);
+      return rows.map(toApp);
+    },
+
+    async upsertInstallation(installation) {
+      await transactionless(upsertInstallationWith, installation);
+    },
+
+    async listInstallations(appId) {
+      const rows = await query<InstallationRow>(
+        `SELECT ${INSTALLATION_COLUMNS} FROM installations WHERE app_id = $1 ORDER BY tenant_key`,
+        [appId],
+      );
+      return rows.map(toInstallation);
+    },
+
+    async ensureOpenId(appId, tenantKey, userId, candidate) {
+      try {
+        return await ensureOpenIdWith(pool, appId, tenantKey, userId, candidate);
+      } catch (error) {
+        throw translateError(error);
+      }
+    },
+
+    async importCatalog(snapshot: CatalogSnapshot) {
+      await transaction(async (client) => {
+        for (const tenant of snapshot.tenants) await upsertTenantWith(client, tenant);
+        for (const user of snapshot.users) await upsertUserWith(client, user);
+        for (const app of snapshot.apps) await upsertAppWith(client, app);
+        for (const installation of snapshot.installations) await upsertInstallationWith(client, installation);
+        for (const o of snapshot.openIds) {
+          // An import restores the exported open_id, replacing one assigned meanwhile.
+          await client.query(
+            `INSERT INTO open_ids (app_id, tenant_key, user_id, open_id) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (app_id, tenant_key, user_id) DO UPDATE SET open_id = EXCLUDED.open_id`,
+            [o.appId, o.tenantKey, o.userId, o.openId],
+          );
+        }
+      });
+    },
+
+    async exportCatalog() {
+      // One snapshot for the whole export.
+      return transaction(async (client) => {
+        await client.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+        const tenants = await client.query<{ tenant_key: string; name: string }>(
+          "SELECT tenant_key, name FROM tenants ORDER BY tenant_key",
+        );
+        const users = await client.query<UserRow>(
+          `SELECT ${USER_COLUMNS} FROM users ORDER BY tenant_key, user_id`,
+        );
+        const apps = await client.query<AppRow>(`SELECT ${APP_COLUMNS} FROM apps ORDER BY app_id`);
+        const installations = await client.query<InstallationRow>(
+          `SELECT ${INSTALLATION_COLUMNS} FROM installations ORDER BY app_id, tenant_key`,
+        );
+        const openIds = await client.query<{
+          app_id: string;
+          tenant_key: string;
+          user_id: string;
+          open_id: string;
+        }>("SELECT app_id, tenant_key, user_id, open_id FROM open_ids ORDER BY app_id, tenant_key, user_id");
+        return {
+          tenants: tenants.rows.map((row) => ({ tenantKey: row.tenant_key, name: row.name })),
+          users: users.rows.map(toUser),
+          apps: apps.rows.map(toApp),
+          installations: installations.rows.map(toInstallation),
+          openIds: openIds.rows.map((row) => ({
+            appId: row.app_id,
+            tenantKey: row.tenant_key,
+            userId: row.user_id,
+            openId: row.open_id,
+          })),
+        };
+      });
+    },
+
+    async saveAppToken(token: AppTokenRecord) {
+      await query(
+        `INSERT INTO app_tokens (${APP_TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (token_hash) DO UPDATE SET
+           kind = EXCLUDED.kind, app_id = EXCLUDED.app_id, tenant_key = EXCLUDED.tenant_key,
+           salt = EXCLUDED.salt, issued_at = EXCLUDED.issued_at, expires_at = EXCLUDED.expires_at`,
+        [
+          token.tokenHash,
+          token.kind,
+          token.appId,
+          token.tenantKey,
+          token.salt,
+          token.issuedAt,
+          token.expiresAt,
+        ],
+      );
+    },
+
+    async latestAppToken(kind: AppTokenKind, appId: string, tenantKey: string | null, now: Millis) {
+      const rows = await query<AppTokenRow>(
+        `SELECT ${APP_TOKEN_COLUMNS} FROM app_tokens
+          WHERE app_id = $1 AND kind = $2 AND tenant_key IS NOT DISTINCT FROM $3 AND expires_at > $4
+          ORDER BY issued_at DESC, expires_at DESC LIMIT 1`,
+        [appId, kind, tenantKey, now],
+      );
+      return rows[0] ? toAppToken(rows[0]) : null;
+    },
+
+    async findAppToken(tokenHash, now) {
+      const rows = await query<AppTokenRow>(
+        `SELECT ${APP_TOKEN_COLUMNS} FROM app_tokens WHERE token_hash = $1 AND expires_at > $2`,
+        [tokenHash, now],
+      );
+      return rows[0] ? toAppToken(rows[0]) : null;
+    },
+
+    async saveLoginCode(code: LoginCodeRecord) {
+      await query(
+        `INSERT INTO login_codes (code_hash, app_id, tenant_key, user_id, issued_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [code.codeHash, code.appId, code.tenantKey, code.userId, code.issuedAt, code.expiresAt],
+      );
+    },
+
+    // The test hook is awaited before a connection is taken: a test barrier wider than the pool
+    // must not hold every connection while it waits. Nothing is read before the conditional
+    // write, so where the pause sits does not change the race it lines callers up for.
+    async exchangeLoginCode(input: ExchangeInput): Promise<ExchangeOutcome> {
+      if (hooks?.beforeConsume) await hooks.beforeConsume();
+      if (batcher) return batcher.submit(input);
+      return transaction((client) => exchangeWith(client, input));
+    },
+
+    async rotateRefreshToken(input: RotateInput): Promise<RotateOutcome> {
+      if (hooks?.beforeConsume) await hooks.beforeConsume();
+      return transaction((client) => rotateWith(client, input));
+    },
+
+    async findAccessToken(tokenHash, now): Promise<AccessTokenSubject | null> {
+      const rows = await query<
+        UserRow & { grant_id: string; app_id: string; open_id: string; scopes: string[] }
+      >(
+        `SELECT g.grant_id, g.app_id, o.open_id, a.scopes,
+                u.tenant_key, u.user_id, u.union_id, u.name, u.en_name, u.email, u.mobile,
+                u.avatar_url, u.status, u.department_ids
+           FROM access_tokens t
+           JOIN grants g ON g.grant_id = t.grant_id
+           JOIN apps a ON a.app_id = g.app_id
+           JOIN users u ON u.tenant_key = g.tenant_key AND u.user_id = g.user_id
+           JOIN open_ids o ON o.app_id = g.app_id AND o.tenant_key = g.tenant_key AND o.user_id = g.user_id
+          WHERE t.token_hash = $1 AND t.expires_at > $2 AND g.revoked_at IS NULL AND g.expires_at > $2`,
+        [tokenHash, now],
+      );
+      const row = rows[0];
+      if (!row) return null;
+      return {
+        identity: {
+          grantId: row.grant_id,
+          appId: row.app_id,
+          tenantKey: row.tenant_key,
+          userId: row.user_id,
+          openId: row.open_id,
+          scopes: row.scopes,
+        },
+        user: toUser(row),
+      };
+    },
+
+    async listGrants(q: GrantQuery): Promise<GrantSummary[]> {
+      const where: string[] = [];
+      const values: unknown[] = [];
+      const param = (value: unknown) => {
+        values.push(value);
+        return `$${values.length}`;
+      };
+      if (q.appId !== undefined) where.push(`app_id = ${param(q.appId)}`);
+      if (q.tenantKey !== undefined) where.push(`tenant_key = ${param(q.tenantKey)}`);
+      if (q.userId !== undefined) where.push(`user_id = ${param(q.userId)}`);
+      if (q.activeAt !== undefined) {
+        where.push(`revoked_at IS NULL AND expires_at > ${param(q.activeAt)}`);
+      }
+      const rows = await query<{
+        grant_id: string;
+        app_id: string;
+        tenant_key: string;
+        user_id: string;
+        created_at: number;
+        expires_at: number;
+        revoked_at: number | null;
+        revoke_reason: string | null;
+      }>(
+        `SELECT grant_id, app_id, tenant_key, user_id, created_at, expires_at, revoked_at, revoke_reason
+           FROM grants ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+          ORDER BY created_at DESC, grant_id LIMIT ${param(q.limit)}`,
+        values,
+      );
+      return rows.map((row) => ({
+        grantId: row.grant_id,
+        appId: row.app_id,
+        tenantKey: row.tenant_key,
+        userId: row.user_id,
+        createdAt: row.created_at,
+        expiresAt: row.expires_at,
+        revokedAt: row.revoked_at,
+        revokeReason: row.revoke_reason,
+      }));
+    },
+
+    async revokeGrant(grantId, now, reason) {
+      try {
+        return await revokeGrantWith(pool, grantId, now, reason);
+      } catch (error) {
+        throw translateError(error);
+      }
+    },
+
+    async listAuditEvents(limit, beforeId): Promise<AuditEvent[]> {
+      const rows = await query<{
+        id: number;
+        at: number;
+        type: string;
+        app_id: string | null;
+        tenant_key: string | null;
+        user_id: string | null;
+        grant_id: string | null;
+      }>(
+        `SELECT id, at, type, app_id, tenant_key, user_id, grant_id FROM audit_events
+          ${beforeId === undefined ? "" : "WHERE id < $2"} ORDER BY id DESC LIMIT $1`,
+        beforeId === undefined ? [limit] : [limit, beforeId],
+      );
+      return rows.map((row) => ({
+        id: row.id,
+        at: row.at,
+        type: row.type,
+        appId: row.app_id,
+        tenantKey: row.tenant_key,
+        userId: row.user_id,
+        grantId: row.grant_id,
+      }));
+    },
+
+    async hitRateLimit(input: RateLimitInput): Promise<RateLimitResult> {
+      const windowStart = Math.floor(input.now / input.windowMs) * input.windowMs;
+      const windowEnd = windowStart + input.windowMs;
+      // One statement: concurrent hits from every instance serialise on the row.
+      const rows = await query<{ count: number }>(
+        `INSERT INTO rate_limits (key, window_start, window_end, count) VALUES ($1, $2, $3, 1)
+         ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1
+         RETURNING count`,
+        [input.key, windowStart, windowEnd],
+      );
+      const count = rows[0]!.count;
+      return count <= input.limit
+        ? { allowed: true, retryAfterMs: 0 }
+        : { allowed: false, retryAfterMs: windowEnd - input.now };
+    },
+
+    async purgeExpired(now) {
+      // Spent refresh tokens stay while their family lives: they detect replays until then.
+      const rows = await query<{ n: number }>(
+        `WITH ended AS (SELECT grant_id FROM grants WHERE revoked_at IS NOT NULL OR expires_at <= $1),
+              codes AS (DELETE FROM login_codes WHERE expires_at <= $1 RETURNING 1),
+              access AS (
+                DELETE FROM access_tokens
+                 WHERE expires_at <= $1 OR grant_id IN (SELECT grant_id FROM ended) RETURNING 1
+              ),
+              refresh AS (DELETE FROM refresh_tokens WHERE grant_id IN (SELECT grant_id FROM ended) RETURNING 1),
+              app AS (DELETE FROM app_tokens WHERE expires_at <= $1 RETURNING 1),
+              limits AS (DELETE FROM rate_limits WHERE window_end <= $1 RETURNING 1)
+         SELECT (SELECT count(*) FROM codes) + (SELECT count(*) FROM access) + (SELECT count(*) FROM refresh)
+              + (SELECT count(*) FROM app) + (SELECT count(*) FROM limits) AS n`,
+        [now],
+      );
+      return rows[0]!.n;
+    },
+  };
+
+  async function transactionless<T>(
+    write: (q: Queryable, value: T) => Promise<void>,
+    value: T,
+  ): Promise<void> {
+    try {
+      await write(pool, value);
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+
+  return storage;
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,399 @@
+/**
+ * The PostgreSQL adapter against a real PostgreSQL: a fresh database per test run
+ * (`mina_auth_test_<random>`, dropped with FORCE afterwards), one schema per storage so that
+ * every test starts empty.
+ *
+ * Without a reachable PostgreSQL these tests skip with the reason, except with CI=true, where
+ * that is a failure.
+ */
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import pg from "pg";
+import type { ExchangeInput, Storage } from "../port.ts";
+import { StorageUnavailableError } from "../port.ts";
+import type { StorageTestHooks } from "../test-hooks.ts";
+import { translateError } from "./errors.ts";
+import { createPostgresStorage, type PostgresStorageOptions } from "./postgres-storage.ts";
+import { createTestDatabase, probePostgres, type TestDatabase } from "./test-database.ts";
+
+const probe = await probePostgres();
+const inCi = process.env.CI === "true";
+const skip = probe.ok ? false : `${probe.reason}; start it or set MINA_AUTH_TEST_PG_ADMIN_URL`;
+
+if (!probe.ok && inCi) {
+  test("PostgreSQL is reachable (required with CI=true)", () => {
+    assert.fail(probe.reason);
+  });
+}
+
+let database: TestDatabase | null = null;
+let admin: pg.Client | null = null;
+let schemaCounter = 0;
+const opened: Storage[] = [];
+
+before(async () => {
+  if (!probe.ok) return;
+  database = await createTestDatabase();
+  admin = new pg.Client({ connectionString: database.url });
+  admin.on("error", () => {});
+  await admin.connect();
+});
+
+after(async () => {
+  await Promise.allSettled(opened.map((storage) => storage.close()));
+  await admin?.end().catch(() => {});
+  await database?.drop();
+});
+
+const schemaByStorage = new WeakMap<Storage, string>();
+const schemaOfUrl = (url: string) => new URL(url).searchParams.get("options")!.split("=")[1]!;
+const schemaOf = (storage: Storage) => schemaByStorage.get(storage)!;
+
+/** A URL of the test database whose connections work in a fresh, empty schema. */
+async function freshSchemaUrl(): Promise<string> {
+  const schema = `t${++schemaCounter}_${randomBytes(3).toString("hex")}`;
+  await admin!.query(`CREATE SCHEMA ${schema}`);
+  const url = new URL(database!.url);
+  url.searchParams.set("options", `-c search_path=${schema}`);
+  return url.toString();
+}
+
+/** A migrated storage on a fresh schema; closed after the run. */
+async function openStorage(
+  extra: Partial<PostgresStorageOptions> = {},
+  url?: string,
+): Promise<{ storage: Storage; url: string }> {
+  const target = url ?? (await freshSchemaUrl());
+  const storage = createPostgresStorage({ url: target, poolSize: 16, ...extra });
+  opened.push(storage);
+  schemaByStorage.set(storage, schemaOfUrl(target));
+  await storage.migrate();
+  return { storage, url: target };
+}
+
+const sha = (value: string) => createHash("sha256").update(value).digest("hex");
+const NOW = 1_750_000_000_000;
+const TENANT = "2c5914ac018f97";
+const APP = "cli_a1b2c3d4e5f6a7b8";
+const OTHER_APP = "cli_0000000000000001";
+
+async function seed(storage: Storage): Promise<void> {
+  await storage.upsertTenant({ tenantKey: TENANT, name: "Acme" });
+  await storage.upsertUser({
+    tenantKey: TENANT,
+    userId: "6c486g",
+    unionId: `on_${"a".repeat(32)}`,
+    name: "Zhang San",
+    enName: "San Zhang",
+    email: "zhangsan@acme.test",
+    mobile: null,
+    avatarUrl: "https://example.test/a.png",
+    status: "active",
+    departmentIds: ["d1"],
+  });
+  for (const appId of [APP, OTHER_APP]) {
+    await storage.upsertApp({
+      appId,
+      name: appId,
+      type: "self_built",
+      scopes: ["contact:user.employee_id:readonly"],
+      secretHash: sha(`secret-${appId}`),
+    });
+    await storage.upsertInstallation({ appId, tenantKey: TENANT, visibility: { all: true } });
+    await storage.ensureOpenId(appId, TENANT, "6c486g", `ou_${randomBytes(16).toString("hex")}`);
+  }
+}
+
+async function mint(storage: Storage, now = NOW): Promise<string> {
+  const codeHash = sha(randomBytes(16).toString("hex"));
+  await storage.saveLoginCode({
+    codeHash,
+    appId: APP,
+    tenantKey: TENANT,
+    userId: "6c486g",
+    issuedAt: now,
+    expiresAt: now + 180_000,
+  });
+  return codeHash;
+}
+
+function exchangeInput(codeHash: string, overrides: Partial<ExchangeInput> = {}): ExchangeInput {
+  const tag = randomBytes(16).toString("hex");
+  return {
+    codeHash,
+    appId: APP,
+    now: NOW + 1000,
+    grantId: `g_${tag}`,
+    sessionKeyHash: sha(`sk-${tag}`),
+    tokens: {
+      accessTokenHash: sha(`u-${tag}`),
+      accessExpiresAt: NOW + 6_901_000,
+      refreshTokenHash: sha(`ur-${tag}`),
+    },
+    familyExpiresAt: NOW + 30 * 86_400_000,
+    revokeGrantOnReuse: true,
+    ...overrides,
+  };
+}
+
+/** Releases everyone once `size` callers wait (a test-only pause before the conditional write). */
+function barrier(size: number): StorageTestHooks & { reset(): void } {
+  let waiting: Array<() => void> = [];
+  return {
+    beforeConsume() {
+      return new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        if (waiting.length >= size) {
+          for (const release of waiting.splice(0)) release();
+        }
+      });
+    },
+    reset() {
+      waiting = [];
+    },
+  };
+}
+
+describe("postgres adapter", { skip }, () => {
+  test("migrate is idempotent and safe when several instances start at once", async () => {
+    const url = await freshSchemaUrl();
+    const storages = Array.from({ length: 4 }, () => createPostgresStorage({ url, poolSize: 2 }));
+    opened.push(...storages);
+    await Promise.all(storages.map((s) => s.migrate()));
+    await storages[0]!.migrate();
+    const { rows } = await admin!.query<{ version: number }>(
+      `SELECT version FROM ${schemaOfUrl(url)}.schema_migrations`,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.version),
+      [1],
+    );
+  });
+
+  test("a code is issued once, then reused revokes its grant, another app is foreign", async () => {
+    const { storage } = await openStorage();
+    await seed(storage);
+    const code = await mint(storage);
+    assert.deepEqual(await storage.exchangeLoginCode(exchangeInput(code, { appId: OTHER_APP })), {
+      kind: "foreign",
+    });
+    const first = exchangeInput(code);
+    const issued = await storage.exchangeLoginCode(first);
+    assert.equal(issued.kind, "issued");
+    const subject = await storage.findAccessToken(first.tokens.accessTokenHash, NOW + 2000);
+    assert.equal(subject?.identity.grantId, first.grantId);
+    assert.deepEqual(await storage.exchangeLoginCode(exchangeInput(code)), {
+      kind: "reused",
+      revokedGrantId: first.grantId,
+    });
+    assert.equal(await storage.findAccessToken(first.tokens.accessTokenHash, NOW + 2000), null);
+    assert.deepEqual(await storage.exchangeLoginCode(exchangeInput(code, { now: NOW + 180_000 })), {
+      kind: "invalid",
+    });
+    const events = (await storage.listAuditEvents(10)).map((e) => e.type);
+    assert.deepEqual(events, ["login_code.reused", "grant.revoked", "login_code.consumed"]);
+  });
+
+  test("refresh rotates once; a replay revokes the family", async () => {
+    const { storage } = await openStorage();
+    await seed(storage);
+    const first = exchangeInput(await mint(storage));
+    await storage.exchangeLoginCode(first);
+    const next = exchangeInput("x").tokens;
+    const rotated = await storage.rotateRefreshToken({
+      refreshTokenHash: first.tokens.refreshTokenHash,
+      appId: APP,
+      now: NOW + 5000,
+      next,
+    });
+    assert.equal(rotated.kind, "rotated");
+    assert.equal(rotated.kind === "rotated" && rotated.familyExpiresAt, first.familyExpiresAt);
+    const replay = await storage.rotateRefreshToken({
+      refreshTokenHash: first.tokens.refreshTokenHash,
+      appId: APP,
+      now: NOW + 6000,
+      next: exchangeInput("y").tokens,
+    });
+    assert.deepEqual(replay, { kind: "reused", revokedGrantId: first.grantId });
+    const after = await storage.rotateRefreshToken({
+      refreshTokenHash: next.refreshTokenHash,
+      appId: APP,
+      now: NOW + 7000,
+      next: exchangeInput("z").tokens,
+    });
+    assert.deepEqual(after, { kind: "revoked" });
+  });
+
+  test("rate limits count across instances sharing the database", async () => {
+    const { storage: a, url } = await openStorage();
+    const { storage: b } = await openStorage({}, url);
+    const hit = (s: Storage) =>
+      s.hitRateLimit({ key: "secret:cli_x", now: NOW + 10, windowMs: 60_000, limit: 3 });
+    const results = await Promise.all([hit(a), hit(b), hit(a), hit(b), hit(a)]);
+    assert.equal(results.filter((r) => r.allowed).length, 3);
+    assert.ok(
+      results.filter((r) => !r.allowed).every((r) => r.retryAfterMs === 60_000 - (NOW % 60_000) - 10),
+    );
+  });
+
+  test("int8 beyond Number.MAX_SAFE_INTEGER is refused, not rounded", async () => {
+    const { storage } = await openStorage();
+    await seed(storage);
+    await assert.rejects(
+      storage.latestAppToken("app", APP, null, 0).then(async () => {
+        await storage.saveAppToken({
+          tokenHash: sha("t"),
+          kind: "app",
+          appId: APP,
+          tenantKey: null,
+          salt: "s",
+          issuedAt: NOW,
+          expiresAt: NOW + 1,
+        });
+        await admin!.query(
+          `UPDATE ${schemaOf(storage)}.app_tokens SET expires_at = 9007199254740993 WHERE token_hash = $1`,
+          [sha("t")],
+        );
+        return storage.findAppToken(sha("t"), NOW);
+      }),
+      RangeError,
+    );
+  });
+
+  test("connection failures are StorageUnavailableError; constraint errors are not", async () => {
+    const refused = createPostgresStorage({
+      url: "postgres://postgres@127.0.0.1:1/none",
+      connectTimeoutMs: 500,
+    });
+    opened.push(refused);
+    await assert.rejects(refused.ping(), StorageUnavailableError);
+    await assert.rejects(refused.exchangeLoginCode(exchangeInput(sha("c"))), StorageUnavailableError);
+    assert.ok(
+      translateError(Object.assign(new Error("x"), { code: "57P01" })) instanceof StorageUnavailableError,
+    );
+    assert.ok(
+      translateError(Object.assign(new Error("x"), { code: "40001" })) instanceof StorageUnavailableError,
+    );
+    assert.ok(
+      !(translateError(Object.assign(new Error("x"), { code: "23505" })) instanceof StorageUnavailableError),
+    );
+    assert.ok(
+      translateError(new Error("Connection terminated unexpectedly")) instanceof StorageUnavailableError,
+    );
+    assert.ok(!(translateError(new TypeError("bug")) instanceof StorageUnavailableError));
+  });
+
+  test("the pool recovers after every backend connection is terminated (as on a restart)", async () => {
+    const { storage } = await openStorage();
+    await seed(storage);
+    await Promise.all(Array.from({ length: 8 }, () => storage.ping()));
+    const code = await mint(storage);
+    // Kill this storage's connections, idle ones included, as an admin shutdown would.
+    const killed = await admin!.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'mina-auth'`,
+    );
+    assert.ok(killed.rowCount! > 0);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The first calls may fail (transiently, never as a domain outcome); then it works again.
+    let outcome: Awaited<ReturnType<Storage["exchangeLoginCode"]>> | null = null;
+    for (let attempt = 0; attempt < 20 && outcome === null; attempt++) {
+      try {
+        outcome = await storage.exchangeLoginCode(exchangeInput(code));
+      } catch (error) {
+        assert.ok(error instanceof StorageUnavailableError, String(error));
+      }
+    }
+    assert.equal(outcome?.kind, "issued");
+  });
+
+  test("a connection killed mid-transaction fails transiently, leaves the code unconsumed", async () => {
+    const { storage } = await openStorage();
+    await seed(storage);
+    const code = await mint(storage);
+    const schema = schemaOf(storage);
+    // Hold the code's row lock so that the exchange's conditional UPDATE waits inside its transaction.
+    const holder = new pg.Client({ connectionString: database!.url });
+    holder.on("error", () => {});
+    await holder.connect();
+    await holder.query("BEGIN");
+    await holder.query(`SELECT 1 FROM ${schema}.login_codes WHERE code_hash = $1 FOR UPDATE`, [code]);
+    const pending = storage.exchangeLoginCode(exchangeInput(code));
+    let waiting = 0;
+    for (let i = 0; i < 100 && waiting === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const { rows } = await admin!.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE application_name = 'mina-auth' AND wait_event_type = 'Lock'`,
+      );
+      for (const row of rows) await admin!.query("SELECT pg_terminate_backend($1)", [row.pid]);
+      waiting = rows.length;
+    }
+    assert.equal(waiting, 1);
+    await assert.rejects(pending, StorageUnavailableError);
+    await holder.query("ROLLBACK");
+    await holder.end();
+    const { rows } = await admin!.query(
+      `SELECT consumed_at FROM ${schema}.login_codes WHERE code_hash = $1`,
+      [code],
+    );
+    assert.equal(rows[0].consumed_at, null);
+    assert.equal((await storage.exchangeLoginCode(exchangeInput(code))).kind, "issued");
+  });
+
+  for (const batched of [false, true]) {
+    test(`64 concurrent redemptions over two instances: exactly one issued (${batched ? "batched" : "one transaction each"})`, async () => {
+      const gate = barrier(64);
+      const options = { hooks: gate, batchExchanges: batched };
+      const { storage: a, url } = await openStorage(options);
+      const { storage: b } = await openStorage(options, url);
+      await seed(a);
+      const rounds = 25;
+      for (let round = 0; round < rounds; round++) {
+        gate.reset();
+        const code = await mint(a);
+        const outcomes = await Promise.all(
+          Array.from({ length: 64 }, (_, i) =>
+            (i % 2 === 0 ? a : b).exchangeLoginCode(exchangeInput(code, { revokeGrantOnReuse: false })),
+          ),
+        );
+        const kinds = outcomes.map((o) => o.kind);
+        assert.equal(kinds.filter((k) => k === "issued").length, 1, `round ${round}: ${kinds.join(",")}`);
+        assert.equal(kinds.filter((k) => k === "reused").length, 63);
+      }
+      const { rows } = await admin!.query<{ n: string }>(
+        `SELECT count(*) AS n FROM ${schemaOfUrl(url)}.grants`,
+      );
+      assert.equal(Number(rows[0]!.n), rounds);
+    });
+  }
+
+  test("16 concurrent refreshes of one token over two instances: exactly one rotated", async () => {
+    const gate = barrier(16);
+    const { storage: a, url } = await openStorage({ hooks: gate });
+    const { storage: b } = await openStorage({ hooks: gate }, url);
+    await seed(a);
+    for (let round = 0; round < 25; round++) {
+      gate.reset();
+      const login = exchangeInput(await mint(a));
+      // Let the exchange itself pass the gate.
+      const exchanged = a.exchangeLoginCode(login);
+      const filler = Array.from({ length: 15 }, () => gate.beforeConsume!());
+      await Promise.all([exchanged, ...filler]);
+      gate.reset();
+      const outcomes = await Promise.all(
+        Array.from({ length: 16 }, (_, i) =>
+          (i % 2 === 0 ? a : b).rotateRefreshToken({
+            refreshTokenHash: login.tokens.refreshTokenHash,
+            appId: APP,
+            now: NOW + 10_000,
+            next: exchangeInput("n").tokens,
+          }),
+        ),
+      );
+      const kinds = outcomes.map((o) => o.kind);
+      assert.equal(kinds.filter((k) => k === "rotated").length, 1, `round ${round}: ${kinds.join(",")}`);
+      assert.ok(kinds.every((k) => k === "rotated" || k === "reused" || k === "revoked"));
+    }
+  });
+});
