@@ -128,7 +128,10 @@ export interface MinaClientOptions {
 export interface RequestOptions {
   /** Aborts the call: it then rejects with a `MinaTimeoutError` whose reason is `"aborted"`. */
   signal?: AbortSignal;
-  /** Overrides the client's `timeoutMs` for this call's requests. */
+  /**
+   * Overrides the client's `timeoutMs` for this call's own requests (a shared app-token fetch
+   * keeps the client's).
+   */
   timeoutMs?: number;
 }
 
