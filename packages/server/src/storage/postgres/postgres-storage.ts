@@ -241,21 +241,53 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
 
   const hooks = options.hooks;
   let closed = false;
+  // Every operation under way, so that close() can let them finish before ending the pool
+  // (pg-pool serves no waiting caller once end() was called).
+  const inFlight = new Set<Promise<unknown>>();
 
-  async function query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]> {
-    try {
-      return (await pool.query<R>(text, values)).rows;
-    } catch (error) {
-      throw translateError(error);
-    }
+  /** Refuses new work after close(); tracks the rest. */
+  function guard<T>(operation: () => Promise<T>): Promise<T> {
+    if (closed) return Promise.reject(new StorageUnavailableError("storage is closed"));
+    return track(operation());
+  }
+
+  function track<T>(promise: Promise<T>): Promise<T> {
+    inFlight.add(promise);
+    const forget = () => inFlight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  function query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<R[]> {
+    return guard(async () => {
+      try {
+        return (await pool.query<R>(text, values)).rows;
+      } catch (error) {
+        throw translateError(error);
+      }
+    });
+  }
+
+  /** One statement (or a few) on any pooled connection, outside a transaction. */
+  function direct<T>(run: (q: Queryable) => Promise<T>): Promise<T> {
+    return guard(async () => {
+      try {
+        return await run(pool);
+      } catch (error) {
+        throw translateError(error);
+      }
+    });
+  }
+
+  function transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return guard(() => runTransaction(body));
   }
 
   /**
    * Runs `body` in one transaction on one pooled connection, and resolves only after COMMIT.
    * A connection that failed (or whose state is unknown) is destroyed, not reused.
    */
-  async function transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    if (closed) throw new StorageUnavailableError("storage is closed");
+  async function runTransaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
@@ -295,7 +327,8 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     options.batchExchanges === undefined || options.batchExchanges === false
       ? null
       : new ExchangeBatcher(
-          transaction,
+          // Not guarded: batches queued before close() still run while it waits for them.
+          (body) => track(runTransaction(body)),
           exchangeWith,
           options.batchExchanges === true ? {} : options.batchExchanges,
         );
@@ -303,27 +336,28 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
   const storage: Storage = {
     dialect: "postgres",
 
-    async migrate() {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (error) {
-        throw translateError(error);
-      }
-      const onError = () => {};
-      client.on("error", onError);
-      let failure: Error | undefined;
-      try {
-        await migrate(client);
-      } catch (error) {
-        failure = asError(error);
-        throw translateError(error);
-      } finally {
-        client.off("error", onError);
-        // After a failure the session may still hold the advisory lock: never reuse it.
-        client.release(failure);
-      }
-    },
+    migrate: () =>
+      guard(async () => {
+        let client: pg.PoolClient;
+        try {
+          client = await pool.connect();
+        } catch (error) {
+          throw translateError(error);
+        }
+        const onError = () => {};
+        client.on("error", onError);
+        let failure: Error | undefined;
+        try {
+          await migrate(client);
+        } catch (error) {
+          failure = asError(error);
+          throw translateError(error);
+        } finally {
+          client.off("error", onError);
+          // After a failure the session may still hold the advisory lock: never reuse it.
+          client.release(failure);
+        }
+      }),
 
     async ping() {
       await query("SELECT 1");
@@ -333,11 +367,12 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       if (closed) return;
       closed = true;
       await batcher?.drain();
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       await pool.end();
     },
 
     async upsertTenant(tenant) {
-      await transactionless(upsertTenantWith, tenant);
+      await direct((q) => upsertTenantWith(q, tenant));
     },
 
     async getTenant(tenantKey) {
@@ -357,7 +392,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     },
 
     async upsertUser(user) {
-      await transactionless(upsertUserWith, user);
+      await direct((q) => upsertUserWith(q, user));
     },
 
     async getUser(tenantKey, userId) {
@@ -380,7 +415,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     },
 
     async upsertApp(app) {
-      await transactionless(upsertAppWith, app);
+      await direct((q) => upsertAppWith(q, app));
     },
 
     async getApp(appId) {
@@ -394,7 +429,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     },
 
     async upsertInstallation(installation) {
-      await transactionless(upsertInstallationWith, installation);
+      await direct((q) => upsertInstallationWith(q, installation));
     },
 
     async listInstallations(appId) {
@@ -406,11 +441,14 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     },
 
     async ensureOpenId(appId, tenantKey, userId, candidate) {
-      try {
-        return await ensureOpenIdWith(pool, appId, tenantKey, userId, candidate);
-      } catch (error) {
-        throw translateError(error);
-      }
+      return direct(async (q) => {
+        // Already assigned (the common case: every mint asks): a read, no row lock, no new tuple.
+        const { rows } = await q.query<{ open_id: string }>(
+          "SELECT open_id FROM open_ids WHERE app_id = $1 AND tenant_key = $2 AND user_id = $3",
+          [appId, tenantKey, userId],
+        );
+        return rows[0]?.open_id ?? ensureOpenIdWith(q, appId, tenantKey, userId, candidate);
+      });
     },
 
     async importCatalog(snapshot: CatalogSnapshot) {
@@ -486,7 +524,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     async latestAppToken(kind: AppTokenKind, appId: string, tenantKey: string | null, now: Millis) {
       const rows = await query<AppTokenRow>(
         `SELECT ${APP_TOKEN_COLUMNS} FROM app_tokens
-          WHERE app_id = $1 AND kind = $2 AND tenant_key IS NOT DISTINCT FROM $3 AND expires_at > $4
+          WHERE app_id = $1 AND kind = $2 AND tenant_key IS NOT DISTINCT FROM $3 AND issued_at <= $4 AND expires_at > $4
           ORDER BY issued_at DESC, expires_at DESC LIMIT 1`,
         [appId, kind, tenantKey, now],
       );
@@ -514,7 +552,10 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     // write, so where the pause sits does not change the race it lines callers up for.
     async exchangeLoginCode(input: ExchangeInput): Promise<ExchangeOutcome> {
       if (hooks?.beforeConsume) await hooks.beforeConsume();
-      if (batcher) return batcher.submit(input);
+      if (batcher)
+        return closed
+          ? Promise.reject(new StorageUnavailableError("storage is closed"))
+          : batcher.submit(input);
       return transaction((client) => exchangeWith(client, input));
     },
 
@@ -594,11 +635,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     },
 
     async revokeGrant(grantId, now, reason) {
-      try {
-        return await revokeGrantWith(pool, grantId, now, reason);
-      } catch (error) {
-        throw translateError(error);
-      }
+      return direct((q) => revokeGrantWith(q, grantId, now, reason));
     },
 
     async listAuditEvents(limit, beforeId): Promise<AuditEvent[]> {
@@ -661,17 +698,6 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       return rows[0]!.n;
     },
   };
-
-  async function transactionless<T>(
-    write: (q: Queryable, value: T) => Promise<void>,
-    value: T,
-  ): Promise<void> {
-    try {
-      await write(pool, value);
-    } catch (error) {
-      throw translateError(error);
-    }
-  }
 
   return storage;
 }
