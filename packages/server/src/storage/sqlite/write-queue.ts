@@ -1,0 +1,156 @@
+import type BetterSqlite3 from "better-sqlite3";
+import { StorageUnavailableError } from "../port.ts";
+import { toStorageError } from "./errors.ts";
+
+interface QueuedWrite {
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
+type Settlement = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/**
+ * Group commit. Every write queued during one turn of the event loop runs in one
+ * `BEGIN IMMEDIATE … COMMIT`, each inside its own SAVEPOINT: an operation that throws rolls
+ * back only itself and rejects only its own promise. No promise settles before the COMMIT
+ * has returned; when the COMMIT (or the transaction) fails, every operation of the batch
+ * rejects with `StorageUnavailableError` and none of them took effect.
+ *
+ * better-sqlite3 is synchronous, so a batch runs start to finish without yielding: nothing
+ * else in this process can observe it half-done.
+ */
+export class WriteQueue {
+  readonly #db: BetterSqlite3.Database;
+  readonly #maxBatch: number;
+  #pending: QueuedWrite[] = [];
+  #scheduled = false;
+  #closed = false;
+  #batches = 0;
+  #operations = 0;
+  readonly #begin: BetterSqlite3.Statement<[]>;
+  readonly #commit: BetterSqlite3.Statement<[]>;
+  readonly #rollback: BetterSqlite3.Statement<[]>;
+  readonly #savepoint: BetterSqlite3.Statement<[]>;
+  readonly #release: BetterSqlite3.Statement<[]>;
+  readonly #rollbackTo: BetterSqlite3.Statement<[]>;
+
+  constructor(db: BetterSqlite3.Database, maxBatch = 256) {
+    this.#db = db;
+    this.#maxBatch = maxBatch;
+    this.#begin = db.prepare("BEGIN IMMEDIATE");
+    this.#commit = db.prepare("COMMIT");
+    this.#rollback = db.prepare("ROLLBACK");
+    this.#savepoint = db.prepare("SAVEPOINT op");
+    this.#release = db.prepare("RELEASE op");
+    this.#rollbackTo = db.prepare("ROLLBACK TO op");
+  }
+
+  /** Queues `run` for the next batch; resolves with its result once the batch committed. */
+  push<T>(run: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(new StorageUnavailableError("sqlite: storage is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Writes waiting for the next batch. */
+  get size(): number {
+    return this.#pending.length;
+  }
+
+  /** Committed batches and the operations they carried, since the queue was created. */
+  get stats(): { batches: number; operations: number } {
+    return { batches: this.#batches, operations: this.#operations };
+  }
+
+  /** Refuses new writes and commits everything already queued, synchronously. */
+  close(): void {
+    this.#closed = true;
+    while (this.#pending.length > 0) this.#flushBatch();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (this.#pending.length === 0) return;
+      this.#flushBatch();
+      if (this.#pending.length > 0) this.#schedule();
+    });
+  }
+
+  #flushBatch(): void {
+    const batch = this.#pending.splice(0, this.#maxBatch);
+    const settlements: Settlement[] = [];
+    try {
+      this.#begin.run();
+    } catch (error) {
+      this.#settleAll(batch, error);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const op = batch[i]!;
+      this.#savepoint.run();
+      try {
+        const value = op.run();
+        this.#release.run();
+        settlements.push({ ok: true, value });
+      } catch (error) {
+        if (!this.#db.inTransaction) {
+          // SQLite rolled the whole transaction back (I/O error, disk full…): every earlier
+          // operation of the batch is lost with it. The ones not yet run go back in front.
+          this.#pending.unshift(...batch.slice(i + 1));
+          this.#settleAll(batch.slice(0, i + 1), error);
+          return;
+        }
+        try {
+          this.#rollbackTo.run();
+          this.#release.run();
+        } catch (rollbackError) {
+          this.#abort();
+          this.#pending.unshift(...batch.slice(i + 1));
+          this.#settleAll(batch.slice(0, i + 1), rollbackError);
+          return;
+        }
+        settlements.push({ ok: false, error: toStorageError(error) });
+      }
+    }
+    try {
+      this.#commit.run();
+    } catch (error) {
+      this.#abort();
+      this.#settleAll(batch, error);
+      return;
+    }
+    this.#batches += 1;
+    this.#operations += batch.length;
+    for (let i = 0; i < batch.length; i++) {
+      const op = batch[i]!;
+      const outcome = settlements[i]!;
+      if (outcome.ok) op.resolve(outcome.value);
+      else op.reject(outcome.error);
+    }
+  }
+
+  #abort(): void {
+    if (!this.#db.inTransaction) return;
+    try {
+      this.#rollback.run();
+    } catch {
+      // The connection is unusable; the next BEGIN will report it.
+    }
+  }
+
+  /** Rejects every operation of a batch that did not commit. */
+  #settleAll(batch: QueuedWrite[], cause: unknown): void {
+    const mapped = toStorageError(cause);
+    const error =
+      mapped instanceof StorageUnavailableError
+        ? mapped
+        : new StorageUnavailableError("sqlite: the write batch did not commit", { cause });
+    for (const op of batch) op.reject(error);
+  }
+}
