@@ -1174,7 +1174,8 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
         ].map((p, i) =>
           p.then(
             () => settled.push(`ok${i}`),
-            () => settled.push(`failed${i}`),
+            (error: unknown) =>
+              settled.push(`failed${i}: ${error instanceof Error ? error.message : String(error)}`),
           ),
         );
         await s.close();

@@ -105,6 +105,42 @@ describe("sqlite adapter", () => {
     }
   });
 
+  it("two storages on one file (two processes' view): 64 redemptions split across them, one issued", async () => {
+    const path = tempPath("two");
+    const a = openFile(path);
+    const b = openFile(path);
+    try {
+      await a.migrate();
+      await b.migrate();
+      const w = await seedWorld(a);
+      for (let round = 0; round < 3; round++) {
+        const code = await mintCode(a, w.app, w.alice, T0 + round * SECOND);
+        const outcomes = await Promise.all(
+          Array.from({ length: 64 }, (_, i) =>
+            (i % 2 === 0 ? a : b).exchangeLoginCode(
+              exchangeInput(code.record.codeHash, w.app.appId, T0 + round * SECOND + 1).input,
+            ),
+          ),
+        );
+        assert.equal(outcomes.filter((o) => o.kind === "issued").length, 1, `round ${round}`);
+        assert.equal(outcomes.filter((o) => o.kind === "reused").length, 63, `round ${round}`);
+      }
+      // Redeemed through A, replayed through B: B knows.
+      const code = await mintCode(a, w.app, w.bob, T0);
+      assert.equal(
+        (await a.exchangeLoginCode(exchangeInput(code.record.codeHash, w.app.appId, T0 + 1).input)).kind,
+        "issued",
+      );
+      assert.equal(
+        (await b.exchangeLoginCode(exchangeInput(code.record.codeHash, w.app.appId, T0 + 2).input)).kind,
+        "reused",
+      );
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it("the naive read-then-write fixture DOES double-issue under the hook the real store survives", async () => {
     const barrier = barrierHooks(2);
     const storage = openFile(tempPath("naive"));
