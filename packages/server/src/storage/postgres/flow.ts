@@ -237,7 +237,8 @@ async function classifyRefresh(q: Queryable, input: RotateInput): Promise<Rotate
     [input.refreshTokenHash],
   );
   const row = rows[0];
-  if (!row || row.app_id !== input.appId) return { kind: "invalid" };
+  if (!row) return { kind: "invalid" };
+  if (row.app_id !== input.appId) return { kind: "foreign" };
   if (row.revoked_at !== null) return { kind: "revoked" };
   if (row.expires_at <= input.now) return { kind: "expired" };
   if (row.used_at === null) {

@@ -69,13 +69,15 @@ async function openStorage(
   url?: string,
 ): Promise<{ storage: Storage; url: string }> {
   const target = url ?? (await freshSchemaUrl());
-  const storage = createPostgresStorage({ url: target, poolSize: 16, ...extra });
+  const storage = createPostgresStorage({ url: target, poolSize: 8, ...extra });
   opened.push(storage);
   schemaByStorage.set(storage, schemaOfUrl(target));
   await storage.migrate();
   return { storage, url: target };
 }
 
+/** Rounds of the concurrency tests; raise with MINA_AUTH_PG_ROUNDS for a longer one-off run. */
+const ROUNDS = Number(process.env.MINA_AUTH_PG_ROUNDS ?? 25);
 const sha = (value: string) => createHash("sha256").update(value).digest("hex");
 const NOW = 1_750_000_000_000;
 const TENANT = "2c5914ac018f97";
@@ -328,7 +330,8 @@ describe("postgres adapter", { skip }, () => {
     for (let i = 0; i < 100 && waiting === 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
       const { rows } = await admin!.query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE application_name = 'mina-auth' AND wait_event_type = 'Lock'`,
+        `SELECT pid FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'mina-auth' AND wait_event_type = 'Lock'`,
       );
       for (const row of rows) await admin!.query("SELECT pg_terminate_backend($1)", [row.pid]);
       waiting = rows.length;
@@ -345,6 +348,38 @@ describe("postgres adapter", { skip }, () => {
     assert.equal((await storage.exchangeLoginCode(exchangeInput(code))).kind, "issued");
   });
 
+  test("the race has teeth: a read-then-write redemption on the same database lets several win", async () => {
+    const { storage, url } = await openStorage();
+    await seed(storage);
+    const code = await mint(storage);
+    const gate = barrier(8);
+    const pool = new pg.Pool({ connectionString: url, max: 8 });
+    pool.on("error", () => {});
+    try {
+      // What ory/hydra#1719 did: read "unused" under READ COMMITTED, then write unconditionally.
+      const naive = async () => {
+        const client = await pool.connect();
+        try {
+          await client.query("BEGIN");
+          const { rows } = await client.query("SELECT consumed_at FROM login_codes WHERE code_hash = $1", [
+            code,
+          ]);
+          await gate.beforeConsume!();
+          if (rows[0].consumed_at !== null) return false;
+          await client.query("UPDATE login_codes SET consumed_at = $1 WHERE code_hash = $2", [NOW, code]);
+          await client.query("COMMIT");
+          return true;
+        } finally {
+          client.release();
+        }
+      };
+      const winners = (await Promise.all(Array.from({ length: 8 }, naive))).filter(Boolean).length;
+      assert.ok(winners > 1, `naive winners: ${winners}`);
+    } finally {
+      await pool.end();
+    }
+  });
+
   for (const batched of [false, true]) {
     test(`64 concurrent redemptions over two instances: exactly one issued (${batched ? "batched" : "one transaction each"})`, async () => {
       const gate = barrier(64);
@@ -352,7 +387,7 @@ describe("postgres adapter", { skip }, () => {
       const { storage: a, url } = await openStorage(options);
       const { storage: b } = await openStorage(options, url);
       await seed(a);
-      const rounds = 25;
+      const rounds = ROUNDS;
       for (let round = 0; round < rounds; round++) {
         gate.reset();
         const code = await mint(a);
@@ -377,7 +412,7 @@ describe("postgres adapter", { skip }, () => {
     const { storage: a, url } = await openStorage({ hooks: gate });
     const { storage: b } = await openStorage({ hooks: gate }, url);
     await seed(a);
-    for (let round = 0; round < 25; round++) {
+    for (let round = 0; round < ROUNDS; round++) {
       gate.reset();
       const login = exchangeInput(await mint(a));
       // Let the exchange itself pass the gate.
@@ -405,12 +440,12 @@ describe("postgres adapter", { skip }, () => {
 if (probe.ok) {
   // The suite seeds random ids in every test, so all its storages share the run's database.
   runStorageContract("postgres", async (hooks) =>
-    createPostgresStorage({ url: database!.url, poolSize: 20, ...(hooks ? { hooks } : {}) }),
+    createPostgresStorage({ url: database!.url, poolSize: 10, ...(hooks ? { hooks } : {}) }),
   );
   runStorageContract("postgres, batched exchanges", async (hooks) =>
     createPostgresStorage({
       url: database!.url,
-      poolSize: 20,
+      poolSize: 10,
       batchExchanges: true,
       ...(hooks ? { hooks } : {}),
     }),
