@@ -206,9 +206,7 @@ describe("against mina-auth (startEmulator)", () => {
     assert.equal(err.code, ErrorCodes.RefreshTokenReused);
   });
 
-  it(`${ErrorCodes.RefreshTokenOtherApp} refresh token of another app`, {
-    todo: "the server answers 20026 here for now (domain/login.ts never raises RefreshTokenOtherApp); the registry says 20024",
-  }, async () => {
+  it(`${ErrorCodes.RefreshTokenOtherApp} refresh token of another app`, async () => {
     const s = await a.tokenLoginValidate(await emu.mintCode({ userId: "6c486g", appId: APP_A.appId }));
     const err = await apiError(b.refreshUserAccessToken(s.refreshToken));
     assert.equal(err.code, ErrorCodes.RefreshTokenOtherApp);

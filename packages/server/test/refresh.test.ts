@@ -220,10 +220,10 @@ describe("refresh_access_token (legacy and OIDC)", () => {
         assert.equal((await refresh(path, session.refresh_token)).body.code, 0, "the real one is unharmed");
       });
 
-      it("answers 20026 for another app's refresh token and leaves the owner's family untouched", async () => {
+      it("answers 20024 for another app's refresh token and leaves the owner's family untouched", async () => {
         const session = await login();
         for (let i = 0; i < 3; i++)
-          assertEnvelope(await refresh(path, session.refresh_token, storeToken), 20026);
+          assertEnvelope(await refresh(path, session.refresh_token, storeToken), 20024);
         assert.equal((await userInfo(session.access_token)).body.code, 0, "the owner's access token lives");
         const owner = await refresh(path, session.refresh_token);
         assert.equal(owner.body.code, 0, owner.text);

@@ -153,6 +153,8 @@ export class LoginService {
     switch (outcome.kind) {
       case "invalid":
         throw new ApiError("RefreshTokenInvalid");
+      case "foreign":
+        throw new ApiError("RefreshTokenOtherApp");
       case "expired":
         throw new ApiError("RefreshTokenExpired");
       case "revoked":

@@ -837,14 +837,14 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
         });
       });
 
-      it("invalid: unknown token, or another app's token (which stays usable by its owner)", async () => {
+      it("invalid: unknown token; foreign: another app's token, which stays usable by its owner", async () => {
         const { s, w } = await openWorld();
         const first = await login(s, w.app, w.alice, T0);
         assert.deepEqual((await rotate(s, sha256(newSecret("ur-")), w.app.appId, T0 + 1)).outcome, {
           kind: "invalid",
         });
         assert.deepEqual((await rotate(s, first.refreshTokenHash, w.rival.appId, T0 + 1)).outcome, {
-          kind: "invalid",
+          kind: "foreign",
         });
         assert.equal((await rotate(s, first.refreshTokenHash, w.app.appId, T0 + 2)).outcome.kind, "rotated");
       });

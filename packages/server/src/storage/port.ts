@@ -153,7 +153,8 @@ export interface RotateInput {
  *
  * - `rotated`: the token was live; it is now spent, and `next` is the family's only live
  *   refresh token (same grant, same absolute expiry).
- * - `invalid`: unknown, or issued to another app (nothing changed).
+ * - `invalid`: unknown (nothing changed).
+ * - `foreign`: issued to another app; nothing changed, the owner's family is untouched.
  * - `expired`: the family's absolute limit has passed.
  * - `revoked`: the grant was revoked before.
  * - `reused`: the token was already rotated; the whole family (grant) is now revoked.
@@ -161,6 +162,7 @@ export interface RotateInput {
 export type RotateOutcome =
   | { kind: "rotated"; identity: GrantIdentity; familyExpiresAt: Millis }
   | { kind: "invalid" }
+  | { kind: "foreign" }
   | { kind: "expired" }
   | { kind: "revoked" }
   | { kind: "reused"; revokedGrantId: string };

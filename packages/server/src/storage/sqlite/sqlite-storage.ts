@@ -850,7 +850,8 @@ export class SqliteStorage implements Storage {
     }
 
     const state = s.refreshState.get(refreshTokenHash);
-    if (!state || state.appId !== appId) return { kind: "invalid" };
+    if (!state) return { kind: "invalid" };
+    if (state.appId !== appId) return { kind: "foreign" };
     if (state.revokedAt !== null) return { kind: "revoked" };
     if (state.expiresAt <= now) return { kind: "expired" };
     if (state.usedAt === null) {
