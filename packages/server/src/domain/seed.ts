@@ -128,7 +128,8 @@ export function parseUser(raw: unknown, path: string, checkTenant: TenantCheck):
     enName: text(raw, "en_name", path, { optional: true }) ?? name,
     email: text(raw, "email", path, { optional: true }) ?? null,
     mobile: text(raw, "mobile", path, { optional: true }) ?? null,
-    avatarUrl: text(raw, "avatar_url", path, { optional: true }) ?? "",
+    // "" is the stored "no avatar", and what export writes for it: accept it back.
+    avatarUrl: raw.avatar_url === "" ? "" : (text(raw, "avatar_url", path, { optional: true }) ?? ""),
     status,
     departmentIds: strings(raw.department_ids, `${path}.department_ids`),
   };

@@ -158,8 +158,6 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
           const current = await mustUser(request.params.tenant_key, request.params.user_id);
           const merged = {
             ...userView(current),
-            // The stored "no avatar" is "", which the parser (rightly) refuses as input.
-            avatar_url: current.avatarUrl === "" ? undefined : current.avatarUrl,
             ...(request.body as object),
             tenant_key: current.tenantKey,
             user_id: current.userId,
