@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type Emulator, startEmulator } from "mina-auth/testing";
+import { buildLoginApp } from "./app.ts";
+
+describe("the example backend's login route, against the emulator", () => {
+  let emu: Emulator;
+  let app: ReturnType<typeof buildLoginApp>;
+  before(async () => {
+    emu = await startEmulator();
+    app = buildLoginApp({ appId: emu.app.appId, appSecret: emu.app.appSecret, baseUrl: emu.baseUrl });
+  });
+  after(async () => {
+    await app.close();
+    await emu.close();
+  });
+
+  it("logs a mini-program user in, then reads their profile through a refresh", async () => {
+    const user = emu.users[0]!;
+    const code = await emu.mintCode({ userId: user.userId });
+    const login = await app.inject({ method: "POST", url: "/login", payload: { code } });
+    assert.equal(login.statusCode, 200, login.body);
+    assert.equal(login.json().employeeId, user.userId);
+    assert.match(login.json().openId, /^ou_[0-9a-f]{32}$/);
+
+    const me = await app.inject({ method: "GET", url: "/me", headers: { "x-session": login.json().sid } });
+    assert.equal(me.statusCode, 200, me.body);
+    assert.equal(me.json().unionId, user.unionId);
+    const again = await app.inject({ method: "GET", url: "/me", headers: { "x-session": login.json().sid } });
+    assert.equal(again.statusCode, 200, "the rotated refresh token was kept");
+  });
+
+  it("refuses a code used twice (10213) and a user outside the app's visibility (10228)", async () => {
+    const code = await emu.mintCode({ userId: emu.users[0]!.userId });
+    assert.equal((await app.inject({ method: "POST", url: "/login", payload: { code } })).statusCode, 200);
+    const replay = await app.inject({ method: "POST", url: "/login", payload: { code } });
+    assert.deepEqual(replay.json(), { error: "login failed", code: 10213 });
+
+    const outsider = emu.users.find((u) => u.userId === "8e6a8i")!;
+    const denied = await app.inject({
+      method: "POST",
+      url: "/login",
+      payload: { code: await emu.mintCode({ userId: outsider.userId }) },
+    });
+    assert.equal(denied.statusCode, 403);
+    assert.equal(denied.json().code, 10228);
+  });
+
+  it("answers 400 without a code and 401 for a code that never existed", async () => {
+    assert.equal((await app.inject({ method: "POST", url: "/login", payload: {} })).statusCode, 400);
+    const bogus = await app.inject({ method: "POST", url: "/login", payload: { code: "0".repeat(32) } });
+    assert.deepEqual(bogus.json(), { error: "login failed", code: 10226 });
+  });
+});
