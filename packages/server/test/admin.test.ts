@@ -487,7 +487,7 @@ describe("admin API", () => {
       assert.equal(res.status, 200, res.text);
       return res.body.sessions as Session[];
     };
-    const login = async (userId: string, appId = DEMO.appId, tenantKey?: string) => {
+    const login = async (userId: string, appId: string = DEMO.appId, tenantKey?: string) => {
       const res = await s.exchange(
         await s.mintCode(userId, appId, tenantKey),
         appId === DEMO.appId ? demoToken : storeToken,
