@@ -15,7 +15,9 @@ describe("the login flow on a SQLite file", () => {
     assert.equal(res.status, 200);
     assert.equal(res.body.code, 0);
     assert.equal(res.body.data.employee_id, DEMO.visibleUser);
-    const info = await t.request("GET", "/open-apis/authen/v1/user_info", { token: res.body.data.access_token });
+    const info = await t.request("GET", "/open-apis/authen/v1/user_info", {
+      token: res.body.data.access_token,
+    });
     assert.equal(info.body.code, 0);
     assert.equal(info.body.data.open_id, res.body.data.open_id);
   });

@@ -13,7 +13,8 @@ export async function openStorage(url: string): Promise<Storage> {
   }
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length);
-    if (path === "") throw new Error("sqlite: needs a path, e.g. sqlite:./data/mina-auth.db or sqlite::memory:");
+    if (path === "")
+      throw new Error("sqlite: needs a path, e.g. sqlite:./data/mina-auth.db or sqlite::memory:");
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     const { createSqliteStorage } = await import("./sqlite/index.ts");
     return createSqliteStorage({ path });
