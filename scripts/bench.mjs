@@ -1,0 +1,616 @@
+#!/usr/bin/env node
+// npm run bench — mina-auth's tokenLoginValidate side by side with the raw node:http ceiling and
+// oidc-provider's authorization_code exchange (and mina-auth on PostgreSQL when one answers), with
+// one load generator and one set of settings for all. Every request redeems a fresh code minted
+// in bulk just before its measurement. See docs/performance.md for how to read the output.
+//
+//   node scripts/bench.mjs [--duration 10] [--runs 3] [--warmup min(3,duration)] [--connections 50]
+//                          [--only name,name] [--json FILE] [--loadgen wrk|autocannon]
+//                          [--log-level warn] [--pg-admin-url postgres://…] [--verbose]
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from "node:fs";
+import http from "node:http";
+import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+const root = new URL("..", import.meta.url).pathname;
+const SYSTEMS = ["node-http-ceiling", "mina-auth-sqlite", "oidc-provider-authcode", "mina-auth-postgres"];
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: "string", default: "10" },
+    runs: { type: "string", default: "3" },
+    warmup: { type: "string" },
+    connections: { type: "string", default: "50" },
+    only: { type: "string" },
+    json: { type: "string" },
+    loadgen: { type: "string" },
+    "log-level": { type: "string", default: "warn" },
+    "pg-admin-url": {
+      type: "string",
+      default: process.env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
+    },
+    verbose: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (flags.help) {
+  process.stdout.write(`${readFileSync(new URL(import.meta.url), "utf8").split("\n").slice(1, 9).join("\n").replaceAll("// ", "")}\n`);
+  process.exit(0);
+}
+
+const positive = (name, value, min) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min) fail(`--${name} must be a number ≥ ${min} (got ${value})`);
+  return n;
+};
+const duration = Math.round(positive("duration", flags.duration, 1));
+const runs = Math.round(positive("runs", flags.runs, 1));
+// A short warm-up (JIT, caches, the database's first pages), which also sizes the code batches.
+const warmup = Math.round(positive("warmup", flags.warmup ?? String(Math.min(3, duration)), 0));
+const connections = Math.round(positive("connections", flags.connections, 1));
+const only = flags.only ? flags.only.split(",").map((s) => s.trim()).filter(Boolean) : SYSTEMS;
+for (const name of only) if (!SYSTEMS.includes(name)) fail(`--only: unknown system ${name} (known: ${SYSTEMS.join(", ")})`);
+
+function fail(message) {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+const log = (message) => process.stderr.write(`${message}\n`);
+const debug = (message) => flags.verbose && log(`  · ${message}`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// --- Machine, pinning, load generator -----------------------------------------------------------
+
+const hasCommand = (cmd, args = ["--version"]) => {
+  const r = spawnSync(cmd, args, { stdio: "ignore" });
+  return !r.error;
+};
+const cores = availableParallelism();
+const pin = cores >= 2 && hasCommand("taskset", ["-V"]);
+const SERVER_CPU = "0";
+const LOAD_CPU = "1";
+const loadgen = flags.loadgen ?? (hasCommand("wrk", ["-v"]) ? "wrk" : "autocannon");
+if (!["wrk", "autocannon"].includes(loadgen)) fail("--loadgen must be wrk or autocannon");
+if (loadgen === "wrk" && !hasCommand("wrk", ["-v"])) fail("--loadgen wrk: wrk is not installed");
+// This process mints codes and waits on the load generator: keep it off the server's core.
+if (pin) spawnSync("taskset", ["-pc", LOAD_CPU, String(process.pid)], { stdio: "ignore" });
+
+// --- Child processes: every one is killed when this process ends, however it ends -------------
+
+const children = new Set();
+const cleanups = [];
+function killAll() {
+  for (const child of children) {
+    try {
+      child.kill("SIGKILL");
+    } catch {}
+  }
+  children.clear();
+}
+process.on("exit", killAll);
+let stopping = false;
+async function abort(reason, code = 1) {
+  if (stopping) return;
+  stopping = true;
+  log(`bench: ${reason}`);
+  killAll();
+  for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => {});
+  process.exit(code);
+}
+process.on("SIGINT", () => abort("interrupted", 130));
+process.on("SIGTERM", () => abort("terminated", 143));
+
+/** Spawns a command (pinned to `cpu` when pinning is possible); tracked until it exits. */
+function launch(command, args, { cpu, env, stdout = "pipe", stderr = "pipe" } = {}) {
+  const [cmd, argv] = pin && cpu !== undefined ? ["taskset", ["-c", cpu, command, ...args]] : [command, args];
+  // taskset execs the command: child.pid is the server's own pid (for /proc/<pid>/status).
+  const child = spawn(cmd, argv, { cwd: root, env: env ?? process.env, stdio: ["ignore", stdout, stderr] });
+  children.add(child);
+  child.exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  child.exited.then(() => children.delete(child));
+  child.tail = "";
+  const keep = (chunk) => {
+    child.tail = (child.tail + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  return child;
+}
+
+async function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+/** Resolves with the first match of `pattern` in the child's output, or rejects after `ms`. */
+function waitFor(child, pattern, ms = 30_000) {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const m = pattern.exec(child.tail);
+      if (m) {
+        done();
+        resolve(m);
+      }
+    };
+    const onExit = () => {
+      done();
+      reject(new Error(`exited before it was ready:\n${child.tail.slice(-1500)}`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`not ready after ${ms} ms:\n${child.tail.slice(-1500)}`));
+    }, ms);
+    const done = () => {
+      clearTimeout(timer);
+      child.stdout?.off("data", check);
+      child.stderr?.off("data", check);
+      child.off("exit", onExit);
+    };
+    child.stdout?.on("data", check);
+    child.stderr?.on("data", check);
+    child.on("exit", onExit);
+    check();
+  });
+}
+
+/** Peak resident set size of a live process, in MB (VmHWM), or null where /proc is missing. */
+function peakRssMb(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+// --- HTTP helpers (loopback only) ---------------------------------------------------------------
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+function post(port, path, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const data = typeof body === "string" ? body : JSON.stringify(body);
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: "POST",
+        agent,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...headers },
+      },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString("utf8") }));
+      },
+    );
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
+/** Runs `task(i)` for i in [0, n) with `concurrency` in flight; returns results in order. */
+async function pool(n, concurrency, task) {
+  const out = new Array(n);
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      out[i] = await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  return out;
+}
+
+// --- The systems ------------------------------------------------------------------------------
+
+const work = mkdtempSync(join(tmpdir(), "mina-auth-bench-"));
+cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
+process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+
+// The demo app `serve --demo` loads (packages/server/src/demo-seed.ts): public demo credentials.
+const DEMO_APP_ID = "cli_a1b2c3d4e5f6a7b8";
+const DEMO_APP_SECRET = "demo-app-secret-2f7c9e41b8d3a6f0";
+const DEMO_TENANT = "2c5914ac018f97";
+const DEMO_USERS = ["6c486g", "7d597h"]; // both visible to the demo app
+
+/** Source through tsx unless a build at least as new as every source file exists. */
+function minaEntry() {
+  const dist = join(root, "packages/server/dist/cli.js");
+  if (existsSync(dist)) {
+    const newest = (dir) => {
+      let t = 0;
+      for (const name of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, name.name);
+        t = Math.max(t, name.isDirectory() ? newest(p) : name.name.endsWith(".ts") ? statSync(p).mtimeMs : 0);
+      }
+      return t;
+    };
+    const srcNewest = Math.max(newest(join(root, "packages/server/src")), newest(join(root, "packages/protocol/src")));
+    if (statSync(dist).mtimeMs >= srcNewest) return { args: [dist], from: "dist" };
+  }
+  return { args: ["--conditions=source", "--import", "tsx", join(root, "packages/server/src/cli.ts")], from: "source (tsx)" };
+}
+
+function minaSystem(name, dbUrl) {
+  const adminToken = `adm-bench-${randomBytes(16).toString("hex")}`;
+  return {
+    name,
+    guessRate: 10_000,
+    async start() {
+      const entry = minaEntry();
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MINA_AUTH_")));
+      // Debug only: e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof" or "--import ./bench/batch-probe.mjs".
+      const extra = process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+      const args = [
+        ...extra,
+        ...entry.args,
+        "serve",
+        "--demo",
+        "--db",
+        dbUrl,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--admin-token",
+        adminToken,
+        "--log-level",
+        flags["log-level"],
+      ];
+      // Logs go to /dev/null: the cost measured is producing them, not a terminal drawing them.
+      const child = launch(process.execPath, args, { cpu: SERVER_CPU, env, stdout: "ignore" });
+      if (extra.length > 0) child.stderr.on("data", (c) => flags.verbose && process.stderr.write(c));
+      const m = await waitFor(child, /listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      const port = Number(m[1]);
+      const res = await post(port, "/open-apis/auth/v3/app_access_token/internal", {
+        app_id: DEMO_APP_ID,
+        app_secret: DEMO_APP_SECRET,
+      });
+      const token = JSON.parse(res.text).app_access_token;
+      if (!token) throw new Error(`no app token: ${res.text}`);
+      debug(`${name}: pid ${child.pid}, port ${port}, from ${entry.from}`);
+      return {
+        child,
+        port,
+        note: `from ${entry.from}, --log-level ${flags["log-level"]}`,
+        path: "/open-apis/mina/v2/tokenLoginValidate",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+        ok: '"code":0,"msg":"success"',
+        async bodies(n) {
+          const codes = await pool(n, 64, async (i) => {
+            const r = await post(
+              port,
+              "/admin/v1/login-codes",
+              { app_id: DEMO_APP_ID, user_id: DEMO_USERS[i % 2], tenant_key: DEMO_TENANT },
+              { authorization: `Bearer ${adminToken}` },
+            );
+            if (r.status !== 201) throw new Error(`minting failed: ${r.status} ${r.text}`);
+            return JSON.parse(r.text).code;
+          });
+          return codes.map((code) => `{"code":"${code}"}`);
+        },
+      };
+    },
+  };
+}
+
+const ceiling = {
+  name: "node-http-ceiling",
+  guessRate: 50_000,
+  async start() {
+    const child = launch(process.execPath, [join(root, "bench/ceiling-server.mjs")], { cpu: SERVER_CPU });
+    const m = await waitFor(child, /"port":(\d+)/);
+    return {
+      child,
+      port: Number(m[1]),
+      note: "",
+      path: "/open-apis/mina/v2/tokenLoginValidate",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer t-${"0".repeat(64)}` },
+      ok: '"code":0',
+      // Same shape as mina-auth's requests; nothing is consumed, so a smaller set may cycle.
+      reusable: true,
+      async bodies(n) {
+        return Array.from({ length: Math.min(n, 50_000) }, () => `{"code":"${randomBytes(16).toString("hex")}"}`);
+      },
+    };
+  },
+};
+
+const oidc = {
+  name: "oidc-provider-authcode",
+  guessRate: 5_000,
+  async start() {
+    const child = launch(process.execPath, [join(root, "bench/oidc-server.mjs")], { cpu: SERVER_CPU });
+    const m = await waitFor(child, /^(\{"port".*\})$/m);
+    const info = JSON.parse(m[1]);
+    const redirect = encodeURIComponent(info.redirectUri);
+    const basic = Buffer.from(`${info.clientId}:${info.clientSecret}`).toString("base64");
+    return {
+      child,
+      port: info.port,
+      note: "oidc-provider in memory, client_secret_basic, scope offline_access",
+      path: "/token",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Basic ${basic}` },
+      ok: '"refresh_token"',
+      async bodies(n) {
+        const codes = [];
+        for (let done = 0; done < n; done += 10_000) {
+          const r = await new Promise((resolve, reject) => {
+            http
+              .get({ host: "127.0.0.1", port: info.mintPort, path: `/mint?n=${Math.min(10_000, n - done)}`, method: "POST" }, (res) => {
+                let text = "";
+                res.on("data", (c) => {
+                  text += c;
+                });
+                res.on("end", () => resolve(text));
+              })
+              .on("error", reject);
+          });
+          codes.push(...r.split("\n").filter(Boolean));
+        }
+        return codes.map((code) => `grant_type=authorization_code&code=${code}&redirect_uri=${redirect}`);
+      },
+    };
+  },
+};
+
+async function postgresSystem() {
+  let pg;
+  try {
+    pg = (await import("pg")).default;
+  } catch {
+    return { skip: "the pg module is not installed" };
+  }
+  const adminUrl = flags["pg-admin-url"];
+  const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await admin.connect();
+  } catch (error) {
+    return { skip: `PostgreSQL unreachable at ${adminUrl.replace(/:[^:@/]*@/, ":***@")} (${error.code ?? error.message})` };
+  }
+  const dbName = `mina_auth_bench_${randomBytes(6).toString("hex")}`;
+  try {
+    await admin.query(`CREATE DATABASE ${dbName}`);
+  } catch (error) {
+    await admin.end().catch(() => {});
+    return { skip: `cannot create a database: ${error.message}` };
+  }
+  let dropped = false;
+  const drop = async () => {
+    if (dropped) return;
+    dropped = true;
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+    await admin.end().catch(() => {});
+  };
+  cleanups.push(drop);
+  const url = new URL(adminUrl);
+  url.pathname = `/${dbName}`;
+  const system = minaSystem("mina-auth-postgres", url.toString());
+  return { system, drop };
+}
+
+// --- One measurement --------------------------------------------------------------------------
+
+async function loadOnce(srv, seconds, bodies) {
+  const file = join(work, `bodies-${randomBytes(4).toString("hex")}.txt`);
+  writeFileSync(file, `${bodies.join("\n")}\n`);
+  try {
+    let child;
+    if (loadgen === "wrk") {
+      const env = {
+        ...process.env,
+        BENCH_BODIES: file,
+        BENCH_PATH: srv.path,
+        BENCH_HEADERS: Object.entries(srv.headers)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join("\n"),
+        BENCH_OK: srv.ok,
+        BENCH_THREADS: "1",
+      };
+      child = launch(
+        "wrk",
+        ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", join(root, "bench/walk.lua"), `http://127.0.0.1:${srv.port}`],
+        { cpu: LOAD_CPU, env },
+      );
+    } else {
+      const opts = {
+        url: `http://127.0.0.1:${srv.port}${srv.path}`,
+        bodiesFile: file,
+        headers: srv.headers,
+        ok: srv.ok,
+        connections,
+        duration: seconds,
+      };
+      child = launch(process.execPath, [join(root, "bench/autocannon-run.mjs"), JSON.stringify(opts)], { cpu: LOAD_CPU });
+    }
+    let out = "";
+    child.stdout.on("data", (c) => {
+      out += c;
+    });
+    const { code } = await child.exited;
+    const m = /BENCH_RESULT (\{.*\})/.exec(out);
+    if (!m) throw new Error(`${loadgen} exited with ${code} without a result:\n${(out + child.tail).slice(-1500)}`);
+    const r = JSON.parse(m[1]);
+    const seconds_ = r.duration_us / 1e6;
+    return {
+      rps: r.requests / seconds_,
+      p50_ms: r.p50_us / 1000,
+      p99_ms: r.p99_us / 1000,
+      requests: r.requests,
+      errors: r.socket_errors + r.timeouts + r.non2xx + r.bad_body,
+      exhausted: srv.reusable ? 0 : r.exhausted,
+      sample: r.sample,
+      raw: r,
+    };
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function measure(system) {
+  log(`\n${system.name}: starting`);
+  const srv = await system.start();
+  try {
+    let rate = system.guessRate;
+    const sized = (seconds, r) => Math.ceil(r * seconds * 1.3) + 2000;
+    if (warmup > 0) {
+      const t0 = Date.now();
+      const bodies = await srv.bodies(sized(warmup, rate));
+      debug(`warm-up: ${bodies.length} codes minted in ${Date.now() - t0} ms`);
+      const w = await loadOnce(srv, warmup, bodies);
+      rate = w.rps;
+      debug(`warm-up: ${Math.round(w.rps)} req/s (errors ${w.errors}, exhausted ${w.exhausted})`);
+    }
+    const results = [];
+    for (let i = 0; i < runs; i++) {
+      let result;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const n = sized(duration, rate) * 2 ** attempt;
+        const t0 = Date.now();
+        const bodies = await srv.bodies(n);
+        debug(`run ${i + 1}: ${bodies.length} bodies ready in ${Date.now() - t0} ms`);
+        const profiling = (process.env.BENCH_SERVER_NODE_ARGS ?? "").includes("profile-probe");
+        if (profiling) srv.child.kill("SIGUSR2");
+        result = await loadOnce(srv, duration, bodies);
+        if (profiling) srv.child.kill("SIGUSR2");
+        rate = Math.max(rate, result.rps);
+        if (result.exhausted === 0) break;
+        log(`  run ${i + 1}: the ${bodies.length} codes ran out; minting more and measuring again`);
+      }
+      if (result.exhausted > 0) throw new Error("codes ran out three times in a row");
+      log(
+        `  run ${i + 1}: ${Math.round(result.rps)} req/s, p50 ${result.p50_ms.toFixed(2)} ms, p99 ${result.p99_ms.toFixed(2)} ms, errors ${result.errors}${result.sample ? ` (e.g. ${result.sample})` : ""}`,
+      );
+      results.push(result);
+    }
+    const rss = peakRssMb(srv.child.pid);
+    return {
+      name: system.name,
+      rps: Math.round(median(results.map((r) => r.rps))),
+      p50_ms: Number(median(results.map((r) => r.p50_ms)).toFixed(2)),
+      p99_ms: Number(median(results.map((r) => r.p99_ms)).toFixed(2)),
+      rss_mb: rss,
+      errors: results.reduce((a, r) => a + r.errors, 0),
+      requests: results.reduce((a, r) => a + r.requests, 0),
+      runs: results.map((r) => Math.round(r.rps)),
+      note: srv.note,
+    };
+  } finally {
+    await stop(srv.child);
+  }
+}
+
+// --- Main ---------------------------------------------------------------------------------------
+
+const perSystemSeconds = (runs + 1) * (duration + 60) + 60;
+const watchdog = setTimeout(
+  () => abort(`did not finish within ${Math.round((only.length * perSystemSeconds) / 60)} min; stopped`),
+  only.length * perSystemSeconds * 1000,
+);
+watchdog.unref();
+
+const machine = {
+  cpus: cores,
+  cpu_model: cpus()[0]?.model ?? "unknown",
+  mem_gb: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+};
+log(
+  `bench: ${loadgen}, ${connections} connections, ${runs} × ${duration} s after a ${warmup} s warm-up; ` +
+    (pin ? `server on CPU ${SERVER_CPU}, load generator on CPU ${LOAD_CPU}` : "no pinning (needs taskset and 2+ CPUs)") +
+    `; ${machine.cpus} × ${machine.cpu_model}, Node ${machine.node}`,
+);
+
+const measured = [];
+const skipped = [];
+try {
+  for (const name of SYSTEMS.filter((n) => only.includes(n))) {
+    if (name === "node-http-ceiling") measured.push(await measure(ceiling));
+    else if (name === "mina-auth-sqlite") {
+      measured.push(await measure(minaSystem(name, `sqlite:${join(work, "mina-auth.db")}`)));
+    } else if (name === "oidc-provider-authcode") measured.push(await measure(oidc));
+    else if (name === "mina-auth-postgres") {
+      const pgSys = await postgresSystem();
+      if (pgSys.skip) {
+        log(`\n${name}: skipped — ${pgSys.skip}`);
+        skipped.push({ name, reason: pgSys.skip });
+        continue;
+      }
+      try {
+        measured.push(await measure(pgSys.system));
+      } catch (error) {
+        const reason = `the server did not run on PostgreSQL: ${error.message.split("\n").slice(0, 6).join(" | ")}`;
+        log(`\n${name}: skipped — ${reason}`);
+        skipped.push({ name, reason });
+      } finally {
+        await pgSys.drop();
+      }
+    }
+  }
+} catch (error) {
+  await abort(`failed: ${error.stack ?? error}`);
+}
+
+// --- Report -----------------------------------------------------------------------------------
+
+const byName = Object.fromEntries(measured.map((s) => [s.name, s]));
+const ratio = (s, base) => (base && base.rps > 0 ? (s.rps / base.rps).toFixed(2) : "–");
+const rows = [["system", "req/s", "p50 ms", "p99 ms", "peak RSS MB", "× ceiling", "× oidc-provider", "errors"]];
+for (const s of measured) {
+  rows.push([
+    s.name,
+    s.rps.toLocaleString("en-US"),
+    s.p50_ms.toFixed(2),
+    s.p99_ms.toFixed(2),
+    s.rss_mb === null ? "–" : String(s.rss_mb),
+    ratio(s, byName["node-http-ceiling"]),
+    ratio(s, byName["oidc-provider-authcode"]),
+    String(s.errors),
+  ]);
+}
+const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+const line = (r) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
+const table = [line(rows[0]), `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`, ...rows.slice(1).map(line)];
+process.stdout.write(`\n${table.join("\n")}\n`);
+for (const s of skipped) process.stdout.write(`${s.name}: skipped — ${s.reason}\n`);
+const erroneous = measured.filter((s) => s.errors > 0);
+for (const s of erroneous) {
+  process.stdout.write(`WARNING: ${s.name} answered ${s.errors} of ${s.requests} requests with an error: its numbers measure errors, not the exchange\n`);
+}
+process.stdout.write(
+  `(${loadgen}, ${connections} connections, median of ${runs} × ${duration} s; peak RSS is the server process's VmHWM over its whole run, minting included)\n`,
+);
+
+if (flags.json) {
+  writeFileSync(
+    flags.json,
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine,
+        settings: { loadgen, connections, duration_s: duration, runs, warmup_s: warmup, pinned: pin, log_level: flags["log-level"] },
+        systems: measured,
+        skipped,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+}
+for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => {});
+agent.destroy();
+killAll();
+process.exit(erroneous.length > 0 ? 1 : 0);
