@@ -101,6 +101,16 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     genReqId: () => randomBytes(8).toString("hex"),
     bodyLimit: Limits.bodyBytes,
     requestTimeout: options.requestTimeoutMs,
+    // Given to http.createServer, because Fastify assigns requestTimeout only after construction:
+    // - Node checks the timeouts only every connectionsCheckingInterval (30 s by default), which
+    //   let a slow client hold its socket for up to requestTimeout + 30 s;
+    // - with headersTimeout left at its 60 s default, Node 20 did not apply requestTimeout to a
+    //   body that never finishes: such a client held its socket for 60 s whatever the setting.
+    http: {
+      requestTimeout: options.requestTimeoutMs,
+      headersTimeout: Math.min(60_000, options.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(options.requestTimeoutMs / 4))),
+    },
     onProtoPoisoning: "remove",
     onConstructorPoisoning: "remove",
     return503OnClosing: true,
@@ -121,6 +131,18 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   });
   // JSON only (security.md H3): text/plain would otherwise reach handlers as a string.
   app.removeContentTypeParser("text/plain");
+
+  // Graceful stop (security.md S5): `close()` drops only the connections idle at that moment. A
+  // keep-alive connection whose request was in flight would stay open after its answer and hold
+  // the server open until the keep-alive timeout; so once closing, every answer closes its socket.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onSend", async (_request, reply, payload) => {
+    if (closing) reply.header("connection", "close");
+    return payload;
+  });
 
   const metrics = new Metrics();
   const openApi = new OpenApiCollector();
