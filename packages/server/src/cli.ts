@@ -27,7 +27,8 @@ Usage:
 
 --db takes sqlite:PATH (default sqlite:./data/mina-auth.db), sqlite::memory: or postgres://…
 Environment: MINA_AUTH_HOST, MINA_AUTH_PORT, MINA_AUTH_DB, MINA_AUTH_ADMIN_TOKEN, MINA_AUTH_LOG_LEVEL,
-             MINA_AUTH_REVOKE_ON_CODE_REUSE (true|false), MINA_AUTH_REQUEST_TIMEOUT_MS (default 10000)
+             MINA_AUTH_REVOKE_ON_CODE_REUSE (true|false), MINA_AUTH_REQUEST_TIMEOUT_MS (default 10000),
+             MINA_AUTH_RATE_LIMITS (true|false, default true)
 `;
 
 const options = {
@@ -54,6 +55,10 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ServerConfig {
   if (reuse !== undefined && reuse !== "true" && reuse !== "false") {
     throw new ConfigError("MINA_AUTH_REVOKE_ON_CODE_REUSE must be true or false");
   }
+  const rateLimits = env.MINA_AUTH_RATE_LIMITS;
+  if (rateLimits !== undefined && rateLimits !== "true" && rateLimits !== "false") {
+    throw new ConfigError("MINA_AUTH_RATE_LIMITS must be true or false");
+  }
   if (port !== undefined && !/^\d+$/.test(port)) throw new ConfigError(`port must be a number (got ${port})`);
   const requestTimeout = env.MINA_AUTH_REQUEST_TIMEOUT_MS;
   if (requestTimeout !== undefined && !/^[1-9]\d*$/.test(requestTimeout)) {
@@ -67,6 +72,10 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ServerConfig {
     adminToken: flags["admin-token"] ?? env.MINA_AUTH_ADMIN_TOKEN ?? null,
     logLevel: (flags["log-level"] ?? env.MINA_AUTH_LOG_LEVEL ?? defaultConfig.logLevel) as LogLevel,
     revokeGrantOnCodeReuse: reuse === undefined ? defaultConfig.revokeGrantOnCodeReuse : reuse === "true",
+    rateLimits: {
+      ...defaultConfig.rateLimits,
+      enabled: rateLimits === undefined ? defaultConfig.rateLimits.enabled : rateLimits === "true",
+    },
     requestTimeoutMs: requestTimeout === undefined ? defaultConfig.requestTimeoutMs : Number(requestTimeout),
   });
 }

@@ -18,7 +18,29 @@ export interface ServerConfig {
   requestTimeoutMs: number;
   /** SIGTERM: how long in-flight requests may take before the process exits anyway. */
   shutdownGraceMs: number;
+  /** Abuse limits kept in storage, so N instances share one count (security.md H6). */
+  rateLimits: RateLimitConfig;
 }
+
+/** At most `limit` counted attempts per fixed window of `windowMs`. */
+export interface RateLimitRule {
+  limit: number;
+  windowMs: number;
+}
+
+export interface RateLimitConfig {
+  enabled: boolean;
+  /** Every app/tenant token request per known app_id, counted before the secret is checked. */
+  appToken: RateLimitRule;
+  /** Failed tokenLoginValidate redemptions per app. */
+  failedRedeemPerApp: RateLimitRule;
+  /** Failed tokenLoginValidate redemptions per client address (`request.ip`). */
+  failedRedeemPerAddress: RateLimitRule;
+  /** Refresh attempts per refresh family (grant), or per presented token when no family is named. */
+  refreshPerFamily: RateLimitRule;
+}
+
+const MINUTE = 60_000;
 
 export const defaultConfig: ServerConfig = {
   host: "127.0.0.1",
@@ -29,6 +51,15 @@ export const defaultConfig: ServerConfig = {
   logLevel: "info",
   requestTimeoutMs: 10_000,
   shutdownGraceMs: 10_000,
+  // Generous for real use: a client caches its app token for 2 h, a login code fails rarely
+  // (expired, replayed by a retry), a refresh family rotates about once per 2 h.
+  rateLimits: {
+    enabled: true,
+    appToken: { limit: 120, windowMs: MINUTE },
+    failedRedeemPerApp: { limit: 600, windowMs: MINUTE },
+    failedRedeemPerAddress: { limit: 600, windowMs: MINUTE },
+    refreshPerFamily: { limit: 30, windowMs: MINUTE },
+  },
 };
 
 export class ConfigError extends Error {
@@ -50,6 +81,25 @@ export function validateConfig(config: ServerConfig): ServerConfig {
   if (!LOG_LEVELS.includes(config.logLevel))
     throw new ConfigError(`log level must be one of ${LOG_LEVELS.join(", ")}`);
   if (!(config.requestTimeoutMs > 0)) throw new ConfigError("requestTimeoutMs must be positive");
+  const limits = config.rateLimits;
+  for (const name of [
+    "appToken",
+    "failedRedeemPerApp",
+    "failedRedeemPerAddress",
+    "refreshPerFamily",
+  ] as const) {
+    const rule = limits[name];
+    if (
+      !(
+        Number.isInteger(rule?.limit) &&
+        rule.limit > 0 &&
+        Number.isInteger(rule.windowMs) &&
+        rule.windowMs > 0
+      )
+    ) {
+      throw new ConfigError(`rateLimits.${name} needs a positive integer limit and windowMs`);
+    }
+  }
   return config;
 }
 

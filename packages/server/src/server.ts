@@ -47,6 +47,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         revokeGrantOnCodeReuse: config.revokeGrantOnCodeReuse,
         logLevel: config.logLevel,
         requestTimeoutMs: config.requestTimeoutMs,
+        rateLimits: config.rateLimits,
       },
       {
         storage,

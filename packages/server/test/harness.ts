@@ -84,6 +84,8 @@ export async function startTestServer(
       db: `sqlite:${dbPath}`,
       adminToken: ADMIN_TOKEN,
       logLevel: "info",
+      // Off by default so that no existing test trips a limit; rate-limits.test.ts enables them.
+      rateLimits: { ...defaultConfig.rateLimits, enabled: false },
       ...options.config,
     },
     seed: options.seed ?? demoSeed,

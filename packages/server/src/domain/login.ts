@@ -19,6 +19,7 @@ import {
 } from "../secrets.ts";
 import type { AppTokenRecord, GrantIdentity, IssuedTokens, Storage, User } from "../storage/port.ts";
 import { ApiError } from "./errors.ts";
+import { RateLimitedError, type RateLimiter } from "./rate-limits.ts";
 
 export interface LoginPolicy {
   /** RFC 6749 §4.1.2: a second redemption revokes what the first one issued. */
@@ -52,6 +53,7 @@ export class LoginService {
     private readonly storage: Storage,
     private readonly clock: Clock,
     private readonly policy: LoginPolicy,
+    private readonly limiter?: RateLimiter,
   ) {}
 
   async mintCode(request: MintCodeRequest): Promise<MintedCode> {
@@ -86,7 +88,7 @@ export class LoginService {
   }
 
   /** tokenLoginValidate, after the app token was accepted. Check order: code, then visibility. */
-  async exchange(caller: AppTokenRecord, body: unknown): Promise<TokenLoginValidateData> {
+  async exchange(caller: AppTokenRecord, body: unknown, clientAddress = ""): Promise<TokenLoginValidateData> {
     const code = (body as { code?: unknown } | null)?.code;
     if (typeof code !== "string" || !Formats.loginCode.test(code)) throw new ApiError("InvalidCode");
 
@@ -104,6 +106,9 @@ export class LoginService {
       revokeGrantOnReuse: this.policy.revokeGrantOnCodeReuse,
     });
 
+    // Only failures are counted (see rate-limits.ts): over the limit they answer 99991400.
+    if (outcome.kind !== "issued")
+      await countAttempt(this.limiter?.failedRedemption(caller.appId, clientAddress));
     switch (outcome.kind) {
       case "invalid":
         throw new ApiError("InvalidCode");
@@ -144,12 +149,26 @@ export class LoginService {
 
     const now = this.clock.now();
     const tokens = this.freshTokens(now);
+    const refreshTokenHash = sha256Hex(record.refresh_token);
     const outcome = await this.storage.rotateRefreshToken({
-      refreshTokenHash: sha256Hex(record.refresh_token),
+      refreshTokenHash,
       appId: caller.appId,
       now,
       next: tokens.hashed,
     });
+    // Counted per family once the outcome names it, else per presented token. A committed
+    // rotation is never refused: that would strand the family (see rate-limits.ts).
+    if (this.limiter) {
+      const subject =
+        outcome.kind === "rotated"
+          ? { grantId: outcome.identity.grantId }
+          : outcome.kind === "reused"
+            ? { grantId: outcome.revokedGrantId }
+            : { tokenHash: refreshTokenHash };
+      const counted = countAttempt(this.limiter.refreshAttempt(subject));
+      if (outcome.kind === "rotated") await counted.catch(() => {});
+      else await counted;
+    }
     switch (outcome.kind) {
       case "invalid":
         throw new ApiError("RefreshTokenInvalid");
@@ -203,6 +222,19 @@ export class LoginService {
         refreshTokenHash: sha256Hex(refreshToken),
       },
     };
+  }
+}
+
+/**
+ * Awaits a rate-limit count made after the storage outcome is known. Only "over the limit"
+ * changes the answer: a storage fault while counting leaves the outcome's own answer (the
+ * outcome already committed; a retryable error here would make the client's retry a replay).
+ */
+async function countAttempt(count: Promise<void> | undefined): Promise<void> {
+  try {
+    await count;
+  } catch (error) {
+    if (error instanceof RateLimitedError) throw error;
   }
 }
 

@@ -9,10 +9,11 @@ import Fastify, {
 } from "fastify";
 import type { DestinationStream } from "pino";
 import type { Clock } from "../clock.ts";
-import type { LogLevel } from "../config.ts";
+import { defaultConfig, type LogLevel, type RateLimitConfig } from "../config.ts";
 import { AppTokenService } from "../domain/app-tokens.ts";
 import { ApiError } from "../domain/errors.ts";
 import { LoginService } from "../domain/login.ts";
+import { RateLimitedError, RateLimiter } from "../domain/rate-limits.ts";
 import { SeedError } from "../domain/seed.ts";
 import { type Storage, StorageUnavailableError } from "../storage/port.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
@@ -28,6 +29,8 @@ export interface AppOptions {
   revokeGrantOnCodeReuse: boolean;
   logLevel: LogLevel;
   requestTimeoutMs: number;
+  /** Shared-store abuse limits (security.md H6); `defaultConfig.rateLimits` when left out. */
+  rateLimits?: RateLimitConfig;
 }
 
 export interface AppDeps {
@@ -177,6 +180,9 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     } else if (error instanceof StorageUnavailableError) {
       request.log.warn({ err: { type: error.name, message: error.message } }, "storage unavailable");
       reply.header("retry-after", "1");
+    } else if (error instanceof RateLimitedError) {
+      reply.header("x-ogw-ratelimit-limit", String(error.limit));
+      reply.header("x-ogw-ratelimit-reset", String(error.resetSeconds));
     }
     return sendError(reply, definition, msg);
   });
@@ -185,8 +191,14 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     return sendError(reply, Errors.RouteNotFound);
   });
 
-  const appTokens = new AppTokenService(storage, clock);
-  const login = new LoginService(storage, clock, { revokeGrantOnCodeReuse: options.revokeGrantOnCodeReuse });
+  const limiter = new RateLimiter(storage, clock, options.rateLimits ?? defaultConfig.rateLimits);
+  const appTokens = new AppTokenService(storage, clock, limiter);
+  const login = new LoginService(
+    storage,
+    clock,
+    { revokeGrantOnCodeReuse: options.revokeGrantOnCodeReuse },
+    limiter,
+  );
   registerPlatformRoutes(app, appTokens, login);
   registerAdminRoutes(app, { storage, login, clock, adminToken: options.adminToken });
 

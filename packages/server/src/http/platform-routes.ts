@@ -121,7 +121,7 @@ export function registerPlatformRoutes(
     schema: { response: { 200: tokenLoginValidateReply } },
     onRequest: requireAppToken(appTokens, "AccessTokenInvalid"),
     handler: async (request, reply) => {
-      const data = await login.exchange(request.caller!, request.body);
+      const data = await login.exchange(request.caller!, request.body, request.ip);
       markSuccess(request);
       return noStore(reply).send({ code: 0, msg: "success", data });
     },
