@@ -232,7 +232,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new ConfigError(`unknown command ${command}\n\n${USAGE}`);
+      throw new ConfigError(`unknown command ${command} (mina-auth --help lists the commands)`);
   }
 }
 
@@ -241,7 +241,12 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
-    const known = error instanceof ConfigError || error instanceof SeedError || error instanceof ApiError;
+    const known =
+      error instanceof ConfigError ||
+      error instanceof SeedError ||
+      error instanceof ApiError ||
+      // parseArgs: an unknown flag or a missing value is a usage error, not a failure.
+      String((error as NodeJS.ErrnoException).code).startsWith("ERR_PARSE_ARGS");
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`mina-auth: ${known ? message : `failed: ${message}`}\n`);
     process.exitCode = 2;

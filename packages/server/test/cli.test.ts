@@ -1,0 +1,270 @@
+/**
+ * The `mina-auth` CLI as a user runs it (a child process): migrate, import, export, code, and
+ * the way it refuses bad input (exit code 2, one line, no stack trace).
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { ManualClock } from "../src/clock.ts";
+import { DEMO_APP_SECRET, demoSeed } from "../src/demo-seed.ts";
+import { DEMO, startTestServer } from "./harness.ts";
+
+const ROOT = new URL("../../../", import.meta.url).pathname;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--conditions=source", "--import", "tsx", "packages/server/src/cli.ts", ...args],
+      { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Exit 2, one line on stderr that starts with `mina-auth:`, no stack trace. */
+function assertRefused(run: Run, pattern: RegExp): void {
+  assert.equal(run.code, 2, `exit code (stderr: ${run.stderr})`);
+  const lines = run.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `one line, got:\n${run.stderr}`);
+  assert.match(lines[0]!, /^mina-auth: /);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(run.stderr, /^\s+at /m, "no stack trace");
+}
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), "mina-auth-cli-"));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("mina-auth migrate", () => {
+  it("creates the schema in a new file, and is idempotent", async () => {
+    const db = join(dir, "migrate.db");
+    for (let i = 0; i < 2; i++) {
+      const run = await cli(["migrate", "--db", `sqlite:${db}`]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout.trim(), "migrated");
+    }
+    const sqlite = new Database(db, { readonly: true });
+    try {
+      const tables = (
+        sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>
+      ).map((r) => r.name);
+      for (const table of [
+        "tenants",
+        "users",
+        "apps",
+        "login_codes",
+        "grants",
+        "access_tokens",
+        "refresh_tokens",
+      ])
+        assert.ok(tables.includes(table), `table ${table}`);
+    } finally {
+      sqlite.close();
+    }
+  });
+
+  it("takes the database from MINA_AUTH_DB too", async () => {
+    const db = join(dir, "from-env.db");
+    const run = await cli(["migrate"], { MINA_AUTH_DB: `sqlite:${db}` });
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(existsSync(db));
+  });
+});
+
+describe("import, export and code on one file, then a server on it", () => {
+  const db = join(tmpdir(), `mina-auth-cli-flow-${process.pid}-${Date.now()}.db`);
+  let generated: { appId: string; secret: string };
+  let exported: string;
+  after(() => {
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${db}${suffix}`, { force: true });
+  });
+
+  it("import FILE loads a seed and prints each generated secret once", async () => {
+    const seedFile = join(dir, "seed.json");
+    writeFileSync(
+      seedFile,
+      JSON.stringify({
+        ...demoSeed,
+        apps: [
+          ...demoSeed.apps,
+          // No app_id, no app_secret: both generated, the secret printed.
+          { name: "Generated", type: "self_built", tenant_key: DEMO.acme, scopes: [], visibility: "all" },
+        ],
+      }),
+    );
+    const run = await cli(["import", seedFile, "--db", `sqlite:${db}`]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /imported 2 tenant\(s\), 4 user\(s\), 3 app\(s\)/);
+    const printed = [...run.stdout.matchAll(/^app (cli_[0-9a-f]{16}) \((.+)\): app_secret (\S+)$/gm)];
+    // The generated secret is shown (once: it is stored only as a digest).
+    const mine = printed.find((m) => m[2] === "Generated");
+    assert.ok(mine, run.stdout);
+    assert.ok(mine[3]!.length >= 32, "a generated secret of at least 128 bits");
+    assert.ok(!Object.values(DEMO).includes(mine[3]! as never));
+    generated = { appId: mine[1]!, secret: mine[3]! };
+  });
+
+  it("export writes a valid seed file with the catalogue and no raw secret", async () => {
+    const run = await cli(["export", "--db", `sqlite:${db}`]);
+    assert.equal(run.code, 0, run.stderr);
+    exported = run.stdout;
+    const seed = JSON.parse(exported) as {
+      tenants: unknown[];
+      users: unknown[];
+      apps: Array<{ app_id: string; app_secret?: string; app_secret_sha256?: string }>;
+    };
+    assert.equal(seed.tenants.length, 2);
+    assert.equal(seed.users.length, 4);
+    assert.deepEqual(
+      seed.apps.map((a) => a.app_id).sort(),
+      [DEMO.appId, DEMO.storeAppId, generated.appId].sort(),
+    );
+    for (const app of seed.apps) {
+      assert.equal(app.app_secret, undefined);
+      assert.match(app.app_secret_sha256 ?? "", /^[0-9a-f]{64}$/);
+    }
+    for (const secret of [generated.secret, DEMO_APP_SECRET, DEMO.storeAppSecret]) {
+      assert.ok(!exported.includes(secret), "no raw secret in the export");
+    }
+  });
+
+  it("export --out writes the same document to a file, which imports into a new database", async () => {
+    const out = join(dir, "export.json");
+    const run = await cli(["export", "--db", `sqlite:${db}`, "--out", out]);
+    assert.equal(run.code, 0, run.stderr);
+    const second = join(dir, "reimported.db");
+    const imported = await cli(["import", out, "--db", `sqlite:${second}`]);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stdout, /3 app\(s\)/);
+    assert.doesNotMatch(imported.stdout, /app_secret/, "digests import as is: no secret is generated");
+    const again = await cli(["export", "--db", `sqlite:${second}`]);
+    assert.deepEqual(JSON.parse(again.stdout), JSON.parse(exported));
+  });
+
+  it("code --app --user prints {code, expires_at}; a server on the same file accepts it once", async () => {
+    const run = await cli(["code", "--app", DEMO.appId, "--user", DEMO.visibleUser, "--db", `sqlite:${db}`]);
+    assert.equal(run.code, 0, run.stderr);
+    const minted = JSON.parse(run.stdout) as { code: string; expires_at: number };
+    assert.deepEqual(Object.keys(minted).sort(), ["code", "expires_at"]);
+    assert.match(minted.code, /^[0-9a-f]{32}$/);
+    const now = Math.floor(Date.now() / 1000);
+    assert.ok(minted.expires_at > now && minted.expires_at <= now + 181, "expires about 3 minutes from now");
+
+    // The server judges expiry by its own clock: give it the real time.
+    const t = await startTestServer({ dbPath: db, clock: new ManualClock(Date.now()) });
+    try {
+      const first = await t.exchange(minted.code, await t.appToken());
+      assert.equal(first.body.code, 0, first.text);
+      assert.equal(first.body.data.employee_id, DEMO.visibleUser);
+      const again = await t.exchange(minted.code, await t.appToken());
+      assert.equal(again.body.code, 10213);
+      // The generated app's printed secret works too.
+      const token = await t.appToken(generated.appId, generated.secret);
+      assert.match(token, /^t-/);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("code for a store app takes --tenant", async () => {
+    const run = await cli([
+      "code",
+      "--app",
+      DEMO.storeAppId,
+      "--user",
+      DEMO.globexUser,
+      "--tenant",
+      DEMO.globex,
+      "--db",
+      `sqlite:${db}`,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(JSON.parse(run.stdout).code, /^[0-9a-f]{32}$/);
+  });
+
+  it("code for an unknown app or user is refused", async () => {
+    assertRefused(
+      await cli([
+        "code",
+        "--app",
+        "cli_0000000000000000",
+        "--user",
+        DEMO.visibleUser,
+        "--db",
+        `sqlite:${db}`,
+      ]),
+      /cli_0000000000000000/,
+    );
+    assertRefused(
+      await cli(["code", "--app", DEMO.appId, "--user", "nobody", "--db", `sqlite:${db}`]),
+      /nobody/,
+    );
+  });
+});
+
+describe("refusals: exit 2, one line, no stack trace", () => {
+  it("an unknown flag", async () => {
+    assertRefused(await cli(["migrate", "--nope"]), /^mina-auth: Unknown option .--nope/);
+    assertRefused(await cli(["code", "--app"]), /--app/);
+  });
+
+  it("an unknown command", async () => {
+    assertRefused(await cli(["frobnicate"]), /unknown command frobnicate/);
+  });
+
+  it("import without a FILE, or of a missing or broken file", async () => {
+    const db = `sqlite:${join(dir, "refusals.db")}`;
+    assertRefused(await cli(["import", "--db", db]), /FILE/);
+    assertRefused(await cli(["import", join(dir, "missing.json"), "--db", db]), /missing\.json.*ENOENT/);
+    const broken = join(dir, "broken.json");
+    writeFileSync(broken, "{ not json");
+    assertRefused(await cli(["import", broken, "--db", db]), /not valid JSON/);
+    const invalid = join(dir, "invalid.json");
+    writeFileSync(invalid, JSON.stringify({ apps: [{ name: "x", type: "galactic" }] }));
+    assertRefused(await cli(["import", invalid, "--db", db]), /type|galactic/);
+  });
+
+  it("code without --app or --user", async () => {
+    assertRefused(await cli(["code", "--app", DEMO.appId]), /--user/);
+  });
+
+  it("serve with an invalid --port, --db or admin token", async () => {
+    assertRefused(await cli(["serve", "--port", "eighty"]), /port must be a number/);
+    assertRefused(await cli(["serve", "--port", "70000"]), /port must be an integer from 0 to 65535/);
+    assertRefused(await cli(["serve", "--db", "mysql://x"]), /db must be/);
+    assertRefused(await cli(["serve", "--admin-token", "short"]), /admin token/);
+    assertRefused(
+      await cli(["serve"], { MINA_AUTH_REQUEST_TIMEOUT_MS: "soon" }),
+      /MINA_AUTH_REQUEST_TIMEOUT_MS/,
+    );
+  });
+
+  it("--help prints the usage and exits 0", async () => {
+    const run = await cli(["--help"]);
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /mina-auth serve/);
+    assert.match(run.stdout, /mina-auth code --app APP_ID --user USER_ID/);
+  });
+});
