@@ -45,7 +45,13 @@ async function startChild(dbPath: string, env: Record<string, string> = {}): Pro
     ],
     {
       cwd: ROOT,
-      env: { ...process.env, MINA_AUTH_LOG_LEVEL: "info", ...env },
+      env: {
+        ...process.env,
+        MINA_AUTH_LOG_LEVEL: "info",
+        // Crash safety, not abuse control: the replays checked after a restart must not be throttled.
+        MINA_AUTH_RATE_LIMITS: "false",
+        ...env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
