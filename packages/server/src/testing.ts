@@ -58,6 +58,11 @@ export interface EmulatorOptions {
   logStream?: DestinationStream;
   /** Revoke the first redemption's tokens when a code is replayed (default true). */
   revokeGrantOnCodeReuse?: boolean;
+  /**
+   * Apply the server's rate limits (default false: a test suite that provokes many failures
+   * should see the platform's codes, not 99991400; turn them on to test your back-off).
+   */
+  rateLimits?: boolean;
 }
 
 /** Starts the emulator. See {@link Emulator}. */
@@ -70,6 +75,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       db: "sqlite::memory:",
       logLevel: options.logLevel ?? "silent",
       revokeGrantOnCodeReuse: options.revokeGrantOnCodeReuse ?? true,
+      rateLimits: { ...defaultConfig.rateLimits, enabled: options.rateLimits ?? false },
     },
     seed: options.seed ?? demoSeed,
     ...(options.clock ? { clock: options.clock } : {}),
