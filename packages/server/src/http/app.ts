@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { type ErrorDefinition, Errors, Limits } from "@mina-auth/protocol";
 import Fastify, {
@@ -184,6 +185,14 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
       reply.header("x-ogw-ratelimit-limit", String(error.limit));
       reply.header("x-ogw-ratelimit-reset", String(error.resetSeconds));
     }
+    if (definition === Errors.BodyTooLarge && !request.raw.complete) {
+      // Closing while the client still uploads makes the kernel answer its data with a reset,
+      // which discards our 413 before the client reads it. Read and drop the rest for a moment
+      // (bounded), so the 413 arrives; a client still sending after that is cut off.
+      return drainBriefly(request.raw, Math.min(1000, options.requestTimeoutMs)).then(() =>
+        sendError(reply, definition, msg),
+      );
+    }
     return sendError(reply, definition, msg);
   });
   app.setNotFoundHandler((request, reply) => {
@@ -246,6 +255,21 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   );
 
   return app;
+}
+
+/** Resumes a request stream and resolves when it ends, fails, or after `ms`, whichever is first. */
+function drainBriefly(stream: IncomingMessage, ms: number): Promise<void> {
+  if (stream.complete || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      stream.off("end", done).off("close", done).off("error", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stream.on("end", done).on("close", done).on("error", done);
+    stream.resume();
+  });
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
