@@ -108,7 +108,7 @@ describe("import, export and code on one file, then a server on it", () => {
       JSON.stringify({
         ...demoSeed,
         apps: [
-          ...demoSeed.apps,
+          ...(demoSeed.apps ?? []),
           // No app_id, no app_secret: both generated, the secret printed.
           { name: "Generated", type: "self_built", tenant_key: DEMO.acme, scopes: [], visibility: "all" },
         ],

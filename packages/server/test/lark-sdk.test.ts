@@ -10,14 +10,16 @@ import { DEMO, startTestServer, type TestServer } from "./harness.ts";
 
 /** A cache of the SDK's own shape, one per client, so no token leaks between tests. */
 function freshCache() {
-  const entries = new Map<string | symbol, { value: unknown; expire?: number | undefined }>();
-  const keyOf = (key: string | symbol, namespace?: string) => `${namespace ?? ""}:${String(key)}`;
+  const entries = new Map<string, { value: unknown; expire?: number | undefined }>();
+  // biome-ignore lint/complexity/noBannedTypes: the SDK's Cache interface types keys as `Symbol`
+  type Key = string | Symbol;
+  const keyOf = (key: Key, namespace?: string) => `${namespace ?? ""}:${String(key)}`;
   return {
-    async set(key: string | symbol, value: unknown, expire?: number, options?: { namespace?: string }) {
+    async set(key: Key, value: unknown, expire?: number, options?: { namespace?: string }) {
       entries.set(keyOf(key, options?.namespace), { value, expire });
       return true;
     },
-    async get(key: string | symbol, options?: { namespace?: string }) {
+    async get(key: Key, options?: { namespace?: string }) {
       const entry = entries.get(keyOf(key, options?.namespace));
       if (!entry || (entry.expire !== undefined && entry.expire < Date.now())) return undefined;
       return entry.value;
