@@ -29,8 +29,14 @@ setInterval(() => {
   if (commits === 0) return;
   let total = 0;
   for (const [size, n] of sizes) total += size * n;
-  const top = [...sizes].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([s, n]) => `${s}:${n}`).join(" ");
-  process.stderr.write(`batch-probe: ${commits} commits, ${total} ops, mean ${(total / commits).toFixed(1)} ops/commit; size:count ${top}\n`);
+  const top = [...sizes]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([s, n]) => `${s}:${n}`)
+    .join(" ");
+  process.stderr.write(
+    `batch-probe: ${commits} commits, ${total} ops, mean ${(total / commits).toFixed(1)} ops/commit; size:count ${top}\n`,
+  );
   sizes.clear();
   commits = 0;
 }, 2000).unref();

@@ -10,8 +10,15 @@ const server = createServer((req, res) => {
     try {
       code = JSON.parse(Buffer.concat(chunks).toString("utf8")).code ?? null;
     } catch {}
-    const body = JSON.stringify({ code: 0, msg: "success", data: { length: typeof code === "string" ? code.length : 0 } });
-    res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
+    const body = JSON.stringify({
+      code: 0,
+      msg: "success",
+      data: { length: typeof code === "string" ? code.length : 0 },
+    });
+    res.writeHead(200, {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": Buffer.byteLength(body),
+    });
     res.end(body);
   });
 });

@@ -27,9 +27,9 @@ class MapAdapter {
     const key = this.key(id);
     store.set(key, { payload, expiresAt: expiresIn ? epoch() + expiresIn : undefined });
     if (payload.grantId && this.name !== "Grant") {
-      let members = grantMembers.get(payload.grantId);
-      if (!members) grantMembers.set(payload.grantId, (members = []));
-      members.push(key);
+      const members = grantMembers.get(payload.grantId);
+      if (members) members.push(key);
+      else grantMembers.set(payload.grantId, [key]);
     }
   }
   async find(id) {

@@ -9,7 +9,9 @@ import { join } from "node:path";
 const session = new Session();
 session.connect();
 const post = (method, params) =>
-  new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  new Promise((resolve, reject) =>
+    session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))),
+  );
 let running = false;
 let n = 0;
 process.on("SIGUSR2", async () => {
@@ -21,6 +23,9 @@ process.on("SIGUSR2", async () => {
   } else {
     running = false;
     const { profile } = await post("Profiler.stop");
-    writeFileSync(join(process.env.BENCH_PROFILE_DIR ?? ".", `run-${++n}.cpuprofile`), JSON.stringify(profile));
+    writeFileSync(
+      join(process.env.BENCH_PROFILE_DIR ?? ".", `run-${++n}.cpuprofile`),
+      JSON.stringify(profile),
+    );
   }
 });

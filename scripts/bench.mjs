@@ -9,7 +9,7 @@
 //                          [--log-level warn] [--pg-admin-url postgres://…] [--verbose]
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
@@ -37,7 +37,13 @@ const { values: flags } = parseArgs({
   },
 });
 if (flags.help) {
-  process.stdout.write(`${readFileSync(new URL(import.meta.url), "utf8").split("\n").slice(1, 9).join("\n").replaceAll("// ", "")}\n`);
+  process.stdout.write(
+    `${readFileSync(new URL(import.meta.url), "utf8")
+      .split("\n")
+      .slice(1, 9)
+      .join("\n")
+      .replaceAll("// ", "")}\n`,
+  );
   process.exit(0);
 }
 
@@ -51,8 +57,14 @@ const runs = Math.round(positive("runs", flags.runs, 1));
 // A short warm-up (JIT, caches, the database's first pages), which also sizes the code batches.
 const warmup = Math.round(positive("warmup", flags.warmup ?? String(Math.min(3, duration)), 0));
 const connections = Math.round(positive("connections", flags.connections, 1));
-const only = flags.only ? flags.only.split(",").map((s) => s.trim()).filter(Boolean) : SYSTEMS;
-for (const name of only) if (!SYSTEMS.includes(name)) fail(`--only: unknown system ${name} (known: ${SYSTEMS.join(", ")})`);
+const only = flags.only
+  ? flags.only
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)
+  : SYSTEMS;
+for (const name of only)
+  if (!SYSTEMS.includes(name)) fail(`--only: unknown system ${name} (known: ${SYSTEMS.join(", ")})`);
 
 function fail(message) {
   process.stderr.write(`bench: ${message}\n`);
@@ -60,7 +72,6 @@ function fail(message) {
 }
 const log = (message) => process.stderr.write(`${message}\n`);
 const debug = (message) => flags.verbose && log(`  · ${message}`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // --- Machine, pinning, load generator -----------------------------------------------------------
 
@@ -182,12 +193,18 @@ function post(port, path, body, headers = {}) {
         path,
         method: "POST",
         agent,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...headers },
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(data),
+          ...headers,
+        },
       },
       (res) => {
         const chunks = [];
         res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString("utf8") }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString("utf8") }),
+        );
       },
     );
     req.on("error", reject);
@@ -233,10 +250,16 @@ function minaEntry() {
       }
       return t;
     };
-    const srcNewest = Math.max(newest(join(root, "packages/server/src")), newest(join(root, "packages/protocol/src")));
+    const srcNewest = Math.max(
+      newest(join(root, "packages/server/src")),
+      newest(join(root, "packages/protocol/src")),
+    );
     if (statSync(dist).mtimeMs >= srcNewest) return { args: [dist], from: "dist" };
   }
-  return { args: ["--conditions=source", "--import", "tsx", join(root, "packages/server/src/cli.ts")], from: "source (tsx)" };
+  return {
+    args: ["--conditions=source", "--import", "tsx", join(root, "packages/server/src/cli.ts")],
+    from: "source (tsx)",
+  };
 }
 
 function minaSystem(name, dbUrl) {
@@ -246,7 +269,9 @@ function minaSystem(name, dbUrl) {
     guessRate: 10_000,
     async start() {
       const entry = minaEntry();
-      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MINA_AUTH_")));
+      const env = Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => !k.startsWith("MINA_AUTH_")),
+      );
       // Debug only: e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof" or "--import ./bench/batch-probe.mjs".
       const extra = process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
       const args = [
@@ -318,7 +343,10 @@ const ceiling = {
       // Same shape as mina-auth's requests; nothing is consumed, so a smaller set may cycle.
       reusable: true,
       async bodies(n) {
-        return Array.from({ length: Math.min(n, 50_000) }, () => `{"code":"${randomBytes(16).toString("hex")}"}`);
+        return Array.from(
+          { length: Math.min(n, 50_000) },
+          () => `{"code":"${randomBytes(16).toString("hex")}"}`,
+        );
       },
     };
   },
@@ -345,13 +373,21 @@ const oidc = {
         for (let done = 0; done < n; done += 10_000) {
           const r = await new Promise((resolve, reject) => {
             http
-              .get({ host: "127.0.0.1", port: info.mintPort, path: `/mint?n=${Math.min(10_000, n - done)}`, method: "POST" }, (res) => {
-                let text = "";
-                res.on("data", (c) => {
-                  text += c;
-                });
-                res.on("end", () => resolve(text));
-              })
+              .get(
+                {
+                  host: "127.0.0.1",
+                  port: info.mintPort,
+                  path: `/mint?n=${Math.min(10_000, n - done)}`,
+                  method: "POST",
+                },
+                (res) => {
+                  let text = "";
+                  res.on("data", (c) => {
+                    text += c;
+                  });
+                  res.on("end", () => resolve(text));
+                },
+              )
               .on("error", reject);
           });
           codes.push(...r.split("\n").filter(Boolean));
@@ -374,7 +410,9 @@ async function postgresSystem() {
   try {
     await admin.connect();
   } catch (error) {
-    return { skip: `PostgreSQL unreachable at ${adminUrl.replace(/:[^:@/]*@/, ":***@")} (${error.code ?? error.message})` };
+    return {
+      skip: `PostgreSQL unreachable at ${adminUrl.replace(/:[^:@/]*@/, ":***@")} (${error.code ?? error.message})`,
+    };
   }
   const dbName = `mina_auth_bench_${randomBytes(6).toString("hex")}`;
   try {
@@ -417,7 +455,16 @@ async function loadOnce(srv, seconds, bodies) {
       };
       child = launch(
         "wrk",
-        ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", join(root, "bench/walk.lua"), `http://127.0.0.1:${srv.port}`],
+        [
+          "-t1",
+          `-c${connections}`,
+          `-d${seconds}s`,
+          "--timeout",
+          "10s",
+          "-s",
+          join(root, "bench/walk.lua"),
+          `http://127.0.0.1:${srv.port}`,
+        ],
         { cpu: LOAD_CPU, env },
       );
     } else {
@@ -429,7 +476,9 @@ async function loadOnce(srv, seconds, bodies) {
         connections,
         duration: seconds,
       };
-      child = launch(process.execPath, [join(root, "bench/autocannon-run.mjs"), JSON.stringify(opts)], { cpu: LOAD_CPU });
+      child = launch(process.execPath, [join(root, "bench/autocannon-run.mjs"), JSON.stringify(opts)], {
+        cpu: LOAD_CPU,
+      });
     }
     let out = "";
     child.stdout.on("data", (c) => {
@@ -437,7 +486,8 @@ async function loadOnce(srv, seconds, bodies) {
     });
     const { code } = await child.exited;
     const m = /BENCH_RESULT (\{.*\})/.exec(out);
-    if (!m) throw new Error(`${loadgen} exited with ${code} without a result:\n${(out + child.tail).slice(-1500)}`);
+    if (!m)
+      throw new Error(`${loadgen} exited with ${code} without a result:\n${(out + child.tail).slice(-1500)}`);
     const r = JSON.parse(m[1]);
     const seconds_ = r.duration_us / 1e6;
     return {
@@ -530,7 +580,9 @@ const machine = {
 };
 log(
   `bench: ${loadgen}, ${connections} connections, ${runs} × ${duration} s after a ${warmup} s warm-up; ` +
-    (pin ? `server on CPU ${SERVER_CPU}, load generator on CPU ${LOAD_CPU}` : "no pinning (needs taskset and 2+ CPUs)") +
+    (pin
+      ? `server on CPU ${SERVER_CPU}, load generator on CPU ${LOAD_CPU}`
+      : "no pinning (needs taskset and 2+ CPUs)") +
     `; ${machine.cpus} × ${machine.cpu_model}, Node ${machine.node}`,
 );
 
@@ -568,7 +620,9 @@ try {
 
 const byName = Object.fromEntries(measured.map((s) => [s.name, s]));
 const ratio = (s, base) => (base && base.rps > 0 ? (s.rps / base.rps).toFixed(2) : "–");
-const rows = [["system", "req/s", "p50 ms", "p99 ms", "peak RSS MB", "× ceiling", "× oidc-provider", "errors"]];
+const rows = [
+  ["system", "req/s", "p50 ms", "p99 ms", "peak RSS MB", "× ceiling", "× oidc-provider", "errors"],
+];
 for (const s of measured) {
   rows.push([
     s.name,
@@ -582,13 +636,20 @@ for (const s of measured) {
   ]);
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-const line = (r) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
-const table = [line(rows[0]), `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`, ...rows.slice(1).map(line)];
+const line = (r) =>
+  `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
+const table = [
+  line(rows[0]),
+  `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`,
+  ...rows.slice(1).map(line),
+];
 process.stdout.write(`\n${table.join("\n")}\n`);
 for (const s of skipped) process.stdout.write(`${s.name}: skipped — ${s.reason}\n`);
 const erroneous = measured.filter((s) => s.errors > 0);
 for (const s of erroneous) {
-  process.stdout.write(`WARNING: ${s.name} answered ${s.errors} of ${s.requests} requests with an error: its numbers measure errors, not the exchange\n`);
+  process.stdout.write(
+    `WARNING: ${s.name} answered ${s.errors} of ${s.requests} requests with an error: its numbers measure errors, not the exchange\n`,
+  );
 }
 process.stdout.write(
   `(${loadgen}, ${connections} connections, median of ${runs} × ${duration} s; peak RSS is the server process's VmHWM over its whole run, minting included)\n`,
@@ -601,7 +662,15 @@ if (flags.json) {
       {
         date: new Date().toISOString(),
         machine,
-        settings: { loadgen, connections, duration_s: duration, runs, warmup_s: warmup, pinned: pin, log_level: flags["log-level"] },
+        settings: {
+          loadgen,
+          connections,
+          duration_s: duration,
+          runs,
+          warmup_s: warmup,
+          pinned: pin,
+          log_level: flags["log-level"],
+        },
         systems: measured,
         skipped,
       },

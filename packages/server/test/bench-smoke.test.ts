@@ -19,7 +19,15 @@ describe("npm run bench (smoke)", () => {
 
   it("measures the ceiling and mina-auth on SQLite, with zero errors", { timeout: 180_000 }, async () => {
     const out = join(dir, "bench.json");
-    const args = ["scripts/bench.mjs", "--duration", "1", "--runs", "1", "--only", "node-http-ceiling,mina-auth-sqlite"];
+    const args = [
+      "scripts/bench.mjs",
+      "--duration",
+      "1",
+      "--runs",
+      "1",
+      "--only",
+      "node-http-ceiling,mina-auth-sqlite",
+    ];
     const child = spawn(process.execPath, [...args, "--json", out], {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"],
@@ -31,7 +39,14 @@ describe("npm run bench (smoke)", () => {
     assert.equal(code, 0, `bench exited with ${code}:\n${output.slice(-3000)}`);
 
     const report = JSON.parse(readFileSync(out, "utf8")) as {
-      systems: { name: string; rps: number; p50_ms: number; p99_ms: number; rss_mb: number | null; errors: number }[];
+      systems: {
+        name: string;
+        rps: number;
+        p50_ms: number;
+        p99_ms: number;
+        rss_mb: number | null;
+        errors: number;
+      }[];
     };
     for (const name of ["node-http-ceiling", "mina-auth-sqlite"]) {
       const system = report.systems.find((s) => s.name === name);

@@ -13,6 +13,22 @@ export interface IssuedAppToken {
 
 const MAX_CREDENTIAL_CHARS = 256;
 
+/**
+ * Bounds of the in-process app-token cache (`authenticate`): at most this many entries, each
+ * trusted for at most this long after it was read from storage. Expiry is still checked on every
+ * hit against the token's own `expiresAt`, so a cached token never outlives it; the staleness
+ * bound only matters to a change storage could make to a live token, and none exists today (app
+ * tokens are neither revoked nor deleted before they expire). Misses are never cached: a token
+ * issued by another instance works at once. Shared storage stays the only truth.
+ */
+export const APP_TOKEN_CACHE = { maxEntries: 1024, maxAgeMs: 2000 } as const;
+
+interface CachedAppToken {
+  record: AppTokenRecord;
+  /** Clock time after which the entry must be read again from storage. */
+  freshUntil: number;
+}
+
 function readCredentials(body: unknown): { appId: string; appSecret: string } {
   const record = (body ?? {}) as Record<string, unknown>;
   const appId = record.app_id;
@@ -36,6 +52,9 @@ function readCredentials(body: unknown): { appId: string; appSecret: string } {
  * new one is issued and both stay valid until their own expiry.
  */
 export class AppTokenService {
+  /** tokenHash → record; a Map keeps insertion order, so the first key is the oldest. */
+  readonly #cache = new Map<string, CachedAppToken>();
+
   constructor(
     private readonly storage: Storage,
     private readonly clock: Clock,
@@ -85,7 +104,23 @@ export class AppTokenService {
   /** The live app or tenant token behind a bearer value, or null. */
   async authenticate(token: string | null): Promise<AppTokenRecord | null> {
     if (token === null || !Formats.appToken.test(token)) return null;
-    return this.storage.findAppToken(sha256Hex(token), this.clock.now());
+    const tokenHash = sha256Hex(token);
+    const now = this.clock.now();
+    const cached = this.#cache.get(tokenHash);
+    if (cached !== undefined) {
+      if (now < cached.freshUntil && now >= cached.freshUntil - APP_TOKEN_CACHE.maxAgeMs) {
+        return cached.record.expiresAt > now ? cached.record : null;
+      }
+      this.#cache.delete(tokenHash);
+    }
+    const record = await this.storage.findAppToken(tokenHash, now);
+    if (record !== null) {
+      if (this.#cache.size >= APP_TOKEN_CACHE.maxEntries) {
+        this.#cache.delete(this.#cache.keys().next().value as string);
+      }
+      this.#cache.set(tokenHash, { record, freshUntil: now + APP_TOKEN_CACHE.maxAgeMs });
+    }
+    return record;
   }
 
   private async ownTenant(appId: string): Promise<string | null> {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import {
   Formats,
   type LegacyRefreshData,
@@ -9,7 +10,6 @@ import {
 } from "@mina-auth/protocol";
 import type { Clock } from "../clock.ts";
 import {
-  newGrantId,
   newLoginCode,
   newOpenId,
   newRefreshToken,
@@ -99,7 +99,7 @@ export class LoginService {
       codeHash: sha256Hex(code),
       appId: caller.appId,
       now,
-      grantId: newGrantId(),
+      grantId: newOrderedGrantId(now),
       sessionKeyHash: sha256Hex(sessionKey),
       tokens: tokens.hashed,
       familyExpiresAt: now + Lifetimes.refreshFamily * 1000,
@@ -236,6 +236,16 @@ async function countAttempt(count: Promise<void> | undefined): Promise<void> {
   } catch (error) {
     if (error instanceof RateLimitedError) throw error;
   }
+}
+
+/**
+ * A grant id (an identifier, not a secret: `g_` and 24 hex digits, like `newGrantId`) that leads
+ * with the time in milliseconds and ends with 48 random bits. Each new grant then lands at the
+ * right edge of the three indexes keyed by grant_id instead of on a random page of each: fewer
+ * pages written per commit (docs/performance.md, "time-ordered grant ids").
+ */
+export function newOrderedGrantId(now: number): string {
+  return `g_${Math.floor(now).toString(16).padStart(12, "0")}${randomBytes(6).toString("hex")}`;
 }
 
 /** The user's profile as an app sees it: identity fields gated by the app's scopes. */
