@@ -20,7 +20,7 @@
  * that is a failure.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { after, before, describe, it, test } from "node:test";
@@ -33,9 +33,9 @@ import {
   probePostgres,
   type TestDatabase,
 } from "../src/storage/postgres/test-database.ts";
+import { isRunning, type ServerProcess, startServerProcess, stopServerProcess } from "./child-server.ts";
 import { DEMO, startTestServer } from "./harness.ts";
 
-const ROOT = new URL("../../../", import.meta.url).pathname;
 const ADMIN = "multi-instance-admin-token-0123456789";
 const ROUNDS = Number(process.env.MINA_AUTH_MI_ROUNDS ?? 20);
 const RACERS = 64;
@@ -54,61 +54,18 @@ if (!probe.ok && !inCi) test("multi-instance on PostgreSQL", { skip }, () => {})
 
 // --- child processes ----------------------------------------------------------------------------
 
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  url: string;
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Child = ServerProcess;
 
-async function startChild(name: string, dbUrl: string): Promise<Child> {
-  const proc = spawn(
-    process.execPath,
-    [
-      "--conditions=source",
-      "--import",
-      "tsx",
-      "packages/server/src/cli.ts",
-      "serve",
-      "--db",
-      dbUrl,
-      "--port",
-      "0",
-      "--demo",
-      "--admin-token",
-      ADMIN,
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, MINA_AUTH_LOG_LEVEL: "error", MINA_AUTH_RATE_LIMITS: "false" },
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
-  let err = "";
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on("exit", (code, signal) => resolve({ code, signal })),
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    proc.stderr!.on("data", (c: Buffer) => {
-      err = (err + c.toString()).slice(-20_000);
-      const m = /listening on (http:\/\/[^\s]+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    exited.then(({ code, signal }) =>
-      reject(new Error(`${name} exited (${code ?? signal}) before listening:\n${err}`)),
-    );
+// A 64-way race is exactly what the rate limits throttle: they are tested in rate-limits.test.ts.
+const startChild = (name: string, dbUrl: string): Promise<Child> =>
+  startServerProcess({
+    name,
+    db: dbUrl,
+    adminToken: ADMIN,
+    env: { MINA_AUTH_LOG_LEVEL: "error", MINA_AUTH_RATE_LIMITS: "false" },
   });
-  return { name, proc, url, stderr: () => err, exited };
-}
-
-const alive = (child: Child) => child.proc.exitCode === null && child.proc.signalCode === null;
-
-async function stopChild(child: Child | undefined): Promise<void> {
-  if (!child) return;
-  if (alive(child)) child.proc.kill("SIGTERM");
-  await child.exited;
-}
+const alive = isRunning;
+const stopChild = stopServerProcess;
 
 // --- HTTP helpers -------------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@
  * a slow client: 413/408, and the process lives).
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,73 +12,21 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { sha256Hex } from "../src/secrets.ts";
+import { type ServerProcess, startServerProcess, stopServerProcess } from "./child-server.ts";
 import { DEMO } from "./harness.ts";
 
-const ROOT = new URL("../../../", import.meta.url).pathname;
 const ADMIN = "process-test-admin-token-0123456789";
 
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Child = ServerProcess;
 
-async function startChild(dbPath: string, env: Record<string, string> = {}): Promise<Child> {
-  const proc = spawn(
-    process.execPath,
-    [
-      "--conditions=source",
-      "--import",
-      "tsx",
-      "packages/server/src/cli.ts",
-      "serve",
-      "--db",
-      `sqlite:${dbPath}`,
-      "--port",
-      "0",
-      "--demo",
-      "--admin-token",
-      ADMIN,
-    ],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        MINA_AUTH_LOG_LEVEL: "info",
-        // Crash safety, not abuse control: the replays checked after a restart must not be throttled.
-        MINA_AUTH_RATE_LIMITS: "false",
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let out = "";
-  let err = "";
-  proc.stdout!.on("data", (c: Buffer) => {
-    out += c.toString();
+// Crash safety, not abuse control: the replays checked after a restart must not be throttled.
+const startChild = (dbPath: string, env: Record<string, string> = {}): Promise<Child> =>
+  startServerProcess({
+    db: `sqlite:${dbPath}`,
+    adminToken: ADMIN,
+    env: { MINA_AUTH_RATE_LIMITS: "false", ...env },
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on("exit", (code, signal) => resolve({ code, signal })),
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    proc.stderr!.on("data", (c: Buffer) => {
-      err += c.toString();
-      const m = /listening on (http:\/\/[^\s]+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    exited.then(({ code, signal }) =>
-      reject(new Error(`child exited (${code ?? signal}) before listening:\n${err}`)),
-    );
-  });
-  return { proc, url, stdout: () => out, stderr: () => err, exited };
-}
-
-async function stopChild(child: Child): Promise<number | null> {
-  if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill("SIGTERM");
-  return (await child.exited).code;
-}
+const stopChild = stopServerProcess;
 
 async function post(base: string, path: string, body: unknown, token?: string) {
   const res = await fetch(`${base}${path}`, {
