@@ -151,7 +151,7 @@ async function serve(flags: Flags): Promise<void> {
     server.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        log.error({ err: { message: (error as Error).message } }, "error while stopping");
+        log.error({ error: { message: (error as Error).message } }, "error while stopping");
         process.exit(1);
       },
     );

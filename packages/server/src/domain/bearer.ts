@@ -1,8 +1,10 @@
+import { Limits } from "@mina-auth/protocol";
+
 /**
  * Reads `Authorization: Bearer <token>` strictly (security.md H1): one space, one token of
  * visible ASCII, bounded length. Anything else is "no credential", never a partial match.
  */
-const BEARER = /^Bearer ([\x21-\x7e]{1,256})$/;
+const BEARER = new RegExp(`^Bearer ([\\x21-\\x7e]{1,${Limits.tokenChars}})$`);
 
 export function parseBearer(header: string | string[] | undefined): string | null {
   if (typeof header !== "string") return null;

@@ -10,7 +10,6 @@ import {
   parseTenant,
   parseUser,
   parseVisibility,
-  SeedError,
   type TenantCheck,
   toSeedFile,
 } from "../domain/seed.ts";
@@ -359,5 +358,3 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
     { prefix: "/admin/v1" },
   );
 }
-
-export { SeedError };

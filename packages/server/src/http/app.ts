@@ -61,16 +61,12 @@ function classify(
       definition: Errors.AdminInvalidRequest,
       msg: `${Errors.AdminInvalidRequest.msg}: ${error.message}`,
     };
-  const code = (error as FastifyError).code;
-  switch (code) {
+  switch ((error as FastifyError).code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return { definition: Errors.BodyTooLarge };
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return { definition: Errors.UnsupportedContentType };
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
-      return {
-        definition:
-          code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" ? Errors.UnsupportedContentType : Errors.MalformedJson,
-      };
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
     case "FST_ERR_CTP_INVALID_JSON_BODY":
       return { definition: Errors.MalformedJson };
@@ -81,9 +77,8 @@ function classify(
       msg: `${Errors.AdminInvalidRequest.msg}: ${error.message}`,
     };
   }
-  const status = (error as FastifyError).statusCode;
-  if (status === 400 && error.name === "SyntaxError") return { definition: Errors.MalformedJson };
-  if (status === 400) return { definition: Errors.MalformedJson };
+  // Any other client error fastify raises while reading the request is a body it could not parse.
+  if ((error as FastifyError).statusCode === 400) return { definition: Errors.MalformedJson };
   return { definition: Errors.InternalError };
 }
 
@@ -182,11 +177,11 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     const { definition, msg } = classify(error, request);
     if (definition === Errors.InternalError) {
       request.log.error(
-        { err: { type: error.name, message: error.message, stack: error.stack } },
+        { error: { type: error.name, message: error.message, stack: error.stack } },
         "unhandled error",
       );
     } else if (error instanceof StorageUnavailableError) {
-      request.log.warn({ err: { type: error.name, message: error.message } }, "storage unavailable");
+      request.log.warn({ error: { type: error.name, message: error.message } }, "storage unavailable");
       reply.header("retry-after", "1");
     } else if (error instanceof RateLimitedError) {
       reply.header("x-ogw-ratelimit-limit", String(error.limit));
