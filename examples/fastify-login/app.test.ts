@@ -48,7 +48,7 @@ describe("the example backend's login route, against the emulator", () => {
 
   it("answers 400 without a code and 401 for a code that never existed", async () => {
     assert.equal((await app.inject({ method: "POST", url: "/login", payload: {} })).statusCode, 400);
-    const bogus = await app.inject({ method: "POST", url: "/login", payload: { code: "0".repeat(32) } });
+    const bogus = await app.inject({ method: "POST", url: "/login", payload: { code: "0".repeat(44) } });
     assert.deepEqual(bogus.json(), { error: "login failed", code: 10226 });
   });
 });

@@ -9,11 +9,15 @@ export const Formats = {
   userId: /^[0-9A-Za-z]{1,64}$/,
   openId: /^ou_[0-9a-f]{32}$/,
   unionId: /^on_[0-9a-f]{32}$/,
-  /** Login codes mina-auth issues: 32 hex characters (128 bits). */
-  loginCode: /^[0-9a-f]{32}$/,
+  /** Login codes mina-auth issues: 44 hex digits, 12 of issue time then 128 random bits. */
+  loginCode: /^[0-9a-f]{44}$/,
   appToken: /^t-[0-9a-f]{64}$/,
-  userAccessToken: /^u-[0-9A-Za-z_-]{43}$/,
-  refreshToken: /^ur-[0-9A-Za-z_-]{43}$/,
+  /**
+   * 51 base64url characters: 6 bytes of issue time, then 256 random bits. 43 characters (256
+   * random bits alone) is the layout of mina-auth 0.1, still accepted while such tokens live.
+   */
+  userAccessToken: /^u-(?:[0-9A-Za-z_-]{51}|[0-9A-Za-z_-]{43})$/,
+  refreshToken: /^ur-(?:[0-9A-Za-z_-]{51}|[0-9A-Za-z_-]{43})$/,
 } as const;
 
 /** Upper bounds checked before anything touches storage. */

@@ -108,7 +108,7 @@ describe("admin API", () => {
       const res = await admin("POST", "/login-codes", { app_id: DEMO.appId, user_id: DEMO.visibleUser });
       assert.equal(res.status, 201, res.text);
       assert.deepEqual(Object.keys(res.body).sort(), ["code", "expires_at"]);
-      assert.match(res.body.code, /^[0-9a-f]{32}$/);
+      assert.match(res.body.code, /^[0-9a-f]{44}$/);
       assert.equal(res.body.expires_at, Math.floor(now / 1000) + 180);
       assert.equal(res.headers.get("cache-control"), "no-store");
       const login = await t.exchange(res.body.code, await t.appToken());

@@ -168,7 +168,7 @@ describe("import, export and code on one file, then a server on it", () => {
     assert.equal(run.code, 0, run.stderr);
     const minted = JSON.parse(run.stdout) as { code: string; expires_at: number };
     assert.deepEqual(Object.keys(minted).sort(), ["code", "expires_at"]);
-    assert.match(minted.code, /^[0-9a-f]{32}$/);
+    assert.match(minted.code, /^[0-9a-f]{44}$/);
     const now = Math.floor(Date.now() / 1000);
     assert.ok(minted.expires_at > now && minted.expires_at <= now + 181, "expires about 3 minutes from now");
 
@@ -201,7 +201,7 @@ describe("import, export and code on one file, then a server on it", () => {
       `sqlite:${db}`,
     ]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(JSON.parse(run.stdout).code, /^[0-9a-f]{32}$/);
+    assert.match(JSON.parse(run.stdout).code, /^[0-9a-f]{44}$/);
   });
 
   it("code for an unknown app or user is refused", async () => {

@@ -78,7 +78,7 @@ const anyJson = fc.oneof(
   fc.jsonValue({ maxDepth: 4 }),
   fc.record(
     {
-      code: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.stringMatching(/^[0-9a-f]{32}$/)),
+      code: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.stringMatching(/^[0-9a-f]{44}$/)),
       grant_type: fc.oneof(fc.constant("refresh_token"), fc.jsonValue({ maxDepth: 1 })),
       refresh_token: fc.oneof(fc.stringMatching(/^ur-[0-9A-Za-z_-]{43}$/), fc.jsonValue({ maxDepth: 1 })),
       app_id: fc.oneof(fc.constant(DEMO.appId), fc.string()),
@@ -209,7 +209,7 @@ describe("fuzzing the running server", () => {
   it("H4: any value as `code` answers 10226 (unknown, malformed or the wrong type) and consumes nothing", async () => {
     const codeValue = fc.oneof(
       fc.string({ maxLength: 300 }),
-      fc.stringMatching(/^[0-9a-f]{32}$/),
+      fc.stringMatching(/^[0-9a-f]{44}$/),
       fc.stringMatching(/^[0-9a-fA-F]{0,64}$/),
       fc.jsonValue({ maxDepth: 2 }),
       fc.constantFrom("", " ", "null", "undefined", "../../etc/passwd", "' OR 1=1 --", "%00", "\u0000"),

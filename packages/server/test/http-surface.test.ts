@@ -378,8 +378,8 @@ describe("/metrics", () => {
     const code = await t.mintCode();
     await t.exchange(code, token);
     await t.exchange(code, token); // 10213
-    await t.exchange("0".repeat(32), token); // 10226
-    await t.exchange("0".repeat(32), token); // 10226
+    await t.exchange("0".repeat(44), token); // 10226
+    await t.exchange("0".repeat(44), token); // 10226
     await t.exchange(await t.mintCode(DEMO.invisibleUser), token); // 10228
     await t.exchange(await t.mintCode(), "t-nope"); // 10202
 

@@ -27,7 +27,7 @@ import { after, before, describe, it, test } from "node:test";
 import pg from "pg";
 import { ManualClock } from "../src/clock.ts";
 import { defaultConfig } from "../src/config.ts";
-import { sha256Hex } from "../src/secrets.ts";
+import { storageKey } from "../src/secrets.ts";
 import {
   createTestDatabase,
   probePostgres,
@@ -253,7 +253,7 @@ describe("two mina-auth processes on one PostgreSQL", { skip: !probe.ok }, () =>
     assert.equal(sessions.body.sessions.length, ROUNDS, "exactly one session per raced code");
     const perCode = await sql<{ code_hash: string; n: number }>(
       "SELECT code_hash, count(*)::int AS n FROM grants WHERE code_hash = ANY($1) GROUP BY code_hash",
-      [codes.map(sha256Hex)],
+      [codes.map((code) => storageKey("login_code", code))],
     );
     assert.equal(perCode.rows.length, ROUNDS);
     assert.ok(perCode.rows.every((row) => row.n === 1));
@@ -349,7 +349,7 @@ describe("two mina-auth processes on one PostgreSQL", { skip: !probe.ok }, () =>
     assert.deepEqual(failures, [], `${failures.length} of ${acked.length} acknowledged logins broke`);
     const grants = await sql<{ n: number }>(
       "SELECT count(*)::int AS n FROM grants WHERE code_hash = ANY($1)",
-      [acked.map((x) => sha256Hex(x.code))],
+      [acked.map((x) => storageKey("login_code", x.code))],
     );
     assert.equal(grants.rows[0]!.n, acked.length, "one grant per acknowledged code");
     process.stdout.write(
@@ -388,7 +388,7 @@ describe("two mina-auth processes on one PostgreSQL", { skip: !probe.ok }, () =>
       assert.equal(refused.headers.get("x-ogw-ratelimit-limit"), "6");
       assert.equal(refused.headers.get("x-ogw-ratelimit-reset"), "60");
 
-      const unknown = () => randomBytes(16).toString("hex");
+      const unknown = () => randomBytes(22).toString("hex");
       const failed = [];
       for (const [server, token] of [
         [one, tokenOne],
@@ -524,7 +524,7 @@ describe("two mina-auth processes on one PostgreSQL", { skip: !probe.ok }, () =>
     );
     assert.equal(doubles.rows[0]!.n, 0, "a code with two sessions");
     const mine = await sql<{ n: number }>("SELECT count(*)::int AS n FROM grants WHERE code_hash = ANY($1)", [
-      acked.map((x) => sha256Hex(x.code)),
+      acked.map((x) => storageKey("login_code", x.code)),
     ]);
     assert.equal(mine.rows[0]!.n, acked.length);
 

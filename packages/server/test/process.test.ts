@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
-import { sha256Hex } from "../src/secrets.ts";
+import { storageKey } from "../src/secrets.ts";
 import { type ServerProcess, startServerProcess, stopServerProcess } from "./child-server.ts";
 import { DEMO } from "./harness.ts";
 
@@ -116,11 +116,14 @@ function inspect(dbPath: string, acked: Acked[]) {
     const access = db.prepare("SELECT 1 FROM access_tokens WHERE token_hash = ?");
     const code = db.prepare("SELECT consumed_at, grant_id FROM login_codes WHERE code_hash = ?");
     const ackedMissing = acked.filter((a) => {
-      const row = code.get(sha256Hex(a.code)) as
+      const row = code.get(storageKey("login_code", a.code)) as
         | { consumed_at: number | null; grant_id: string | null }
         | undefined;
       return (
-        !access.get(sha256Hex(a.accessToken)) || !row || row.consumed_at === null || row.grant_id === null
+        !access.get(storageKey("access_token", a.accessToken)) ||
+        !row ||
+        row.consumed_at === null ||
+        row.grant_id === null
       );
     }).length;
     return {

@@ -56,7 +56,7 @@ function rateLimitRows(dbPath: string): number {
   }
 }
 
-const unknownCode = () => randomBytes(16).toString("hex");
+const unknownCode = () => randomBytes(22).toString("hex");
 const appTokenRequest = (t: TestServer, secret: string = DEMO.appSecret, path = APP_TOKEN) =>
   t.request("POST", path, { body: { app_id: DEMO.appId, app_secret: secret } });
 

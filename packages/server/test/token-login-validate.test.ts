@@ -19,7 +19,7 @@ function assertEnvelope(res: TestResponse, code: number, status = 200): void {
   assert.ok(typeof res.body.msg === "string" && res.body.msg.length > 0);
 }
 
-const wellFormedUnknownCode = () => randomBytes(16).toString("hex");
+const wellFormedUnknownCode = () => randomBytes(22).toString("hex");
 
 describe("tokenLoginValidate", () => {
   let t: TestServer;

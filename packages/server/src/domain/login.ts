@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import {
   Formats,
   type LegacyRefreshData,
@@ -10,12 +9,14 @@ import {
 } from "@mina-auth/protocol";
 import type { Clock } from "../clock.ts";
 import {
+  newGrantId,
   newLoginCode,
   newOpenId,
   newRefreshToken,
   newSessionKey,
   newUserAccessToken,
   sha256Hex,
+  storageKey,
 } from "../secrets.ts";
 import type { AppTokenRecord, GrantIdentity, IssuedTokens, Storage, User } from "../storage/port.ts";
 import { ApiError } from "./errors.ts";
@@ -73,11 +74,11 @@ export class LoginService {
     }
 
     await this.storage.ensureOpenId(app.appId, tenantKey, request.userId, newOpenId());
-    const code = newLoginCode();
     const now = this.clock.now();
+    const code = newLoginCode(now);
     const expiresAt = now + Lifetimes.loginCode * 1000;
     await this.storage.saveLoginCode({
-      codeHash: sha256Hex(code),
+      codeHash: storageKey("login_code", code),
       appId: app.appId,
       tenantKey,
       userId: request.userId,
@@ -96,10 +97,10 @@ export class LoginService {
     const tokens = this.freshTokens(now);
     const sessionKey = newSessionKey();
     const outcome = await this.storage.exchangeLoginCode({
-      codeHash: sha256Hex(code),
+      codeHash: storageKey("login_code", code),
       appId: caller.appId,
       now,
-      grantId: newOrderedGrantId(now),
+      grantId: newGrantId(now),
       sessionKeyHash: sha256Hex(sessionKey),
       tokens: tokens.hashed,
       familyExpiresAt: now + Lifetimes.refreshFamily * 1000,
@@ -149,7 +150,7 @@ export class LoginService {
 
     const now = this.clock.now();
     const tokens = this.freshTokens(now);
-    const refreshTokenHash = sha256Hex(record.refresh_token);
+    const refreshTokenHash = storageKey("refresh_token", record.refresh_token);
     const outcome = await this.storage.rotateRefreshToken({
       refreshTokenHash,
       appId: caller.appId,
@@ -204,22 +205,22 @@ export class LoginService {
   async userInfo(token: string | null): Promise<UserInfoData> {
     if (token === null) throw new ApiError("MissingAccessToken");
     if (!Formats.userAccessToken.test(token)) throw new ApiError("UserAccessTokenInvalid");
-    const subject = await this.storage.findAccessToken(sha256Hex(token), this.clock.now());
+    const subject = await this.storage.findAccessToken(storageKey("access_token", token), this.clock.now());
     if (!subject) throw new ApiError("UserAccessTokenInvalid");
     if (subject.user.status !== "active") throw new ApiError("UserFrozen");
     return profile(subject.identity, subject.user);
   }
 
   private freshTokens(now: number): FreshTokens {
-    const accessToken = newUserAccessToken();
-    const refreshToken = newRefreshToken();
+    const accessToken = newUserAccessToken(now);
+    const refreshToken = newRefreshToken(now);
     return {
       accessToken,
       refreshToken,
       hashed: {
-        accessTokenHash: sha256Hex(accessToken),
+        accessTokenHash: storageKey("access_token", accessToken),
         accessExpiresAt: now + Lifetimes.userAccessToken * 1000,
-        refreshTokenHash: sha256Hex(refreshToken),
+        refreshTokenHash: storageKey("refresh_token", refreshToken),
       },
     };
   }
@@ -236,16 +237,6 @@ async function countAttempt(count: Promise<void> | undefined): Promise<void> {
   } catch (error) {
     if (error instanceof RateLimitedError) throw error;
   }
-}
-
-/**
- * A grant id (an identifier, not a secret: `g_` and 24 hex digits, like `newGrantId`) that leads
- * with the time in milliseconds and ends with 48 random bits. Each new grant then lands at the
- * right edge of the three indexes keyed by grant_id instead of on a random page of each: fewer
- * pages written per commit (docs/performance.md, "time-ordered grant ids").
- */
-export function newOrderedGrantId(now: number): string {
-  return `g_${Math.floor(now).toString(16).padStart(12, "0")}${randomBytes(6).toString("hex")}`;
 }
 
 /** The user's profile as an app sees it: identity fields gated by the app's scopes. */

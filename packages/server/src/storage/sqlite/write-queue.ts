@@ -10,12 +10,18 @@ interface QueuedWrite {
 
 type Settlement = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+/** Told of every COMMIT; calls back once that commit is durable (see wal-sync.ts). */
+export interface CommitDurability {
+  committed(done: (error: Error | null) => void): void;
+}
+
 /**
  * Group commit. Every write queued during one turn of the event loop runs in one
  * `BEGIN IMMEDIATE … COMMIT`, each inside its own SAVEPOINT: an operation that throws rolls
  * back only itself and rejects only its own promise. No promise settles before the COMMIT
- * has returned; when the COMMIT (or the transaction) fails, every operation of the batch
- * rejects with `StorageUnavailableError` and none of them took effect.
+ * has returned, and with a `CommitDurability`, before that commit is on disk; when the COMMIT
+ * (or the transaction) fails, every operation of the batch rejects with
+ * `StorageUnavailableError` and none of them took effect.
  *
  * better-sqlite3 is synchronous, so a batch runs start to finish without yielding: nothing
  * else in this process can observe it half-done.
@@ -23,6 +29,7 @@ type Settlement = { ok: true; value: unknown } | { ok: false; error: unknown };
 export class WriteQueue {
   readonly #db: BetterSqlite3.Database;
   readonly #maxBatch: number;
+  readonly #durability: CommitDurability | undefined;
   #pending: QueuedWrite[] = [];
   #scheduled = false;
   #closed = false;
@@ -35,9 +42,10 @@ export class WriteQueue {
   readonly #release: BetterSqlite3.Statement<[]>;
   readonly #rollbackTo: BetterSqlite3.Statement<[]>;
 
-  constructor(db: BetterSqlite3.Database, maxBatch = 256) {
+  constructor(db: BetterSqlite3.Database, maxBatch = 256, durability?: CommitDurability) {
     this.#db = db;
     this.#maxBatch = maxBatch;
+    this.#durability = durability;
     this.#begin = db.prepare("BEGIN IMMEDIATE");
     this.#commit = db.prepare("COMMIT");
     this.#rollback = db.prepare("ROLLBACK");
@@ -127,11 +135,11 @@ export class WriteQueue {
     }
     this.#batches += 1;
     this.#operations += batch.length;
-    for (let i = 0; i < batch.length; i++) {
-      const op = batch[i]!;
-      const outcome = settlements[i]!;
-      if (outcome.ok) op.resolve(outcome.value);
-      else op.reject(outcome.error);
+    if (this.#durability === undefined) settle(batch, settlements);
+    else {
+      this.#durability.committed((error) =>
+        error === null ? settle(batch, settlements) : this.#settleAll(batch, error),
+      );
     }
   }
 
@@ -144,7 +152,7 @@ export class WriteQueue {
     }
   }
 
-  /** Rejects every operation of a batch that did not commit. */
+  /** Rejects every operation of a batch that did not commit, or whose commit is not durable. */
   #settleAll(batch: QueuedWrite[], cause: unknown): void {
     const mapped = toStorageError(cause);
     const error =
@@ -152,5 +160,14 @@ export class WriteQueue {
         ? mapped
         : new StorageUnavailableError("sqlite: the write batch did not commit", { cause });
     for (const op of batch) op.reject(error);
+  }
+}
+
+function settle(batch: QueuedWrite[], settlements: Settlement[]): void {
+  for (let i = 0; i < batch.length; i++) {
+    const op = batch[i]!;
+    const outcome = settlements[i]!;
+    if (outcome.ok) op.resolve(outcome.value);
+    else op.reject(outcome.error);
   }
 }

@@ -1,0 +1,131 @@
+import { closeSync, fdatasync, openSync } from "node:fs";
+import { StorageUnavailableError } from "../port.ts";
+
+/** Flushes a file's data to disk and calls back, off the event loop (fs.fdatasync's shape). */
+export type SyncFile = (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
+
+interface Waiter {
+  /** The commit (or the state a read observed) that must be on disk first. */
+  seq: number;
+  done: (error: StorageUnavailableError | null) => void;
+}
+
+/**
+ * Durable commits without blocking the event loop. The connection commits with
+ * `synchronous = NORMAL`, so a COMMIT only write()s its frames to the WAL; this then
+ * fdatasync()s the WAL file on libuv's thread pool and settles every commit the sync covers.
+ * Nothing is acknowledged before its frames are on disk: the promise of `synchronous = FULL`,
+ * but the event loop keeps serving requests during the fsync, and commits that land while one
+ * fsync runs share the next one.
+ *
+ * A failed fsync poisons the storage for the rest of the process: after a failed fsync the
+ * kernel may have dropped the dirty pages, so nothing written since can be called durable
+ * (PostgreSQL panics for the same reason). Every waiting and later commit fails as unavailable.
+ */
+export class WalSync {
+  readonly #walPath: string;
+  readonly #sync: SyncFile;
+  #fd: number | null = null;
+  #committed = 0;
+  #durable = 0;
+  #running = false;
+  #waiters: Waiter[] = [];
+  #failure: StorageUnavailableError | null = null;
+  #idle: (() => void)[] = [];
+
+  constructor(databasePath: string, sync: SyncFile = fdatasync) {
+    this.#walPath = `${databasePath}-wal`;
+    this.#sync = sync;
+  }
+
+  /** Set once an fsync failed; the storage refuses writes from then on. */
+  get failure(): StorageUnavailableError | null {
+    return this.#failure;
+  }
+
+  /** Records a COMMIT that just returned; `done` runs once its frames are on disk. */
+  committed(done: Waiter["done"]): void {
+    this.#committed += 1;
+    this.#wait(this.#committed, done);
+  }
+
+  /**
+   * Resolves once everything committed so far is on disk: a read awaits this before it answers,
+   * so that nobody is shown a commit a power cut could still take back.
+   */
+  observed(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#durable >= this.#committed) return Promise.resolve();
+    return new Promise((resolve, reject) =>
+      this.#wait(this.#committed, (error) => (error ? reject(error) : resolve())),
+    );
+  }
+
+  /** Waits for every commit to be on disk (or failed), then closes the WAL's descriptor. */
+  async close(): Promise<void> {
+    if (this.#running || this.#waiters.length > 0) {
+      await new Promise<void>((resolve) => this.#idle.push(resolve));
+    }
+    if (this.#fd !== null) {
+      closeSync(this.#fd);
+      this.#fd = null;
+    }
+  }
+
+  #wait(seq: number, done: Waiter["done"]): void {
+    if (this.#failure) {
+      done(this.#failure);
+      return;
+    }
+    this.#waiters.push({ seq, done });
+    if (!this.#running) this.#start();
+  }
+
+  #start(): void {
+    // Everything committed before this point is in the kernel's cache: this fsync covers it.
+    const covers = this.#committed;
+    let fd: number;
+    try {
+      // Opened on first use: the WAL file exists once the first COMMIT has written to it.
+      this.#fd ??= openSync(this.#walPath, "r");
+      fd = this.#fd;
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    this.#running = true;
+    this.#sync(fd, (error) => {
+      this.#running = false;
+      if (error) {
+        this.#fail(error);
+        return;
+      }
+      this.#durable = covers;
+      const still: Waiter[] = [];
+      for (const waiter of this.#waiters) {
+        if (waiter.seq <= covers) waiter.done(null);
+        else still.push(waiter);
+      }
+      this.#waiters = still;
+      if (still.length > 0) this.#start();
+      else this.#settleIdle();
+    });
+  }
+
+  #fail(cause: unknown): void {
+    this.#failure = new StorageUnavailableError(
+      "sqlite: the WAL could not be flushed to disk; restart the server once the disk is healthy",
+      { cause },
+    );
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.done(this.#failure);
+    this.#settleIdle();
+  }
+
+  #settleIdle(): void {
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const resolve of idle) resolve();
+  }
+}
