@@ -1,5 +1,5 @@
-// Debug preload for the mina-auth server (never loaded by default): counts how many operations
-// each SQLite group commit carries, by watching the WriteQueue's own statements, and prints a
+// Debug preload for the mina-auth server (never loaded by default): counts how many exchanges
+// each SQLite group commit carries, by watching the statements it runs, and prints a
 // histogram to stderr every 2 s. Use: BENCH_SERVER_NODE_OPTIONS="--import ./bench/batch-probe.mjs"
 import Database from "better-sqlite3";
 
@@ -16,7 +16,7 @@ Statement.run = function (...args) {
   if (sql === "BEGIN IMMEDIATE") {
     open = true;
     ops = 0;
-  } else if (sql === "SAVEPOINT op" && open) ops++;
+  } else if (sql === "ROLLBACK" && open) ops = 0; // a batch about to be run again, isolated
   const result = run.apply(this, args);
   if (sql === "COMMIT" && open) {
     open = false;
@@ -24,6 +24,12 @@ Statement.run = function (...args) {
     sizes.set(ops, (sizes.get(ops) ?? 0) + 1);
   }
   return result;
+};
+// The exchange's single-use UPDATE … RETURNING runs through get(): one per exchange.
+const get = Statement.get;
+Statement.get = function (...args) {
+  if (open && this.source.startsWith("UPDATE login_codes SET consumed_at")) ops++;
+  return get.apply(this, args);
 };
 setInterval(() => {
   if (commits === 0) return;

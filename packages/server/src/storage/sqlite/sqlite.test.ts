@@ -228,6 +228,53 @@ describe("sqlite adapter", () => {
     }
   });
 
+  it("a throwing operation mid-batch: the batch runs again isolated, and the others apply exactly once", async () => {
+    const storage = openFile(tempPath("retry"));
+    try {
+      await storage.migrate();
+      const w = await seedWorld(storage);
+      const [before, failing, afterward] = [
+        await mintCode(storage, w.app, w.alice, T0),
+        await mintCode(storage, w.app, w.alice, T0),
+        await mintCode(storage, w.app, w.bob, T0),
+      ];
+      // Fails only the middle exchange's grant insert, after the first one already ran.
+      storage.database.exec(
+        `CREATE TEMP TRIGGER inject BEFORE INSERT ON main.grants WHEN NEW.code_hash = '${failing.record.codeHash}'
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
+      );
+      const inputs = [before, failing, afterward].map((c) =>
+        exchangeInput(c.record.codeHash, w.app.appId, T0 + SECOND),
+      );
+      const batches = storage.writeStats.batches;
+      const results = await Promise.allSettled(inputs.map(({ input }) => storage.exchangeLoginCode(input)));
+      storage.database.exec("DROP TRIGGER temp.inject");
+      assert.equal(storage.writeStats.batches - batches, 1, "one committed batch");
+      assert.deepEqual(
+        results.map((r) => (r.status === "fulfilled" ? r.value.kind : "rejected")),
+        ["issued", "rejected", "issued"],
+      );
+      const count = (sql: string, ...args: string[]) =>
+        (storage.database.prepare(sql).get(...args) as { n: number }).n;
+      for (const i of [0, 2]) {
+        const grantId = inputs[i]!.input.grantId;
+        assert.equal(count("SELECT count(*) AS n FROM grants WHERE grant_id = ?", grantId), 1);
+        assert.equal(count("SELECT count(*) AS n FROM access_tokens WHERE grant_id = ?", grantId), 1);
+        assert.equal(count("SELECT count(*) AS n FROM audit_events WHERE grant_id = ?", grantId), 1);
+      }
+      assert.equal(
+        count(
+          "SELECT count(*) AS n FROM login_codes WHERE code_hash = ? AND consumed_at IS NULL",
+          failing.record.codeHash,
+        ),
+        1,
+        "the failed exchange left its code unconsumed",
+      );
+    } finally {
+      await storage.close();
+    }
+  });
+
   it("a failed COMMIT rejects every write of the batch, and none of them took effect", async () => {
     const storage = openFile(tempPath("commit"));
     try {
