@@ -1,15 +1,19 @@
 /**
  * Group commit for code exchanges: concurrent exchanges that queue up while earlier ones are
- * in flight are sent together in ONE transaction, each inside its own SAVEPOINT, with one
- * COMMIT for all. This saves a commit (and its WAL flush) per exchange under load.
+ * in flight are decided together.
+ *
+ * A batch first goes out as ONE statement (`fast`: one round trip, one commit) that decides
+ * every exchange whose code it consumed, which under load is nearly all of them. What it
+ * leaves undecided (unknown, foreign, reused codes, lost races), and the whole batch when that
+ * statement fails with an error PostgreSQL reported (so nothing of it exists), then runs on
+ * the per-exchange path: ONE transaction, each exchange inside its own SAVEPOINT, one COMMIT.
  *
  * Guarantees, as the port requires:
- * - every caller's promise settles only after the batch's COMMIT succeeded (or failed: then
- *   every caller of the batch gets `StorageUnavailableError`, and nothing of it exists);
- * - one exchange's failure is rolled back to its own savepoint and never changes another's
- *   effects;
- * - exchanges run in `codeHash` order inside a batch, so two batches lock code rows in the
- *   same order and cannot deadlock each other on them.
+ * - every caller's promise settles only after the commit that holds its outcome succeeded (or
+ *   failed: then every caller of that commit gets `StorageUnavailableError`);
+ * - one exchange's failure never changes another's effects: a failing fast statement changed
+ *   nothing, and on the per-exchange path a failure is rolled back to its own savepoint;
+ * - exchanges are sent in `codeHash` order, so two batches lock code rows in the same order.
  */
 import type pg from "pg";
 import type { ExchangeInput, ExchangeOutcome } from "../port.ts";
@@ -17,6 +21,8 @@ import { hasSqlState, isTransient, translateError } from "./errors.ts";
 
 type Transaction = <T>(body: (client: pg.PoolClient) => Promise<T>) => Promise<T>;
 type Exchange = (client: pg.PoolClient, input: ExchangeInput) => Promise<ExchangeOutcome>;
+/** Decides a batch in one statement; `null` where the per-exchange path must decide. */
+type FastBatch = (inputs: ExchangeInput[]) => Promise<Array<ExchangeOutcome | null>>;
 
 interface Pending {
   input: ExchangeInput;
@@ -44,6 +50,7 @@ export class ExchangeBatcher {
     private readonly transaction: Transaction,
     private readonly exchange: Exchange,
     options: BatchOptions = {},
+    private readonly fast: FastBatch | null = null,
   ) {
     this.maxBatch = Math.max(1, options.maxBatch ?? 32);
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 4);
@@ -77,9 +84,37 @@ export class ExchangeBatcher {
   }
 
   private async run(batch: Pending[]): Promise<void> {
-    const ordered = [...batch].sort((a, b) =>
+    const ordered = batch.sort((a, b) =>
       a.input.codeHash < b.input.codeHash ? -1 : a.input.codeHash > b.input.codeHash ? 1 : 0,
     );
+    let rest = ordered;
+    if (this.fast) {
+      let decided: Array<ExchangeOutcome | null>;
+      try {
+        decided = await this.fast(ordered.map((item) => item.input));
+      } catch (error) {
+        // Without a SQLSTATE the connection failed and the commit's fate is unknown: never
+        // run the batch again (its codes may be consumed), let the callers retry instead.
+        if (!hasSqlState(error)) {
+          const failure = translateError(error);
+          for (const item of ordered) item.reject(failure);
+          return;
+        }
+        decided = [];
+      }
+      rest = [];
+      for (const [index, item] of ordered.entries()) {
+        const outcome = decided[index];
+        if (outcome) item.resolve(outcome);
+        else rest.push(item);
+      }
+      if (rest.length === 0) return;
+    }
+    await this.runEach(rest);
+  }
+
+  /** The per-exchange path: one transaction, one savepoint per exchange. */
+  private async runEach(ordered: Pending[]): Promise<void> {
     let settled: Map<Pending, Settled>;
     try {
       settled = await this.transaction(async (client) => {
@@ -100,10 +135,10 @@ export class ExchangeBatcher {
       });
     } catch (error) {
       const failure = translateError(error);
-      for (const item of batch) item.reject(failure);
+      for (const item of ordered) item.reject(failure);
       return;
     }
-    for (const item of batch) {
+    for (const item of ordered) {
       const result = settled.get(item)!;
       if (result.ok) item.resolve(result.outcome);
       else item.reject(result.error);

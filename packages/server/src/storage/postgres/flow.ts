@@ -275,3 +275,147 @@ export async function ensureOpenIdWith(
 function newOpenId(): string {
   return `ou_${randomBytes(16).toString("hex")}`;
 }
+
+/**
+ * The fast path of a batch of exchanges: ONE statement, so one round trip and, run outside an
+ * explicit transaction, its own implicit transaction whose COMMIT completes before PostgreSQL
+ * answers (the `pg` driver settles a query only on ReadyForQuery, which follows the commit).
+ *
+ * It decides only the exchanges whose conditional UPDATE consumed their code, and answers
+ * `null` for every other one (unknown, expired, foreign, already consumed, lost a race,
+ * visible but without an open_id yet): those go through `exchangeWith` afterwards, which
+ * consumes nothing that this statement did not, and classifies them as before.
+ *
+ * Why one statement keeps the promises of `exchangeWith`:
+ * - The decision is still the UPDATE's own `WHERE consumed_at IS NULL AND expires_at > now`,
+ *   re-checked by PostgreSQL against the newest committed row when another transaction held
+ *   it; the `known` read only supplies what never changes for a code (its tenant and user)
+ *   and the catalogue as of this statement, as `exchangeWith`'s check did.
+ * - Two entries of one batch presenting the same code join the same row; PostgreSQL updates a
+ *   row at most once per statement, so RETURNING names one entry and the other gets `null`
+ *   (and then `reused`).
+ * - One statement is atomic: when it fails, nothing of it exists, and the caller may run every
+ *   entry again on the per-exchange path.
+ * - `grant_id` is set in the same UPDATE that consumes the code: a statement cannot update
+ *   one row twice, and visibility is known before the UPDATE, so it is never set for a code
+ *   that was not visible.
+ */
+const EXCHANGE_BATCH = {
+  // Named: parsed and planned once per connection.
+  name: "mina_auth_exchange_batch_v1",
+  text: `WITH items AS (
+     SELECT i.idx, i.code_hash, i.app_id COLLATE "C" AS app_id, i.grant_id COLLATE "C" AS grant_id,
+            i.session_key_hash, i.access_hash, i.refresh_hash, i.now, i.access_expires, i.family_expires
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                   $7::int8[], $8::int8[], $9::int8[])
+            WITH ORDINALITY AS i(code_hash, app_id, grant_id, session_key_hash, access_hash, refresh_hash,
+                                 now, access_expires, family_expires, idx)
+   ), known AS (
+     SELECT i.idx, a.scopes, o.open_id,
+            coalesce(u.status = 'active' AND (
+              ins.visibility_all
+              OR u.user_id = ANY (ins.visible_user_ids)
+              OR u.department_ids && ins.visible_department_ids
+            ), false) AS visible
+       FROM items i
+       JOIN login_codes c ON c.code_hash = i.code_hash AND c.app_id = i.app_id
+       JOIN apps a ON a.app_id = i.app_id
+       LEFT JOIN installations ins ON ins.app_id = i.app_id AND ins.tenant_key = c.tenant_key
+       LEFT JOIN users u ON u.tenant_key = c.tenant_key AND u.user_id = c.user_id
+       LEFT JOIN open_ids o ON o.app_id = i.app_id AND o.tenant_key = c.tenant_key AND o.user_id = c.user_id
+   ), consumed AS (
+     UPDATE login_codes c
+        SET consumed_at = i.now, grant_id = CASE WHEN k.visible THEN i.grant_id END
+       FROM items i JOIN known k ON k.idx = i.idx
+      WHERE c.code_hash = i.code_hash AND c.app_id = i.app_id
+        AND c.consumed_at IS NULL AND c.expires_at > i.now
+        AND (k.open_id IS NOT NULL OR NOT k.visible)
+     RETURNING i.idx, i.code_hash, i.app_id, i.grant_id, i.session_key_hash, i.access_hash, i.refresh_hash,
+               i.now, i.access_expires, i.family_expires, c.tenant_key, c.user_id, k.visible, k.open_id, k.scopes
+   ), granted AS (
+     INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at)
+     SELECT grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, now, family_expires
+       FROM consumed WHERE visible
+   ), access AS (
+     INSERT INTO access_tokens (token_hash, grant_id, issued_at, expires_at)
+     SELECT access_hash, grant_id, now, access_expires FROM consumed WHERE visible
+   ), refresh AS (
+     INSERT INTO refresh_tokens (token_hash, grant_id, issued_at)
+     SELECT refresh_hash, grant_id, now FROM consumed WHERE visible
+   ), events AS (
+     INSERT INTO audit_events (at, type, app_id, tenant_key, user_id, grant_id)
+     SELECT now, CASE WHEN visible THEN 'login_code.consumed' ELSE 'login_code.rejected_visibility' END,
+            app_id, tenant_key, user_id, CASE WHEN visible THEN grant_id END
+       FROM consumed ORDER BY idx
+   )
+   SELECT idx, visible, tenant_key, user_id, open_id, scopes FROM consumed`,
+} as const;
+
+type BatchRow = [
+  idx: number,
+  visible: boolean,
+  tenantKey: string,
+  userId: string,
+  openId: string | null,
+  scopes: string[],
+];
+
+/**
+ * Runs {@link EXCHANGE_BATCH} for `inputs` on `q`, which must not be inside a transaction
+ * (the statement's own commit is what the caller waits for). Entry `i` of the answer is the
+ * outcome of `inputs[i]`, or `null` when the per-exchange path must decide it.
+ */
+export async function exchangeBatchWith(
+  q: Queryable,
+  inputs: readonly ExchangeInput[],
+): Promise<Array<ExchangeOutcome | null>> {
+  const n = inputs.length;
+  const codeHashes = new Array<string>(n);
+  const appIds = new Array<string>(n);
+  const grantIds = new Array<string>(n);
+  const sessionKeyHashes = new Array<string>(n);
+  const accessHashes = new Array<string>(n);
+  const refreshHashes = new Array<string>(n);
+  const nows = new Array<number>(n);
+  const accessExpiries = new Array<number>(n);
+  const familyExpiries = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const input = inputs[i]!;
+    codeHashes[i] = input.codeHash;
+    appIds[i] = input.appId;
+    grantIds[i] = input.grantId;
+    sessionKeyHashes[i] = input.sessionKeyHash;
+    accessHashes[i] = input.tokens.accessTokenHash;
+    refreshHashes[i] = input.tokens.refreshTokenHash;
+    nows[i] = input.now;
+    accessExpiries[i] = input.tokens.accessExpiresAt;
+    familyExpiries[i] = input.familyExpiresAt;
+  }
+  const { rows } = await q.query<BatchRow>({
+    ...EXCHANGE_BATCH,
+    rowMode: "array",
+    values: [
+      codeHashes,
+      appIds,
+      grantIds,
+      sessionKeyHashes,
+      accessHashes,
+      refreshHashes,
+      nows,
+      accessExpiries,
+      familyExpiries,
+    ],
+  });
+  const outcomes = new Array<ExchangeOutcome | null>(n).fill(null);
+  for (const [idx, visible, tenantKey, userId, openId, scopes] of rows) {
+    const input = inputs[idx - 1]!;
+    outcomes[idx - 1] =
+      visible && openId !== null
+        ? {
+            kind: "issued",
+            identity: { grantId: input.grantId, appId: input.appId, tenantKey, userId, openId, scopes },
+          }
+        : { kind: "not_visible" };
+  }
+  return outcomes;
+}

@@ -35,9 +35,9 @@ import type {
 } from "../port.ts";
 import { StorageUnavailableError } from "../port.ts";
 import type { StorageTestHooks } from "../test-hooks.ts";
-import { ExchangeBatcher } from "./batcher.ts";
+import { type BatchOptions, ExchangeBatcher } from "./batcher.ts";
 import { hasSqlState, isTransient, translateError } from "./errors.ts";
-import { ensureOpenIdWith, exchangeWith, revokeGrantWith, rotateWith } from "./flow.ts";
+import { ensureOpenIdWith, exchangeBatchWith, exchangeWith, revokeGrantWith, rotateWith } from "./flow.ts";
 import { migrate } from "./migrate.ts";
 
 export interface PostgresStorageOptions {
@@ -48,10 +48,12 @@ export interface PostgresStorageOptions {
   /** Test-only pauses (see test-hooks.ts). Never set in production. */
   hooks?: StorageTestHooks;
   /**
-   * Group concurrent code exchanges into one transaction (one savepoint each, one commit).
-   * Default false. Each caller still gets only its own outcome.
+   * Group concurrent code exchanges: one statement (one round trip, one commit) for a whole
+   * batch, the rare exchanges it leaves undecided then in one transaction with a savepoint
+   * each (see batcher.ts). Default true; false runs every exchange in its own transaction.
+   * Each caller still gets only its own outcome.
    */
-  batchExchanges?: boolean | { maxBatch?: number };
+  batchExchanges?: boolean | BatchOptions;
   /** How long to wait for a free or new connection before failing (ms). Default 5000. */
   connectTimeoutMs?: number;
   /** Server-side statement_timeout (ms). Default 15000. */
@@ -324,13 +326,17 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
   }
 
   const batcher =
-    options.batchExchanges === undefined || options.batchExchanges === false
+    options.batchExchanges === false
       ? null
       : new ExchangeBatcher(
           // Not guarded: batches queued before close() still run while it waits for them.
           (body) => track(runTransaction(body)),
           exchangeWith,
-          options.batchExchanges === true ? {} : options.batchExchanges,
+          options.batchExchanges === true || options.batchExchanges === undefined
+            ? {}
+            : options.batchExchanges,
+          // Outside any transaction: the statement's own commit is the one its callers wait for.
+          (inputs) => exchangeBatchWith(pool, inputs),
         );
 
   const storage: Storage = {
