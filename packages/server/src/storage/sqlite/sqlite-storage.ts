@@ -26,6 +26,7 @@ import type {
 } from "../port.ts";
 import { StorageUnavailableError } from "../port.ts";
 import type { StorageTestHooks } from "../test-hooks.ts";
+import { Checkpointer } from "./checkpointer.ts";
 import { toStorageError } from "./errors.ts";
 import { applyMigrations, loadMigrations } from "./migrations.ts";
 import { type SyncFile, WalSync } from "./wal-sync.ts";
@@ -47,9 +48,6 @@ export interface SqliteStorageOptions {
   maxBatch?: number;
   hooks?: StorageTestHooks;
 }
-
-/** Pages of WAL after which a COMMIT runs a checkpoint (SQLite's default is 1000). */
-const WAL_AUTOCHECKPOINT_PAGES = 4000;
 
 /** Grant revocation reasons this adapter writes. */
 export const REVOKE_REASON = {
@@ -470,6 +468,7 @@ export class SqliteStorage implements Storage {
   readonly #db: BetterSqlite3.Database;
   readonly #queue: WriteQueue;
   readonly #walSync: WalSync | null;
+  readonly #checkpointer: Checkpointer | null;
   readonly #hooks: StorageTestHooks | undefined;
   readonly #ping: BetterSqlite3.Statement<[]>;
   #statements: Statements | null = null;
@@ -481,11 +480,8 @@ export class SqliteStorage implements Storage {
       db = new Database(options.path);
       db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
       if (!db.memory) {
+        // Checkpoints are the Checkpointer's, on a worker thread (checkpointer.ts).
         db.pragma("journal_mode = WAL");
-        // Checkpoint every ~16 MB of WAL instead of SQLite's ~4 MB: a page written by several
-        // commits is copied back once, and fewer COMMITs pay for a checkpoint. Durability is the
-        // WAL's, at COMMIT, whatever this setting (docs/performance.md, "WAL checkpoints").
-        db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       }
       // FULL durability is WalSync's fdatasync after each COMMIT, off the event loop; SQLite's own
       // FULL would fsync inside COMMIT and stop every request for its duration. NORMAL still
@@ -502,7 +498,12 @@ export class SqliteStorage implements Storage {
     this.#db = db;
     this.#walSync =
       db.memory || options.synchronous === "NORMAL" ? null : new WalSync(db.name, options.syncFile);
-    this.#queue = new WriteQueue(db, options.maxBatch ?? 256, this.#walSync ?? undefined);
+    this.#queue = new WriteQueue(db, {
+      maxBatch: options.maxBatch,
+      durability: this.#walSync ?? undefined,
+      afterCommit: () => this.#checkpointer?.committed(),
+    });
+    this.#checkpointer = db.memory ? null : new Checkpointer(db, this.#queue);
     this.#hooks = options.hooks;
     this.#ping = db.prepare("SELECT 1");
   }
@@ -510,6 +511,11 @@ export class SqliteStorage implements Storage {
   /** The underlying connection, for SQLite-specific tests and tools; not part of the port. */
   get database(): BetterSqlite3.Database {
     return this.#db;
+  }
+
+  /** Checkpoints done off the event loop, and WAL restarts seen (null: no WAL, or no worker). */
+  get checkpointStats(): { checkpoints: number; walRestarts: number } | null {
+    return this.#checkpointer?.stats ?? null;
   }
 
   /** Group-commit counters: committed write batches and the operations they carried. */
@@ -586,8 +592,9 @@ export class SqliteStorage implements Storage {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#queue.close();
     this.#closed = true;
+    await this.#checkpointer?.close();
+    this.#queue.close();
     await this.#walSync?.close();
     this.#db.close();
   }

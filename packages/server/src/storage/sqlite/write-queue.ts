@@ -1,5 +1,6 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { StorageUnavailableError } from "../port.ts";
+import type { WriteGate } from "./checkpointer.ts";
 import { toStorageError } from "./errors.ts";
 
 interface QueuedWrite {
@@ -15,6 +16,14 @@ export interface CommitDurability {
   committed(done: (error: Error | null) => void): void;
 }
 
+export interface WriteQueueOptions {
+  /** Most operations committed together in one transaction. */
+  maxBatch?: number;
+  durability?: CommitDurability;
+  /** Told of every COMMIT, after it returned (the checkpointer counts them). */
+  afterCommit?: () => void;
+}
+
 /**
  * Group commit. Every write queued during one turn of the event loop runs in one
  * `BEGIN IMMEDIATE … COMMIT`. An operation that throws rolls back only itself and rejects
@@ -26,10 +35,12 @@ export interface CommitDurability {
  * better-sqlite3 is synchronous, so a batch runs start to finish without yielding: nothing
  * else in this process can observe it half-done.
  */
-export class WriteQueue {
+export class WriteQueue implements WriteGate {
   readonly #db: BetterSqlite3.Database;
   readonly #maxBatch: number;
   readonly #durability: CommitDurability | undefined;
+  readonly #afterCommit: (() => void) | undefined;
+  #held = false;
   #pending: QueuedWrite[] = [];
   #scheduled = false;
   #closed = false;
@@ -42,10 +53,11 @@ export class WriteQueue {
   readonly #release: BetterSqlite3.Statement<[]>;
   readonly #rollbackTo: BetterSqlite3.Statement<[]>;
 
-  constructor(db: BetterSqlite3.Database, maxBatch = 256, durability?: CommitDurability) {
+  constructor(db: BetterSqlite3.Database, options: WriteQueueOptions = {}) {
     this.#db = db;
-    this.#maxBatch = maxBatch;
-    this.#durability = durability;
+    this.#maxBatch = options.maxBatch ?? 256;
+    this.#durability = options.durability;
+    this.#afterCommit = options.afterCommit;
     this.#begin = db.prepare("BEGIN IMMEDIATE");
     this.#commit = db.prepare("COMMIT");
     this.#rollback = db.prepare("ROLLBACK");
@@ -73,9 +85,20 @@ export class WriteQueue {
     return { batches: this.#batches, operations: this.#operations };
   }
 
+  /** No new transaction begins until `release` (writes keep queueing meanwhile). */
+  hold(): void {
+    this.#held = true;
+  }
+
+  release(): void {
+    this.#held = false;
+    if (this.#pending.length > 0) this.#schedule();
+  }
+
   /** Refuses new writes and commits everything already queued, synchronously. */
   close(): void {
     this.#closed = true;
+    this.#held = false;
     while (this.#pending.length > 0) this.#flushBatch();
   }
 
@@ -84,7 +107,7 @@ export class WriteQueue {
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      if (this.#pending.length === 0) return;
+      if (this.#pending.length === 0 || this.#held) return;
       this.#flushBatch();
       if (this.#pending.length > 0) this.#schedule();
     });
@@ -108,6 +131,7 @@ export class WriteQueue {
     }
     this.#batches += 1;
     this.#operations += batch.length;
+    this.#afterCommit?.();
     if (this.#durability === undefined) settle(batch, settlements);
     else {
       this.#durability.committed((error) =>
