@@ -94,7 +94,7 @@ describe("sqlite FULL durability: the WAL is fsynced before any commit is acknow
     }
   });
 
-  it("commits made while an fsync runs wait for the next one; a read of them waits too", async () => {
+  it("commits made after an fsync started wait for another one; a read of them waits too", async () => {
     const gate = gatedSync();
     const { storage, world } = await openWorld(gate);
     try {
@@ -122,6 +122,34 @@ describe("sqlite FULL durability: the WAL is fsynced before any commit is acknow
       assert.equal((await second.promise).kind, "issued");
       assert.ok(await read.promise, "the read finds the token once it is durable");
       assert.ok(gate.calls >= 2);
+    } finally {
+      gate.holding = false;
+      for (const release of gate.held.splice(0)) release();
+      await storage.close();
+    }
+  });
+
+  it("fsyncs overlap and may finish out of order: a later one settles every commit it covers", async () => {
+    const gate = gatedSync();
+    const { storage, world } = await openWorld(gate);
+    try {
+      const [a, b] = [
+        await mintCode(storage, world.app, world.alice, T0),
+        await mintCode(storage, world.app, world.alice, T0),
+      ];
+      gate.holding = true;
+      const first = watch(
+        storage.exchangeLoginCode(exchangeInput(a.record.codeHash, world.app.appId, T0 + 1).input),
+      );
+      await gate.heldCount(1);
+      const second = watch(
+        storage.exchangeLoginCode(exchangeInput(b.record.codeHash, world.app.appId, T0 + 1).input),
+      );
+      await gate.heldCount(2); // started while the first still runs
+      gate.held.pop()!(); // the second fsync finishes first: it covers both commits
+      assert.equal((await second.promise).kind, "issued");
+      assert.equal((await first.promise).kind, "issued");
+      gate.release();
     } finally {
       gate.holding = false;
       for (const release of gate.held.splice(0)) release();
