@@ -302,36 +302,44 @@ function newOpenId(): string {
  */
 const EXCHANGE_BATCH = {
   // Named: parsed and planned once per connection.
-  name: "mina_auth_exchange_batch_v1",
-  text: `WITH items AS (
-     SELECT i.idx, i.code_hash, i.app_id COLLATE "C" AS app_id, i.grant_id COLLATE "C" AS grant_id,
-            i.session_key_hash, i.access_hash, i.refresh_hash, i.now, i.access_expires, i.family_expires
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                   $7::int8[], $8::int8[], $9::int8[])
-            WITH ORDINALITY AS i(code_hash, app_id, grant_id, session_key_hash, access_hash, refresh_hash,
-                                 now, access_expires, family_expires, idx)
-   ), known AS (
-     SELECT i.idx, a.scopes, o.open_id,
+  name: "mina_auth_exchange_batch_v2",
+  text: `WITH known AS MATERIALIZED (
+     SELECT i.idx, i.code_hash, i.app_id, i.grant_id, i.session_key_hash, i.access_hash, i.refresh_hash,
+            i.now, i.access_expires, i.family_expires, c.ctid AS code_row, c.tenant_key, c.user_id,
+            a.scopes, o.open_id,
             coalesce(u.status = 'active' AND (
               ins.visibility_all
               OR u.user_id = ANY (ins.visible_user_ids)
               OR u.department_ids && ins.visible_department_ids
             ), false) AS visible
-       FROM items i
-       JOIN login_codes c ON c.code_hash = i.code_hash AND c.app_id = i.app_id
-       JOIN apps a ON a.app_id = i.app_id
-       LEFT JOIN installations ins ON ins.app_id = i.app_id AND ins.tenant_key = c.tenant_key
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                   $7::int8[], $8::int8[], $9::int8[])
+            WITH ORDINALITY AS i(code_hash, app_id, grant_id, session_key_hash, access_hash, refresh_hash,
+                                 now, access_expires, family_expires, idx)
+       -- LIMIT keeps this a lookup by primary key per entry, whatever the table's statistics say.
+       JOIN LATERAL (
+         SELECT ctid, app_id, tenant_key, user_id FROM login_codes WHERE code_hash = i.code_hash LIMIT 1
+       ) c ON c.app_id = i.app_id COLLATE "C"
+       JOIN apps a ON a.app_id = c.app_id
+       LEFT JOIN installations ins ON ins.app_id = c.app_id AND ins.tenant_key = c.tenant_key
        LEFT JOIN users u ON u.tenant_key = c.tenant_key AND u.user_id = c.user_id
-       LEFT JOIN open_ids o ON o.app_id = i.app_id AND o.tenant_key = c.tenant_key AND o.user_id = c.user_id
+       LEFT JOIN open_ids o ON o.app_id = c.app_id AND o.tenant_key = c.tenant_key AND o.user_id = c.user_id
+      WHERE o.open_id IS NOT NULL OR NOT coalesce(u.status = 'active' AND (
+              ins.visibility_all
+              OR u.user_id = ANY (ins.visible_user_ids)
+              OR u.department_ids && ins.visible_department_ids
+            ), false)
    ), consumed AS (
+     -- Reaches the row version the read found by its ctid (no second index lookup). Should
+     -- another transaction have updated the row since, PostgreSQL waits for it and re-checks
+     -- this WHERE on the newest version: once consumed, the entry is left undecided.
      UPDATE login_codes c
-        SET consumed_at = i.now, grant_id = CASE WHEN k.visible THEN i.grant_id END
-       FROM items i JOIN known k ON k.idx = i.idx
-      WHERE c.code_hash = i.code_hash AND c.app_id = i.app_id
-        AND c.consumed_at IS NULL AND c.expires_at > i.now
-        AND (k.open_id IS NOT NULL OR NOT k.visible)
-     RETURNING i.idx, i.code_hash, i.app_id, i.grant_id, i.session_key_hash, i.access_hash, i.refresh_hash,
-               i.now, i.access_expires, i.family_expires, c.tenant_key, c.user_id, k.visible, k.open_id, k.scopes
+        SET consumed_at = k.now, grant_id = CASE WHEN k.visible THEN k.grant_id END
+       FROM known k
+      WHERE c.ctid = k.code_row AND c.code_hash = k.code_hash
+        AND c.consumed_at IS NULL AND c.expires_at > k.now
+     RETURNING k.idx, k.code_hash, k.app_id, k.grant_id, k.session_key_hash, k.access_hash, k.refresh_hash,
+               k.now, k.access_expires, k.family_expires, c.tenant_key, c.user_id, k.visible, k.open_id, k.scopes
    ), granted AS (
      INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at)
      SELECT grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, now, family_expires
