@@ -242,19 +242,24 @@ const DEMO_USERS = ["6c486g", "7d597h"]; // both visible to the demo app
 function minaEntry() {
   const dist = join(root, "packages/server/dist/cli.js");
   if (existsSync(dist)) {
-    const newest = (dir) => {
+    const newest = (dir, ext) => {
       let t = 0;
       for (const name of readdirSync(dir, { withFileTypes: true })) {
         const p = join(dir, name.name);
-        t = Math.max(t, name.isDirectory() ? newest(p) : name.name.endsWith(".ts") ? statSync(p).mtimeMs : 0);
+        t = Math.max(t, name.isDirectory() ? newest(p, ext) : name.name.endsWith(ext) ? statSync(p).mtimeMs : 0);
       }
       return t;
     };
     const srcNewest = Math.max(
-      newest(join(root, "packages/server/src")),
-      newest(join(root, "packages/protocol/src")),
+      newest(join(root, "packages/server/src"), ".ts"),
+      newest(join(root, "packages/protocol/src"), ".ts"),
     );
-    if (statSync(dist).mtimeMs >= srcNewest) return { args: [dist], from: "dist" };
+    // tsc -b rewrites only the outputs that changed: the build is as new as its newest file.
+    const distNewest = Math.max(
+      newest(join(root, "packages/server/dist"), ".js"),
+      newest(join(root, "packages/protocol/dist"), ".js"),
+    );
+    if (distNewest >= srcNewest) return { args: [dist], from: "dist" };
   }
   return {
     args: ["--conditions=source", "--import", "tsx", join(root, "packages/server/src/cli.ts")],
