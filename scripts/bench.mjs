@@ -246,7 +246,10 @@ function minaEntry() {
       let t = 0;
       for (const name of readdirSync(dir, { withFileTypes: true })) {
         const p = join(dir, name.name);
-        t = Math.max(t, name.isDirectory() ? newest(p, ext) : name.name.endsWith(ext) ? statSync(p).mtimeMs : 0);
+        t = Math.max(
+          t,
+          name.isDirectory() ? newest(p, ext) : name.name.endsWith(ext) ? statSync(p).mtimeMs : 0,
+        );
       }
       return t;
     };
