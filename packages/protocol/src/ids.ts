@@ -9,8 +9,11 @@ export const Formats = {
   userId: /^[0-9A-Za-z]{1,64}$/,
   openId: /^ou_[0-9a-f]{32}$/,
   unionId: /^on_[0-9a-f]{32}$/,
-  /** Login codes mina-auth issues: 44 hex digits, 12 of issue time then 128 random bits. */
-  loginCode: /^[0-9a-f]{44}$/,
+  /**
+   * Login codes mina-auth issues: 44 hex digits, 12 of issue time then 128 random bits. 32 hex
+   * digits (128 random bits alone) is mina-auth 0.1's layout, accepted while such codes live.
+   */
+  loginCode: /^(?:[0-9a-f]{44}|[0-9a-f]{32})$/,
   appToken: /^t-[0-9a-f]{64}$/,
   /**
    * 51 base64url characters: 6 bytes of issue time, then 256 random bits. 43 characters (256

@@ -67,9 +67,24 @@ describe("time-led codes and tokens", () => {
     }
   });
 
-  it("a code in 0.1's 32-hex layout is malformed now: 10226, like any unknown code", async () => {
-    const res = await t.exchange(randomBytes(16).toString("hex"), appToken);
-    assert.equal(res.body.code, 10226, res.text);
+  it("a code in 0.1's layout (32 hex), stored as its SHA-256 alone, still redeems once", async () => {
+    const code = await t.mintCode();
+    const legacy = randomBytes(16).toString("hex");
+    assert.match(legacy, Formats.loginCode);
+    const db = new Database(t.dbPath);
+    try {
+      db.pragma("busy_timeout = 5000");
+      db.prepare("UPDATE login_codes SET code_hash = ? WHERE code_hash = ?").run(
+        sha256Hex(legacy),
+        storageKey("login_code", code),
+      );
+    } finally {
+      db.close();
+    }
+    const first = await t.exchange(legacy, appToken);
+    assert.equal(first.body.code, 0, first.text);
+    assert.equal((await t.exchange(legacy, appToken)).body.code, 10213);
+    assert.equal((await t.exchange(randomBytes(16).toString("hex"), appToken)).body.code, 10226);
   });
 
   it("tokens in 0.1's layout, stored as their SHA-256 alone, still answer user_info and refresh", async () => {

@@ -70,6 +70,33 @@ describe("sqlite checkpoints run on a worker thread", () => {
     db.close();
   });
 
+  it("a tail step that never ends releases the held writes after its limit; the writer takes over", async () => {
+    const db = new Database(join(dir, `stuck-${++count}.db`));
+    db.pragma("journal_mode = WAL");
+    const gate = { held: 0, hold: () => gate.held++, release: () => gate.held-- };
+    // Answers the bulk step with frames left over, then never answers the tail step.
+    const stuck = `
+      const { parentPort } = require("node:worker_threads");
+      let requests = 0;
+      parentPort.on("message", (request) => {
+        if (request.kind === "close") return parentPort.close();
+        if (++requests === 1) parentPort.postMessage({ kind: "done", id: request.id, busy: false, log: 10, checkpointed: 5 });
+      });`;
+    const checkpointer = new Checkpointer(db, gate, stuck, 50);
+    checkpointer.committed();
+    const deadline = Date.now() + 5000;
+    while (gate.held === 0) {
+      assert.ok(Date.now() < deadline, "the tail step never held writes");
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    while (gate.held !== 0 || pages(db) !== 4000) {
+      assert.ok(Date.now() < deadline, "writes stayed held");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await checkpointer.close();
+    db.close();
+  });
+
   it("close ends the worker; the file is then checkpointed and its WAL removed by the writer", async () => {
     const path = join(dir, `close-${++count}.db`);
     const storage = createSqliteStorage({ path });

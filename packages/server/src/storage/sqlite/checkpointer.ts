@@ -48,6 +48,11 @@ const CHECKPOINT_INTERVAL_MS = 100;
  * worker stalls, so that the WAL still cannot grow without bound.
  */
 const BACKSTOP_AUTOCHECKPOINT_PAGES = 20_000;
+/**
+ * Longest the tail step may hold writes. A worker stuck that long (a disk stalling in fsync)
+ * is given up: writes resume and the writer checkpoints by itself again.
+ */
+const TAIL_HOLD_LIMIT_MS = 1000;
 /** SQLite's own checkpointing, back in the writer, if the worker cannot run. */
 const FALLBACK_AUTOCHECKPOINT_PAGES = 4000;
 
@@ -69,6 +74,7 @@ export class Checkpointer {
   readonly #db: BetterSqlite3.Database;
   readonly #gate: WriteGate;
   readonly #worker: Worker;
+  readonly #tailHoldLimitMs: number;
   #step: "idle" | "bulk" | "tail" | "stopped" = "idle";
   #lastStarted = 0;
   #id = 0;
@@ -76,9 +82,16 @@ export class Checkpointer {
   #lastLog = 0;
   #stats = { checkpoints: 0, walRestarts: 0 };
   #exited: Promise<void>;
+  #tailTimer: NodeJS.Timeout | undefined;
 
   /** `workerSource` is replaceable so that tests can make the worker fail. */
-  constructor(db: BetterSqlite3.Database, gate: WriteGate, workerSource = WORKER_SOURCE) {
+  constructor(
+    db: BetterSqlite3.Database,
+    gate: WriteGate,
+    workerSource = WORKER_SOURCE,
+    tailHoldLimitMs = TAIL_HOLD_LIMIT_MS,
+  ) {
+    this.#tailHoldLimitMs = tailHoldLimitMs;
     this.#db = db;
     this.#gate = gate;
     const driver = createRequire(import.meta.url).resolve("better-sqlite3");
@@ -109,6 +122,7 @@ export class Checkpointer {
   /** Stops the worker (releasing any held writes first); the writer checkpoints on close. */
   async close(): Promise<void> {
     if (this.#step === "stopped") return;
+    clearTimeout(this.#tailTimer);
     if (this.#step === "tail") this.#gate.release();
     this.#step = "stopped";
     // Unreferenced so that a storage left open never keeps a process alive; while closing,
@@ -123,12 +137,22 @@ export class Checkpointer {
     this.#dirty = false;
     this.#id += 1;
     this.#worker.postMessage({ kind: "checkpoint", id: this.#id } satisfies CheckpointRequest);
+    if (step === "tail") {
+      this.#tailTimer = setTimeout(() => {
+        this.#fallBack();
+        void this.#worker.terminate();
+      }, this.#tailHoldLimitMs);
+      this.#tailTimer.unref();
+    }
   }
 
   #onReply(reply: CheckpointReply): void {
     if (this.#step === "stopped" || reply.id !== this.#id) return;
     const step = this.#step;
-    if (step === "tail") this.#gate.release();
+    if (step === "tail") {
+      clearTimeout(this.#tailTimer);
+      this.#gate.release();
+    }
     this.#step = "idle";
     if (reply.kind === "failed" || reply.busy) return; // tried again after the next commit
     this.#stats.checkpoints += 1;
@@ -142,6 +166,7 @@ export class Checkpointer {
 
   #fallBack(): void {
     if (this.#step === "stopped") return;
+    clearTimeout(this.#tailTimer);
     if (this.#step === "tail") this.#gate.release();
     this.#step = "stopped";
     try {

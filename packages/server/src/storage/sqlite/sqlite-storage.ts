@@ -468,6 +468,9 @@ export class SqliteStorage implements Storage {
   readonly #db: BetterSqlite3.Database;
   readonly #queue: WriteQueue;
   readonly #walSync: WalSync | null;
+  /** Changes when another connection (another process) commits to the file. */
+  readonly #dataVersion: BetterSqlite3.Statement<[], number> | null;
+  #lastDataVersion = 0;
   readonly #checkpointer: Checkpointer | null;
   readonly #hooks: StorageTestHooks | undefined;
   readonly #ping: BetterSqlite3.Statement<[]>;
@@ -496,8 +499,15 @@ export class SqliteStorage implements Storage {
       throw toStorageError(error);
     }
     this.#db = db;
-    this.#walSync =
-      db.memory || options.synchronous === "NORMAL" ? null : new WalSync(db.name, options.syncFile);
+    if (db.memory || options.synchronous === "NORMAL") {
+      this.#walSync = null;
+      this.#dataVersion = null;
+    } else {
+      const [main] = db.pragma("database_list") as { name: string; file: string }[];
+      this.#walSync = new WalSync(main?.file || db.name, options.syncFile);
+      this.#dataVersion = db.prepare<[], number>("PRAGMA data_version").pluck();
+      this.#lastDataVersion = this.#dataVersion.get()!;
+    }
     this.#queue = new WriteQueue(db, {
       maxBatch: options.maxBatch,
       durability: this.#walSync ?? undefined,
@@ -541,7 +551,16 @@ export class SqliteStorage implements Storage {
     } catch (error) {
       return Promise.reject(toStorageError(error));
     }
-    return this.#walSync === null ? Promise.resolve(value) : this.#walSync.observed().then(() => value);
+    if (this.#walSync === null || this.#dataVersion === null) return Promise.resolve(value);
+    let othersCommitted: boolean;
+    try {
+      const version = this.#dataVersion.get()!;
+      othersCommitted = version !== this.#lastDataVersion;
+      this.#lastDataVersion = version;
+    } catch (error) {
+      return Promise.reject(toStorageError(error));
+    }
+    return this.#walSync.observed(othersCommitted).then(() => value);
   }
 
   #write<T>(fn: (s: Statements) => T): Promise<T> {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fdatasync, mkdtempSync, rmSync } from "node:fs";
+import { fdatasync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -129,30 +129,72 @@ describe("sqlite FULL durability: the WAL is fsynced before any commit is acknow
     }
   });
 
-  it("fsyncs overlap and may finish out of order: a later one settles every commit it covers", async () => {
-    const gate = gatedSync();
-    const { storage, world } = await openWorld(gate);
+  it("a read that sees another process's commit waits for an fsync of its own", async () => {
+    const gateA = gatedSync();
+    const { path, storage: a } = await openWorld(gateA);
+    const gateB = gatedSync();
+    const b = createSqliteStorage({ path, syncFile: gateB.sync });
     try {
-      const [a, b] = [
-        await mintCode(storage, world.app, world.alice, T0),
-        await mintCode(storage, world.app, world.alice, T0),
-      ];
+      gateA.holding = true;
+      gateB.holding = true;
+      const write = watch(a.upsertTenant({ tenantKey: "t-cross", name: "not yet on disk" }));
+      await gateA.heldCount(1);
+      const read = watch(b.getTenant("t-cross"));
+      await gateB.heldCount(1);
+      for (let i = 0; i < 5; i++) await tick();
+      assert.equal(read.settled, false, "another process was shown a commit not yet on disk");
+      gateB.release();
+      assert.deepEqual(await read.promise, { tenantKey: "t-cross", name: "not yet on disk" });
+      gateA.release();
+      await write.promise;
+    } finally {
+      for (const gate of [gateA, gateB]) {
+        gate.holding = false;
+        for (const release of gate.held.splice(0)) release();
+      }
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("writes queued when an fsync fails never commit", async () => {
+    const gate = gatedSync();
+    const { path, storage } = await openWorld(gate);
+    try {
       gate.holding = true;
-      const first = watch(
-        storage.exchangeLoginCode(exchangeInput(a.record.codeHash, world.app.appId, T0 + 1).input),
-      );
+      const first = storage.upsertTenant({ tenantKey: "t-first", name: "x" });
       await gate.heldCount(1);
-      const second = watch(
-        storage.exchangeLoginCode(exchangeInput(b.record.codeHash, world.app.appId, T0 + 1).input),
-      );
-      await gate.heldCount(2); // started while the first still runs
-      gate.held.pop()!(); // the second fsync finishes first: it covers both commits
-      assert.equal((await second.promise).kind, "issued");
-      assert.equal((await first.promise).kind, "issued");
-      gate.release();
+      const queued = storage.upsertTenant({ tenantKey: "t-queued", name: "x" });
+      gate.release(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
+      await assert.rejects(first, StorageUnavailableError);
+      await assert.rejects(queued, StorageUnavailableError);
+      const peer = new Database(path, { readonly: true });
+      const row = peer.prepare("SELECT count(*) AS n FROM tenants WHERE tenant_key = 't-queued'").get();
+      peer.close();
+      assert.deepEqual(row, { n: 0 });
     } finally {
       gate.holding = false;
-      for (const release of gate.held.splice(0)) release();
+      await storage.close();
+    }
+  });
+
+  it("a database reached through a symlink syncs the WAL SQLite writes, next to the real file", async () => {
+    const real = join(dir, `real-${++count}`);
+    mkdirSync(real);
+    const link = join(dir, `link-${count}.db`);
+    symlinkSync(join(real, "x.db"), link);
+    const synced: string[] = [];
+    const storage = createSqliteStorage({
+      path: link,
+      syncFile: (fd, done) => {
+        synced.push(readlinkSync(`/proc/self/fd/${fd}`));
+        fdatasync(fd, done);
+      },
+    });
+    try {
+      await storage.migrate();
+      await storage.upsertTenant({ tenantKey: "t-link", name: "through a symlink" });
+      assert.deepEqual([...new Set(synced)], [join(real, "x.db-wal")]);
+    } finally {
       await storage.close();
     }
   });

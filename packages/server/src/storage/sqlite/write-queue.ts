@@ -14,6 +14,8 @@ type Settlement = { ok: true; value: unknown } | { ok: false; error: unknown };
 /** Told of every COMMIT; calls back once that commit is durable (see wal-sync.ts). */
 export interface CommitDurability {
   committed(done: (error: Error | null) => void): void;
+  /** Set once durability failed: nothing may commit after that. */
+  readonly failure: Error | null;
 }
 
 export interface WriteQueueOptions {
@@ -115,6 +117,13 @@ export class WriteQueue implements WriteGate {
 
   #flushBatch(): void {
     const batch = this.#pending.splice(0, this.#maxBatch);
+    // Writes queued before durability failed must not commit either: other processes and the
+    // checkpointer would see data whose callers were told it failed.
+    const failure = this.#durability?.failure;
+    if (failure) {
+      this.#settleAll(batch, failure);
+      return;
+    }
     // Optimistic first: operations almost never throw, and two statements fewer per operation
     // are a fifth of an exchange's cost. Only a batch where one did is rolled back and run
     // again with each operation isolated in its own SAVEPOINT. Operations are SQL alone, so
