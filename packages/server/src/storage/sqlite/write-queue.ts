@@ -29,10 +29,10 @@ export interface WriteQueueOptions {
 /**
  * Group commit. Every write queued during one turn of the event loop runs in one
  * `BEGIN IMMEDIATE … COMMIT`. An operation that throws rolls back only itself and rejects
- * only its own promise (the batch is run again with each operation in its own SAVEPOINT). No promise settles before the COMMIT
- * has returned, and with a `CommitDurability`, before that commit is on disk; when the COMMIT
- * (or the transaction) fails, every operation of the batch rejects with
- * `StorageUnavailableError` and none of them took effect.
+ * only its own promise (the batch is run again with each operation in its own SAVEPOINT).
+ * No promise settles before the COMMIT has returned, and with a `CommitDurability`, before
+ * that commit is on disk; when the COMMIT (or the transaction) fails, every operation of the
+ * batch rejects with `StorageUnavailableError` and none of them took effect.
  *
  * better-sqlite3 is synchronous, so a batch runs start to finish without yielding: nothing
  * else in this process can observe it half-done.
@@ -125,7 +125,7 @@ export class WriteQueue implements WriteGate {
       return;
     }
     // Optimistic first: operations almost never throw, and two statements fewer per operation
-    // are a fifth of an exchange's cost. Only a batch where one did is rolled back and run
+    // measured at about a fifth of an exchange's storage cost. Only a batch where one did is rolled back and run
     // again with each operation isolated in its own SAVEPOINT. Operations are SQL alone, so
     // running one twice, the first time rolled back, has no other effect.
     let settlements = this.#runBatch(batch, false);
