@@ -2,8 +2,9 @@ import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import type BetterSqlite3 from "better-sqlite3";
 
-export type CheckpointRequest = { kind: "checkpoint"; id: number } | { kind: "close" };
-export type CheckpointReply =
+/** The messages exchanged with WORKER_SOURCE below. */
+type CheckpointRequest = { kind: "checkpoint"; id: number } | { kind: "close" };
+type CheckpointReply =
   | { kind: "done"; id: number; busy: boolean; log: number; checkpointed: number }
   | { kind: "failed"; id: number; message: string };
 
