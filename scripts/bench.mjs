@@ -180,6 +180,21 @@ function peakRssMb(pid) {
   }
 }
 
+/**
+ * CPU seconds (user + system) the process has used so far, from /proc (null elsewhere). Only the
+ * server process itself: PostgreSQL's backends are not in it.
+ */
+const TICKS_PER_SECOND = 100;
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+
 // --- HTTP helpers (loopback only) ---------------------------------------------------------------
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -542,7 +557,13 @@ async function measure(system) {
         debug(`run ${i + 1}: ${bodies.length} bodies ready in ${Date.now() - t0} ms`);
         const profiling = (process.env.BENCH_SERVER_NODE_ARGS ?? "").includes("profile-probe");
         if (profiling) srv.child.kill("SIGUSR2");
+        const cpuBefore = cpuSeconds(srv.child.pid);
         result = await loadOnce(srv, duration, bodies);
+        const cpuAfter = cpuSeconds(srv.child.pid);
+        result.cpu_us =
+          cpuBefore === null || cpuAfter === null || result.requests === 0
+            ? null
+            : ((cpuAfter - cpuBefore) * 1e6) / result.requests;
         if (profiling) srv.child.kill("SIGUSR2");
         rate = Math.max(rate, result.rps);
         if (result.exhausted === 0) break;
@@ -561,6 +582,9 @@ async function measure(system) {
       p50_ms: Number(median(results.map((r) => r.p50_ms)).toFixed(2)),
       p99_ms: Number(median(results.map((r) => r.p99_ms)).toFixed(2)),
       rss_mb: rss,
+      cpu_us_per_req: results.some((r) => r.cpu_us === null)
+        ? null
+        : Number(median(results.map((r) => r.cpu_us)).toFixed(1)),
       errors: results.reduce((a, r) => a + r.errors, 0),
       requests: results.reduce((a, r) => a + r.requests, 0),
       runs: results.map((r) => Math.round(r.rps)),
@@ -629,7 +653,17 @@ try {
 const byName = Object.fromEntries(measured.map((s) => [s.name, s]));
 const ratio = (s, base) => (base && base.rps > 0 ? (s.rps / base.rps).toFixed(2) : "–");
 const rows = [
-  ["system", "req/s", "p50 ms", "p99 ms", "peak RSS MB", "× ceiling", "× oidc-provider", "errors"],
+  [
+    "system",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "peak RSS MB",
+    "server CPU µs/req",
+    "× ceiling",
+    "× oidc-provider",
+    "errors",
+  ],
 ];
 for (const s of measured) {
   rows.push([
@@ -638,6 +672,7 @@ for (const s of measured) {
     s.p50_ms.toFixed(2),
     s.p99_ms.toFixed(2),
     s.rss_mb === null ? "–" : String(s.rss_mb),
+    s.cpu_us_per_req === null ? "–" : s.cpu_us_per_req.toFixed(1),
     ratio(s, byName["node-http-ceiling"]),
     ratio(s, byName["oidc-provider-authcode"]),
     String(s.errors),
@@ -660,7 +695,7 @@ for (const s of erroneous) {
   );
 }
 process.stdout.write(
-  `(${loadgen}, ${connections} connections, median of ${runs} × ${duration} s; peak RSS is the server process's VmHWM over its whole run, minting included)\n`,
+  `(${loadgen}, ${connections} connections, median of ${runs} × ${duration} s; peak RSS is the server process's VmHWM over its whole run, minting included; server CPU is its user + system time during the measured load per request, without PostgreSQL's)\n`,
 );
 
 if (flags.json) {

@@ -65,7 +65,14 @@ export interface TestResponse {
 }
 
 export async function startTestServer(
-  options: { seed?: SeedFile; config?: Partial<ServerConfig>; dbPath?: string; clock?: ManualClock } = {},
+  options: {
+    seed?: SeedFile;
+    config?: Partial<ServerConfig>;
+    dbPath?: string;
+    clock?: ManualClock;
+    /** false: tokenLoginValidate through fastify, not the fast lane. */
+    fastLane?: boolean;
+  } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "mina-auth-test-"));
   const dbPath = options.dbPath ?? join(dir, "mina-auth.db");
@@ -91,6 +98,7 @@ export async function startTestServer(
     seed: options.seed ?? demoSeed,
     clock,
     logStream,
+    ...(options.fastLane === false ? { fastLane: false } : {}),
   });
   const url = server.url;
 

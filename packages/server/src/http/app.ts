@@ -1,29 +1,27 @@
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { Socket } from "node:net";
-import { type ErrorDefinition, Errors, Limits } from "@mina-auth/protocol";
-import Fastify, {
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyRequest,
-  LogController,
-} from "fastify";
+import { Errors, Limits } from "@mina-auth/protocol";
+import Fastify, { type FastifyInstance, LogController } from "fastify";
 import type { DestinationStream } from "pino";
 import type { Clock } from "../clock.ts";
 import { defaultConfig, type LogLevel, type RateLimitConfig } from "../config.ts";
 import { AppTokenService } from "../domain/app-tokens.ts";
-import { ApiError } from "../domain/errors.ts";
 import { LoginService } from "../domain/login.ts";
-import { RateLimitedError, RateLimiter } from "../domain/rate-limits.ts";
-import { SeedError } from "../domain/seed.ts";
-import { type Storage, StorageUnavailableError } from "../storage/port.ts";
+import { RateLimiter } from "../domain/rate-limits.ts";
+import type { Storage } from "../storage/port.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
+import { createExchangeFastLane, type FastLane } from "./exchange-fast-lane.ts";
+import { answerFailure } from "./failures.ts";
 import { Metrics } from "./metrics.ts";
 import { OpenApiCollector } from "./openapi.ts";
 import { registerPlatformRoutes } from "./platform-routes.ts";
 import { sendError } from "./reply.ts";
 
 export const VERSION = "0.1.0";
+
+/** Fastify's default, which the server had while fastify created it. */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
 export interface AppOptions {
   adminToken: string;
@@ -32,6 +30,11 @@ export interface AppOptions {
   requestTimeoutMs: number;
   /** Shared-store abuse limits (security.md H6); `defaultConfig.rateLimits` when left out. */
   rateLimits?: RateLimitConfig;
+  /**
+   * Serve tokenLoginValidate on node:http in front of fastify (exchange-fast-lane.ts). Default
+   * true; false sends every request through fastify (the fast lane's parity test compares both).
+   */
+  fastLane?: boolean;
 }
 
 export interface AppDeps {
@@ -41,47 +44,6 @@ export interface AppDeps {
   logStream?: DestinationStream;
 }
 
-/**
- * What the platform answers for a storage fault on each family of endpoints. Storage faults are
- * never 5xx (security.md S3): the code tells the client to retry.
- */
-function storageFailureFor(url: string): ErrorDefinition {
-  return url.startsWith("/open-apis/authen/") ? Errors.AuthenSystemError : Errors.StorageUnavailable;
-}
-
-/** Maps anything thrown while answering to the registry. Internals never reach the caller. */
-function classify(
-  error: FastifyError | Error,
-  request: FastifyRequest,
-): { definition: ErrorDefinition; msg?: string } {
-  if (error instanceof ApiError) return { definition: error.definition, msg: error.publicMsg };
-  if (error instanceof StorageUnavailableError) return { definition: storageFailureFor(request.url) };
-  if (error instanceof SeedError)
-    return {
-      definition: Errors.AdminInvalidRequest,
-      msg: `${Errors.AdminInvalidRequest.msg}: ${error.message}`,
-    };
-  switch ((error as FastifyError).code) {
-    case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return { definition: Errors.BodyTooLarge };
-    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return { definition: Errors.UnsupportedContentType };
-    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
-    case "FST_ERR_CTP_EMPTY_JSON_BODY":
-    case "FST_ERR_CTP_INVALID_JSON_BODY":
-      return { definition: Errors.MalformedJson };
-  }
-  if ((error as FastifyError).validation) {
-    return {
-      definition: Errors.AdminInvalidRequest,
-      msg: `${Errors.AdminInvalidRequest.msg}: ${error.message}`,
-    };
-  }
-  // Any other client error fastify raises while reading the request is a body it could not parse.
-  if ((error as FastifyError).statusCode === 400) return { definition: Errors.MalformedJson };
-  return { definition: Errors.InternalError };
-}
-
 /** Builds the whole HTTP application without listening: tests drive it in-process or on loopback. */
 export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   const { storage, clock } = deps;
@@ -89,6 +51,22 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   // (16 hex digits, as before) spare a CSPRNG call per request.
   const reqIdPrefix = randomBytes(4).toString("hex");
   let reqIdSeq = 0;
+  const nextRequestId = () => {
+    reqIdSeq = (reqIdSeq + 1) >>> 0;
+    return `${reqIdPrefix}${reqIdSeq.toString(16).padStart(8, "0")}`;
+  };
+  // Given to http.createServer, because Fastify assigns requestTimeout only after construction:
+  // - Node checks the timeouts only every connectionsCheckingInterval (30 s by default), which
+  //   let a slow client hold its socket for up to requestTimeout + 30 s;
+  // - with headersTimeout left at its 60 s default, Node 20 did not apply requestTimeout to a
+  //   body that never finishes: such a client held its socket for 60 s whatever the setting.
+  const httpOptions = {
+    requestTimeout: options.requestTimeoutMs,
+    headersTimeout: Math.min(60_000, options.requestTimeoutMs),
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(options.requestTimeoutMs / 4))),
+  };
+  // Set once the services exist; no request arrives before listen().
+  let fastLane: FastLane | null = null;
   const app = Fastify({
     logger: {
       level: options.logLevel,
@@ -101,21 +79,18 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     },
     // Fastify's own two lines per request are replaced by one line of ours (onResponse below).
     logController: new LogController({ disableRequestLogging: true }),
-    genReqId: () => {
-      reqIdSeq = (reqIdSeq + 1) >>> 0;
-      return `${reqIdPrefix}${reqIdSeq.toString(16).padStart(8, "0")}`;
-    },
+    genReqId: nextRequestId,
     bodyLimit: Limits.bodyBytes,
     requestTimeout: options.requestTimeoutMs,
-    // Given to http.createServer, because Fastify assigns requestTimeout only after construction:
-    // - Node checks the timeouts only every connectionsCheckingInterval (30 s by default), which
-    //   let a slow client hold its socket for up to requestTimeout + 30 s;
-    // - with headersTimeout left at its 60 s default, Node 20 did not apply requestTimeout to a
-    //   body that never finishes: such a client held its socket for 60 s whatever the setting.
-    http: {
-      requestTimeout: options.requestTimeoutMs,
-      headersTimeout: Math.min(60_000, options.requestTimeoutMs),
-      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(options.requestTimeoutMs / 4))),
+    // The server fastify would create from these options, with the fast lane offered each
+    // request first.
+    serverFactory: (handler): Server => {
+      const server = createServer(httpOptions, (request, response) => {
+        if (fastLane === null || !fastLane(request, response)) handler(request, response);
+      });
+      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      server.requestTimeout = options.requestTimeoutMs;
+      return server;
     },
     onProtoPoisoning: "remove",
     onConstructorPoisoning: "remove",
@@ -179,20 +154,8 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   });
 
   app.setErrorHandler((thrown: unknown, request, reply) => {
-    const error = thrown instanceof Error ? thrown : new Error(String(thrown));
-    const { definition, msg } = classify(error, request);
-    if (definition === Errors.InternalError) {
-      request.log.error(
-        { error: { type: error.name, message: error.message, stack: error.stack } },
-        "unhandled error",
-      );
-    } else if (error instanceof StorageUnavailableError) {
-      request.log.warn({ error: { type: error.name, message: error.message } }, "storage unavailable");
-      reply.header("retry-after", "1");
-    } else if (error instanceof RateLimitedError) {
-      reply.header("x-ogw-ratelimit-limit", String(error.limit));
-      reply.header("x-ogw-ratelimit-reset", String(error.resetSeconds));
-    }
+    const { definition, msg, headers } = answerFailure(thrown, request.url, request.log);
+    for (const [name, value] of headers) reply.header(name, value);
     if (definition === Errors.BodyTooLarge && !request.raw.complete) {
       // Closing while the client still uploads makes the kernel answer its data with a reset,
       // which discards our 413 before the client reads it. Read and drop the rest for a moment
@@ -217,6 +180,17 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     limiter,
   );
   registerPlatformRoutes(app, appTokens, login);
+  if (options.fastLane !== false) {
+    fastLane = createExchangeFastLane({
+      appTokens,
+      login,
+      metrics,
+      log: app.log,
+      nextRequestId,
+      isClosing: () => closing,
+      bodyLimit: Limits.bodyBytes,
+    });
+  }
   registerAdminRoutes(app, { storage, login, clock, adminToken: options.adminToken });
 
   app.get(

@@ -1,0 +1,219 @@
+/**
+ * The tokenLoginValidate fast lane (src/http/exchange-fast-lane.ts) answers exactly what the
+ * fastify route answers. Two real servers on loopback, one with the lane and one without, get the
+ * same requests; their statuses, headers, bodies (secrets replaced by their shape), log lines and
+ * metrics must match.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Limits, Paths } from "@mina-auth/protocol";
+import { fitsFastLane } from "../src/http/exchange-fast-lane.ts";
+import { DEMO, startTestServer, type TestResponse, type TestServer } from "./harness.ts";
+
+const ROUTE = Paths.tokenLoginValidate;
+const SECRET_FIELDS = new Set(["access_token", "refresh_token", "session_key", "open_id"]);
+const COMPARED_HEADERS = [
+  "cache-control",
+  "content-type",
+  "content-length",
+  "connection",
+  "retry-after",
+  "x-ogw-ratelimit-limit",
+  "x-ogw-ratelimit-reset",
+];
+
+interface Case {
+  name: string;
+  /** Sends the case's request(s) to one server and returns the answer to compare. */
+  send(t: TestServer, appToken: string, storeToken: string): Promise<TestResponse>;
+}
+
+const post = (t: TestServer, headers: Record<string, string>, raw: string | Buffer) =>
+  t.request("POST", ROUTE, { headers, raw });
+const json = { "content-type": "application/json" };
+const withToken = (token: string, type = "application/json") => ({
+  "content-type": type,
+  authorization: `Bearer ${token}`,
+});
+
+const CASES: Case[] = [
+  { name: "success, employee_id granted", send: async (t, app) => t.exchange(await t.mintCode(), app) },
+  {
+    name: "success, store app without the employee_id scope",
+    send: async (t, _app, store) =>
+      t.exchange(await t.mintCode(DEMO.visibleUser, DEMO.storeAppId, DEMO.acme), store),
+  },
+  {
+    name: "success, content type without a space before charset",
+    send: async (t, app) =>
+      post(t, withToken(app, "application/json;charset=utf-8"), JSON.stringify({ code: await t.mintCode() })),
+  },
+  {
+    name: "success, body with a byte-order mark",
+    send: async (t, app) =>
+      post(
+        t,
+        withToken(app),
+        Buffer.concat([
+          Buffer.from([0xef, 0xbb, 0xbf]),
+          Buffer.from(JSON.stringify({ code: await t.mintCode() })),
+        ]),
+      ),
+  },
+  {
+    name: "reused code (10213)",
+    send: async (t, app) => {
+      const code = await t.mintCode();
+      await t.exchange(code, app);
+      return t.exchange(code, app);
+    },
+  },
+  {
+    name: "another app's code (10213)",
+    send: async (t, _app, store) => t.exchange(await t.mintCode(), store),
+  },
+  {
+    name: "user outside visibility (10228)",
+    send: async (t, app) => t.exchange(await t.mintCode(DEMO.invisibleUser), app),
+  },
+  { name: "unknown code (10226)", send: (t, app) => t.exchange("0".repeat(44), app) },
+  { name: "malformed code (10226)", send: (t, app) => t.exchange("not-a-code", app) },
+  { name: "no code field (10226)", send: (t, app) => post(t, withToken(app), "{}") },
+  { name: "body null (10226)", send: (t, app) => post(t, withToken(app), "null") },
+  { name: "body an array (10226)", send: (t, app) => post(t, withToken(app), "[]") },
+  {
+    name: "code only under __proto__ (10226)",
+    send: async (t, app) => post(t, withToken(app), `{"__proto__":{"code":"${await t.mintCode()}"}}`),
+  },
+  { name: "malformed JSON (9499, connection close)", send: (t, app) => post(t, withToken(app), "{") },
+  { name: "empty body (9499)", send: (t, app) => post(t, withToken(app), "") },
+  {
+    name: "bad app token wins over a malformed body (10202)",
+    send: (t) => post(t, withToken("t-nope"), "{"),
+  },
+  {
+    name: "no Authorization header (10202)",
+    send: async (t) => post(t, json, JSON.stringify({ code: await t.mintCode() })),
+  },
+  {
+    name: "not a Bearer credential (10202)",
+    send: (t, app) => post(t, { ...json, authorization: app }, "{}"),
+  },
+];
+
+/** Status, compared headers and the body with every secret replaced by its length. */
+function shape(res: TestResponse): unknown {
+  const headers = Object.fromEntries(
+    COMPARED_HEADERS.filter((h) => res.headers.has(h)).map((h) => [h, res.headers.get(h)]),
+  );
+  const body = res.text.replace(/"([a-z_]+)":"([^"]*)"/g, (all, key: string, value: string) =>
+    SECRET_FIELDS.has(key) ? `"${key}":"<${value.length} chars>"` : all,
+  );
+  return { status: res.status, headers, body };
+}
+
+/** The fields of the request log lines for the route, in order. */
+function routeLog(t: TestServer): unknown[] {
+  return t
+    .logs()
+    .split("\n")
+    .filter((line) => line.includes(`"route":"${ROUTE}"`))
+    .map((line) => {
+      const { method, route, status, code, msg } = JSON.parse(line) as Record<string, unknown>;
+      return { method, route, status, code, msg };
+    });
+}
+
+function routeMetrics(text: string): string[] {
+  return text.split("\n").filter((line) => line.startsWith(`mina_auth_requests_total{route="${ROUTE}"`));
+}
+
+describe("tokenLoginValidate fast lane", () => {
+  let lane: TestServer;
+  let plain: TestServer;
+  before(async () => {
+    lane = await startTestServer();
+    plain = await startTestServer({ fastLane: false });
+  });
+  after(async () => {
+    await lane.close();
+    await plain.close();
+  });
+
+  it("answers every case exactly as the fastify route does", async () => {
+    const tokens = await Promise.all(
+      [lane, plain].map(async (t) => [
+        await t.appToken(),
+        await t.appToken(DEMO.storeAppId, DEMO.storeAppSecret),
+      ]),
+    );
+    for (const testCase of CASES) {
+      const [a, b] = [
+        await testCase.send(lane, tokens[0]![0]!, tokens[0]![1]!),
+        await testCase.send(plain, tokens[1]![0]!, tokens[1]![1]!),
+      ];
+      assert.deepEqual(shape(a), shape(b), testCase.name);
+    }
+    // The cases above cover each answer the route has, not only successes.
+    const codes = new Set(routeLog(lane).map((line) => (line as { code: number }).code));
+    assert.deepEqual(
+      [...codes].sort((x, y) => x - y),
+      [0, 9499, 10202, 10213, 10226, 10228],
+    );
+  });
+
+  it("writes the same request log line and metrics", async () => {
+    assert.deepEqual(routeLog(lane), routeLog(plain));
+    assert.ok(routeLog(lane).length >= CASES.length);
+    const [a, b] = await Promise.all([lane.request("GET", "/metrics"), plain.request("GET", "/metrics")]);
+    assert.deepEqual(routeMetrics(a.text), routeMetrics(b.text));
+    assert.ok(routeMetrics(a.text).length >= 6);
+  });
+
+  it("answers a storage fault with the retryable 1500 and Retry-After, as fastify does", async () => {
+    const answers: TestResponse[] = [];
+    for (const t of [lane, plain]) {
+      const app = await t.appToken();
+      const code = await t.mintCode();
+      await t.server.storage.close();
+      answers.push(await t.exchange(code, app));
+    }
+    assert.deepEqual(shape(answers[0]!), shape(answers[1]!));
+    assert.equal(answers[0]!.body.code, 1500);
+    assert.equal(answers[0]!.headers.get("retry-after"), "1");
+  });
+});
+
+describe("which requests the fast lane takes", () => {
+  const base = {
+    method: "POST",
+    url: ROUTE,
+    headers: { "content-type": "application/json", "content-length": "60" },
+  };
+  it("takes a plain JSON POST with a Content-Length within the body limit", () => {
+    assert.equal(fitsFastLane(base, Limits.bodyBytes), true);
+    for (const type of ["application/json; charset=utf-8", "application/json;charset=utf-8"]) {
+      assert.equal(
+        fitsFastLane({ ...base, headers: { ...base.headers, "content-type": type } }, Limits.bodyBytes),
+        true,
+      );
+    }
+  });
+  it("leaves every other shape to fastify", () => {
+    const others = [
+      { ...base, method: "PUT" },
+      { ...base, url: `${ROUTE}?x=1` },
+      { ...base, url: "/open-apis/mina/v2/tokenloginvalidate" },
+      { ...base, headers: { "content-length": "60" } },
+      { ...base, headers: { ...base.headers, "content-type": "text/plain" } },
+      { ...base, headers: { ...base.headers, "content-type": "application/json; charset=latin1" } },
+      { ...base, headers: { ...base.headers, "content-type": "Application/JSON" } },
+      { ...base, headers: { "content-type": "application/json" } },
+      { ...base, headers: { ...base.headers, "content-length": String(Limits.bodyBytes + 1) } },
+      { ...base, headers: { ...base.headers, "content-length": "-1" } },
+      { ...base, headers: { ...base.headers, "transfer-encoding": "chunked" } },
+    ];
+    for (const request of others)
+      assert.equal(fitsFastLane(request, Limits.bodyBytes), false, JSON.stringify(request));
+  });
+});
