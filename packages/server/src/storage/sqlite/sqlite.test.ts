@@ -275,6 +275,71 @@ describe("sqlite adapter", () => {
     }
   });
 
+  it("group commit: 37 logins in one commit all land, in order, and later operations of the same batch see them", async () => {
+    const storage = openFile(tempPath("one-batch"));
+    try {
+      await storage.migrate();
+      const w = await seedWorld(storage);
+      const codes = [];
+      for (let i = 0; i < 37; i++) codes.push(await mintCode(storage, w.app, i % 2 ? w.alice : w.bob, T0));
+      const inputs = codes.map((c) => exchangeInput(c.record.codeHash, w.app.appId, T0 + SECOND).input);
+      const replay = exchangeInput(codes[5]!.record.codeHash, w.app.appId, T0 + SECOND).input;
+      const batches = storage.writeStats.batches;
+      // All queued in one event-loop turn: one batch. An admin revocation and a replay come after
+      // the 37 exchanges, in the same transaction, and must find what those wrote.
+      const [results, revoked, replayed] = await Promise.all([
+        Promise.all(inputs.map((input) => storage.exchangeLoginCode(input))),
+        storage.revokeGrant(inputs[9]!.grantId, T0 + SECOND, "admin"),
+        storage.exchangeLoginCode(replay),
+      ]);
+      assert.equal(storage.writeStats.batches - batches, 1, "one committed batch");
+      assert.deepEqual(new Set(results.map((r) => r.kind)), new Set(["issued"]));
+      assert.deepEqual(replayed, { kind: "reused", revokedGrantId: inputs[5]!.grantId });
+      assert.equal(revoked, true, "the admin revocation found the grant its batch issued");
+
+      const db = storage.database;
+      const grants = db
+        .prepare<[], { grant_id: string; revoked_at: number | null }>(
+          "SELECT grant_id, revoked_at FROM grants ORDER BY rowid",
+        )
+        .all();
+      assert.deepEqual(
+        grants.map((g) => g.grant_id),
+        inputs.map((i) => i.grantId),
+      );
+      assert.deepEqual(
+        grants.filter((g) => g.revoked_at !== null).map((g) => g.grant_id),
+        [inputs[5]!.grantId, inputs[9]!.grantId],
+      );
+      for (const table of ["access_tokens", "refresh_tokens"]) {
+        const rows = db
+          .prepare<[], { grant_id: string }>(`SELECT grant_id FROM ${table} ORDER BY rowid`)
+          .all();
+        assert.deepEqual(
+          rows.map((r) => r.grant_id),
+          inputs.map((i) => i.grantId),
+          table,
+        );
+      }
+      const audit = db
+        .prepare<[], { type: string; grant_id: string }>(
+          "SELECT type, grant_id FROM audit_events ORDER BY id",
+        )
+        .all()
+        .filter((e) => e.grant_id !== null);
+      assert.deepEqual(
+        audit.slice(0, 37),
+        inputs.map((i) => ({ type: "login_code.consumed", grant_id: i.grantId })),
+      );
+      assert.deepEqual(
+        audit.slice(37).map((e) => e.type),
+        ["grant.revoked", "grant.revoked", "login_code.reused"],
+      );
+    } finally {
+      await storage.close();
+    }
+  });
+
   it("a failed COMMIT rejects every write of the batch, and none of them took effect", async () => {
     const storage = openFile(tempPath("commit"));
     try {
