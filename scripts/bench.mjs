@@ -228,6 +228,9 @@ function post(port, path, body, headers = {}) {
 }
 
 /** Runs `task(i)` for i in [0, n) with `concurrency` in flight; returns results in order. */
+/** Codes per POST /admin/v1/login-codes (its most). */
+const MINT_CHUNK = 1000;
+
 async function pool(n, concurrency, task) {
   const out = new Array(n);
   let next = 0;
@@ -332,18 +335,24 @@ function minaSystem(name, dbUrl) {
         path: "/open-apis/mina/v2/tokenLoginValidate",
         headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
         ok: '"code":0,"msg":"success"',
+        // Through the admin API, as a test suite would, a thousand codes per call.
         async bodies(n) {
-          const codes = await pool(n, 64, async (i) => {
+          const chunks = await pool(Math.ceil(n / MINT_CHUNK), 4, async (i) => {
             const r = await post(
               port,
               "/admin/v1/login-codes",
-              { app_id: DEMO_APP_ID, user_id: DEMO_USERS[i % 2], tenant_key: DEMO_TENANT },
+              {
+                app_id: DEMO_APP_ID,
+                user_id: DEMO_USERS[i % 2],
+                tenant_key: DEMO_TENANT,
+                count: Math.min(MINT_CHUNK, n - i * MINT_CHUNK),
+              },
               { authorization: `Bearer ${adminToken}` },
             );
             if (r.status !== 201) throw new Error(`minting failed: ${r.status} ${r.text}`);
-            return JSON.parse(r.text).code;
+            return JSON.parse(r.text).codes;
           });
-          return codes.map((code) => `{"code":"${code}"}`);
+          return chunks.flat().map((code) => `{"code":"${code}"}`);
         },
       };
     },

@@ -168,6 +168,45 @@ describe("admin API", () => {
     });
   });
 
+  describe("POST /admin/v1/login-codes with count", () => {
+    it("mints that many distinct codes in one call, each redeemable once", async () => {
+      const now = t.clock.now();
+      const res = await admin("POST", "/login-codes", {
+        app_id: DEMO.appId,
+        user_id: DEMO.visibleUser,
+        count: 3,
+      });
+      assert.equal(res.status, 201, res.text);
+      assert.deepEqual(Object.keys(res.body).sort(), ["codes", "expires_at"]);
+      assert.equal(res.body.expires_at, Math.floor(now / 1000) + 180);
+      const codes = res.body.codes as string[];
+      assert.equal(new Set(codes).size, 3);
+      const token = await t.appToken();
+      for (const code of codes) {
+        assert.match(code, /^[0-9a-f]{44}$/);
+        assert.equal((await t.exchange(code, token)).body.code, 0);
+        assert.equal((await t.exchange(code, token)).body.code, 10213);
+      }
+    });
+
+    it("answers 400 naming count for a count that is not an integer from 1 to 1000", async () => {
+      for (const count of [0, 1001, 1.5, -1, "3", null, true]) {
+        const res = await admin("POST", "/login-codes", {
+          app_id: DEMO.appId,
+          user_id: DEMO.visibleUser,
+          count,
+        });
+        assertError(res, 9400, 400);
+        assert.match(res.body.msg, /count/);
+      }
+    });
+
+    it("checks the app, tenant and user as the single form does (404)", async () => {
+      const res = await admin("POST", "/login-codes", { app_id: DEMO.appId, user_id: "nobody", count: 5 });
+      assertError(res, 9404, 404);
+    });
+  });
+
   describe("tenants", () => {
     it("creates (201), gets, lists; 409 on a duplicate; 400 naming the bad field; 404 when unknown", async () => {
       const created = await admin("POST", "/tenants", { name: "Initech" });

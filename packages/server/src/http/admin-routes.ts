@@ -25,6 +25,10 @@ export interface AdminDeps {
 }
 
 const tags = ["admin"];
+/** Codes one POST /admin/v1/login-codes may mint (a bounded body and a bounded transaction). */
+const MAX_CODES_PER_REQUEST = 1000;
+const isCodeCount = (value: unknown): value is number =>
+  typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= MAX_CODES_PER_REQUEST;
 const doc = (summary: string, extra: object = {}) => ({
   doc: { summary, tags, security: "admin" as const, ...extra },
 });
@@ -254,17 +258,21 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       admin.post(
         "/login-codes",
         {
-          config: doc("Mint a login code, as tt.login does on a device", {
-            body: {
-              type: "object",
-              required: ["app_id", "user_id"],
-              properties: {
-                app_id: { type: "string" },
-                user_id: { type: "string" },
-                tenant_key: { type: "string" },
+          config: doc(
+            `Mint a login code, as tt.login does on a device; with count (1–${MAX_CODES_PER_REQUEST}), that many at once as {codes, expires_at}`,
+            {
+              body: {
+                type: "object",
+                required: ["app_id", "user_id"],
+                properties: {
+                  app_id: { type: "string" },
+                  user_id: { type: "string" },
+                  tenant_key: { type: "string" },
+                  count: { type: "integer", minimum: 1, maximum: MAX_CODES_PER_REQUEST },
+                },
               },
             },
-          }),
+          ),
         },
         async (request, reply) => {
           const body = (request.body ?? {}) as Record<string, unknown>;
@@ -275,12 +283,24 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
           if (body.tenant_key !== undefined && typeof body.tenant_key !== "string") {
             throw new ApiError("AdminInvalidRequest", "tenant_key must be a string");
           }
-          const minted = await login.mintCode({
+          const { count } = body;
+          if (count !== undefined && !isCodeCount(count)) {
+            throw new ApiError(
+              "AdminInvalidRequest",
+              `count must be an integer from 1 to ${MAX_CODES_PER_REQUEST}`,
+            );
+          }
+          const mint = {
             appId: body.app_id as string,
             userId: body.user_id as string,
             ...(typeof body.tenant_key === "string" ? { tenantKey: body.tenant_key } : {}),
-          });
-          return reply.code(201).send({ code: minted.code, expires_at: minted.expiresAt });
+          };
+          if (count === undefined) {
+            const minted = await login.mintCode(mint);
+            return reply.code(201).send({ code: minted.code, expires_at: minted.expiresAt });
+          }
+          const minted = await login.mintCodes(mint, count);
+          return reply.code(201).send({ codes: minted.codes, expires_at: minted.expiresAt });
         },
       );
 

@@ -172,6 +172,18 @@ export interface MintedCode {
 }
 
 /** What `tt.login` does: assign the open_id, then save the code (hashed). */
+/** A new code's record for that app and user, not yet stored. */
+function freshCode(app: App, user: User, issuedAt: Millis = T0): LoginCodeRecord {
+  return {
+    codeHash: sha256(newSecret("")),
+    appId: app.appId,
+    tenantKey: user.tenantKey,
+    userId: user.userId,
+    issuedAt,
+    expiresAt: issuedAt + CODE_TTL,
+  };
+}
+
 export async function mintCode(
   storage: Storage,
   app: App,
@@ -180,14 +192,7 @@ export async function mintCode(
 ): Promise<MintedCode> {
   const raw = newSecret("");
   const openId = await storage.ensureOpenId(app.appId, user.tenantKey, user.userId, `ou_${hex(16)}`);
-  const record: LoginCodeRecord = {
-    codeHash: sha256(raw),
-    appId: app.appId,
-    tenantKey: user.tenantKey,
-    userId: user.userId,
-    issuedAt,
-    expiresAt: issuedAt + CODE_TTL,
-  };
+  const record: LoginCodeRecord = { ...freshCode(app, user, issuedAt), codeHash: sha256(raw) };
   await storage.saveLoginCode(record);
   return { raw, record, openId };
 }
@@ -577,6 +582,43 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
         assert.deepEqual(await s.findAppToken(app.tokenHash, app.expiresAt - 1), app);
         assert.equal(await s.findAppToken(app.tokenHash, app.expiresAt), null);
         assert.equal(await s.findAppToken(sha256(newSecret("t-")), T0), null);
+      });
+    });
+
+    describe("saveLoginCodes", () => {
+      it("stores every code of the call, each redeemable once; an empty call stores nothing", async () => {
+        const { s, w } = await openWorld();
+        await s.ensureOpenId(w.app.appId, w.alice.tenantKey, w.alice.userId, `ou_${hex(16)}`);
+        await s.saveLoginCodes([]);
+        const codes = Array.from({ length: 5 }, () => freshCode(w.app, w.alice));
+        await s.saveLoginCodes(codes);
+        for (const code of codes) {
+          const redeem = () =>
+            s.exchangeLoginCode(exchangeInput(code.codeHash, w.app.appId, T0 + SECOND).input);
+          assert.equal((await redeem()).kind, "issued");
+          assert.equal((await redeem()).kind, "reused");
+        }
+      });
+
+      it("stores none of them when one fails (a duplicate hash)", async () => {
+        const { s, w } = await openWorld();
+        const existing = await mintCode(s, w.app, w.alice, T0);
+        const batch = [
+          freshCode(w.app, w.alice),
+          { ...existing.record, expiresAt: T0 + 10 * HOUR },
+          freshCode(w.app, w.alice),
+        ];
+        await assert.rejects(s.saveLoginCodes(batch));
+        for (const code of [batch[0]!, batch[2]!]) {
+          const outcome = await s.exchangeLoginCode(
+            exchangeInput(code.codeHash, w.app.appId, T0 + SECOND).input,
+          );
+          assert.equal(outcome.kind, "invalid", "no code of the failed call was stored");
+        }
+        const kept = await s.exchangeLoginCode(
+          exchangeInput(existing.record.codeHash, w.app.appId, T0 + SECOND).input,
+        );
+        assert.equal(kept.kind, "issued", "the existing code is unchanged");
       });
     });
 
@@ -1126,17 +1168,9 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
       it("one failing write among concurrent writes rejects alone; the others commit", async () => {
         const { s, w } = await openWorld();
         const existing = await mintCode(s, w.app, w.alice, T0);
-        const fresh = (user: User): LoginCodeRecord => ({
-          codeHash: sha256(newSecret("")),
-          appId: w.app.appId,
-          tenantKey: user.tenantKey,
-          userId: user.userId,
-          issuedAt: T0,
-          expiresAt: T0 + CODE_TTL,
-        });
         await s.ensureOpenId(w.app.appId, w.bob.tenantKey, w.bob.userId, `ou_${hex(16)}`);
-        const a = fresh(w.bob);
-        const b = fresh(w.alice);
+        const a = freshCode(w.app, w.bob);
+        const b = freshCode(w.app, w.alice);
         const renamed: Tenant = { tenantKey: w.tenant.tenantKey, name: "Committed" };
         const results = await Promise.allSettled([
           s.saveLoginCode(a),

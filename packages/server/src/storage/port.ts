@@ -272,6 +272,8 @@ export interface Storage {
 
   // The login flow.
   saveLoginCode(code: LoginCodeRecord): Promise<void>;
+  /** Many codes in one write: all of them are stored, or (on any failure) none. */
+  saveLoginCodes(codes: readonly LoginCodeRecord[]): Promise<void>;
   exchangeLoginCode(input: ExchangeInput): Promise<ExchangeOutcome>;
   rotateRefreshToken(input: RotateInput): Promise<RotateOutcome>;
   /** The subject of a live (unexpired, unrevoked) user access token. */

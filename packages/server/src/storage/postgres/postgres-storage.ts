@@ -553,6 +553,23 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       );
     },
 
+    // One statement, so one implicit transaction: every code or none.
+    async saveLoginCodes(codes: readonly LoginCodeRecord[]) {
+      if (codes.length === 0) return;
+      await query(
+        `INSERT INTO login_codes (code_hash, app_id, tenant_key, user_id, issued_at, expires_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])`,
+        [
+          codes.map((c) => c.codeHash),
+          codes.map((c) => c.appId),
+          codes.map((c) => c.tenantKey),
+          codes.map((c) => c.userId),
+          codes.map((c) => c.issuedAt),
+          codes.map((c) => c.expiresAt),
+        ],
+      );
+    },
+
     // The test hook is awaited before a connection is taken: a test barrier wider than the pool
     // must not hold every connection while it waits. Nothing is read before the conditional
     // write, so where the pause sits does not change the race it lines callers up for.

@@ -811,16 +811,22 @@ export class SqliteStorage implements Storage {
   // --- The login flow ------------------------------------------------------------------------
 
   saveLoginCode(code: LoginCodeRecord): Promise<void> {
-    const row: LoginCodeRecord = {
-      codeHash: code.codeHash,
-      appId: code.appId,
-      tenantKey: code.tenantKey,
-      userId: code.userId,
-      issuedAt: code.issuedAt,
-      expiresAt: code.expiresAt,
-    };
+    return this.saveLoginCodes([code]);
+  }
+
+  saveLoginCodes(codes: readonly LoginCodeRecord[]): Promise<void> {
+    const rows = codes.map(
+      (code): LoginCodeRecord => ({
+        codeHash: code.codeHash,
+        appId: code.appId,
+        tenantKey: code.tenantKey,
+        userId: code.userId,
+        issuedAt: code.issuedAt,
+        expiresAt: code.expiresAt,
+      }),
+    );
     return this.#write((s) => {
-      s.insertCode.run(row);
+      for (const row of rows) s.insertCode.run(row);
     });
   }
 
