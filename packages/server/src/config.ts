@@ -20,6 +20,11 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   /** Abuse limits kept in storage, so N instances share one count (security.md H6). */
   rateLimits: RateLimitConfig;
+  /**
+   * tokenLoginValidate on node:http in front of fastify (http/exchange-fast-lane.ts); false
+   * routes it through fastify like every other endpoint (same answers, more CPU per login).
+   */
+  fastLane: boolean;
 }
 
 /** At most `limit` counted attempts per fixed window of `windowMs`. */
@@ -51,6 +56,7 @@ export const defaultConfig: ServerConfig = {
   logLevel: "info",
   requestTimeoutMs: 10_000,
   shutdownGraceMs: 10_000,
+  fastLane: true,
   // Generous for real use: a client caches its app token for 2 h, a login code fails rarely
   // (expired, replayed by a retry), a refresh family rotates about once per 2 h.
   rateLimits: {

@@ -27,8 +27,6 @@ export interface StartOptions {
   clock?: Clock;
   storage?: Storage;
   logStream?: DestinationStream;
-  /** false: tokenLoginValidate through fastify too (see http/exchange-fast-lane.ts). */
-  fastLane?: boolean;
 }
 
 /** Opens storage, migrates, seeds an empty catalogue, builds the app and listens. */
@@ -50,7 +48,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         logLevel: config.logLevel,
         requestTimeoutMs: config.requestTimeoutMs,
         rateLimits: config.rateLimits,
-        ...(options.fastLane === false ? { fastLane: false } : {}),
+        fastLane: config.fastLane,
       },
       {
         storage,

@@ -259,6 +259,10 @@ describe("refusals: exit 2, one line, no stack trace", () => {
       await cli(["serve"], { MINA_AUTH_REQUEST_TIMEOUT_MS: "soon" }),
       /MINA_AUTH_REQUEST_TIMEOUT_MS/,
     );
+    assertRefused(
+      await cli(["serve"], { MINA_AUTH_FAST_LANE: "maybe" }),
+      /MINA_AUTH_FAST_LANE must be true or false/,
+    );
   });
 
   it("--help prints the usage and exits 0", async () => {

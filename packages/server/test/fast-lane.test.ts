@@ -5,6 +5,8 @@
  * metrics must match.
  */
 import assert from "node:assert/strict";
+import dns from "node:dns";
+import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Limits, Paths } from "@mina-auth/protocol";
 import { fitsFastLane } from "../src/http/exchange-fast-lane.ts";
@@ -132,8 +134,9 @@ describe("tokenLoginValidate fast lane", () => {
   let lane: TestServer;
   let plain: TestServer;
   before(async () => {
-    lane = await startTestServer();
-    plain = await startTestServer({ fastLane: false });
+    // A short request timeout, for the case of a body that never arrives.
+    lane = await startTestServer({ config: { requestTimeoutMs: 800 } });
+    plain = await startTestServer({ config: { requestTimeoutMs: 800, fastLane: false } });
   });
   after(async () => {
     await lane.close();
@@ -170,6 +173,16 @@ describe("tokenLoginValidate fast lane", () => {
     assert.ok(routeMetrics(a.text).length >= 6);
   });
 
+  it("answers a bad app token at once, as the fastify route does, while the body never comes", async () => {
+    const transcripts = await Promise.all([lane, plain].map((t) => stalledBody(t.url)));
+    for (const transcript of transcripts) {
+      assert.match(transcript.first, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(transcript.first, /\{"code":10202,"msg":"access token invalid"\}$/);
+      // Well before the 800 ms request timeout: the lane does not wait for the body.
+      assert.ok(transcript.firstMs < 500, `answered after ${transcript.firstMs} ms`);
+    }
+  });
+
   it("answers a storage fault with the retryable 1500 and Retry-After, as fastify does", async () => {
     const answers: TestResponse[] = [];
     for (const t of [lane, plain]) {
@@ -181,6 +194,69 @@ describe("tokenLoginValidate fast lane", () => {
     assert.deepEqual(shape(answers[0]!), shape(answers[1]!));
     assert.equal(answers[0]!.body.code, 1500);
     assert.equal(answers[0]!.headers.get("retry-after"), "1");
+  });
+});
+
+/**
+ * Sends the headers of a tokenLoginValidate with a bad app token and a 40-byte body that never
+ * comes; records the first answer and when it came (the socket is dropped after 2 s at most).
+ */
+function stalledBody(url: string): Promise<{ first: string; firstMs: number }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = connect(Number(port), hostname);
+    let received = "";
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ first: received, firstMs: Date.now() - started });
+    };
+    const timer = setTimeout(done, 2000);
+    socket.on("data", (chunk) => {
+      received += chunk.toString();
+      if (received.includes("}")) done();
+    });
+    socket.on("error", reject);
+    socket.write(
+      `POST ${ROUTE} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+        "Authorization: Bearer t-0000\r\nContent-Length: 40\r\n\r\n",
+    );
+  });
+}
+
+describe("the server fastify made, with the lane in front", () => {
+  it("still binds every address localhost resolves to, and answers on each", async (t) => {
+    const original = dns.lookup;
+    // Two loopback addresses for localhost, as a host with IPv4 and IPv6 loopback would give.
+    t.mock.method(dns, "lookup", (host: string, options: unknown, callback: unknown) => {
+      if (host === "localhost" && typeof callback === "function") {
+        const addresses = [
+          { address: "127.0.0.1", family: 4 },
+          { address: "127.0.0.2", family: 4 },
+        ];
+        const all = typeof options === "object" && options !== null && (options as { all?: boolean }).all;
+        setImmediate(() => (all ? callback(null, addresses) : callback(null, "127.0.0.1", 4)));
+        return;
+      }
+      return (original as (...args: unknown[]) => void)(host, options, callback);
+    });
+    const server = await startTestServer({ config: { host: "localhost" } });
+    try {
+      const bound = server.server.app.addresses().map((a) => a.address);
+      assert.deepEqual(new Set(bound), new Set(["127.0.0.1", "127.0.0.2"]));
+      const port = server.server.app.addresses()[0]!.port;
+      for (const address of bound) {
+        const res = await fetch(`http://${address}:${port}${ROUTE}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${await server.appToken()}` },
+          body: JSON.stringify({ code: await server.mintCode() }),
+        });
+        assert.equal(((await res.json()) as { code: number }).code, 0, address);
+      }
+    } finally {
+      await server.close();
+    }
   });
 });
 

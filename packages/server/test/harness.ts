@@ -65,14 +65,7 @@ export interface TestResponse {
 }
 
 export async function startTestServer(
-  options: {
-    seed?: SeedFile;
-    config?: Partial<ServerConfig>;
-    dbPath?: string;
-    clock?: ManualClock;
-    /** false: tokenLoginValidate through fastify, not the fast lane. */
-    fastLane?: boolean;
-  } = {},
+  options: { seed?: SeedFile; config?: Partial<ServerConfig>; dbPath?: string; clock?: ManualClock } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "mina-auth-test-"));
   const dbPath = options.dbPath ?? join(dir, "mina-auth.db");
@@ -98,7 +91,6 @@ export async function startTestServer(
     seed: options.seed ?? demoSeed,
     clock,
     logStream,
-    ...(options.fastLane === false ? { fastLane: false } : {}),
   });
   const url = server.url;
 

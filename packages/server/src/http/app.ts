@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { Errors, Limits } from "@mina-auth/protocol";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
@@ -20,9 +20,6 @@ import { sendError } from "./reply.ts";
 
 export const VERSION = "0.1.0";
 
-/** Fastify's default, which the server had while fastify created it. */
-const KEEP_ALIVE_TIMEOUT_MS = 72_000;
-
 export interface AppOptions {
   adminToken: string;
   revokeGrantOnCodeReuse: boolean;
@@ -30,10 +27,7 @@ export interface AppOptions {
   requestTimeoutMs: number;
   /** Shared-store abuse limits (security.md H6); `defaultConfig.rateLimits` when left out. */
   rateLimits?: RateLimitConfig;
-  /**
-   * Serve tokenLoginValidate on node:http in front of fastify (exchange-fast-lane.ts). Default
-   * true; false sends every request through fastify (the fast lane's parity test compares both).
-   */
+  /** tokenLoginValidate on node:http in front of fastify (exchange-fast-lane.ts); default true. */
   fastLane?: boolean;
 }
 
@@ -55,18 +49,6 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     reqIdSeq = (reqIdSeq + 1) >>> 0;
     return `${reqIdPrefix}${reqIdSeq.toString(16).padStart(8, "0")}`;
   };
-  // Given to http.createServer, because Fastify assigns requestTimeout only after construction:
-  // - Node checks the timeouts only every connectionsCheckingInterval (30 s by default), which
-  //   let a slow client hold its socket for up to requestTimeout + 30 s;
-  // - with headersTimeout left at its 60 s default, Node 20 did not apply requestTimeout to a
-  //   body that never finishes: such a client held its socket for 60 s whatever the setting.
-  const httpOptions = {
-    requestTimeout: options.requestTimeoutMs,
-    headersTimeout: Math.min(60_000, options.requestTimeoutMs),
-    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(options.requestTimeoutMs / 4))),
-  };
-  // Set once the services exist; no request arrives before listen().
-  let fastLane: FastLane | null = null;
   const app = Fastify({
     logger: {
       level: options.logLevel,
@@ -82,15 +64,15 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     genReqId: nextRequestId,
     bodyLimit: Limits.bodyBytes,
     requestTimeout: options.requestTimeoutMs,
-    // The server fastify would create from these options, with the fast lane offered each
-    // request first.
-    serverFactory: (handler): Server => {
-      const server = createServer(httpOptions, (request, response) => {
-        if (fastLane === null || !fastLane(request, response)) handler(request, response);
-      });
-      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-      server.requestTimeout = options.requestTimeoutMs;
-      return server;
+    // Given to http.createServer, because Fastify assigns requestTimeout only after construction:
+    // - Node checks the timeouts only every connectionsCheckingInterval (30 s by default), which
+    //   let a slow client hold its socket for up to requestTimeout + 30 s;
+    // - with headersTimeout left at its 60 s default, Node 20 did not apply requestTimeout to a
+    //   body that never finishes: such a client held its socket for 60 s whatever the setting.
+    http: {
+      requestTimeout: options.requestTimeoutMs,
+      headersTimeout: Math.min(60_000, options.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(options.requestTimeoutMs / 4))),
     },
     onProtoPoisoning: "remove",
     onConstructorPoisoning: "remove",
@@ -100,7 +82,9 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
       const definition =
         error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? Errors.RequestTimeout : Errors.MalformedJson;
       const body = JSON.stringify({ code: definition.code, msg: definition.msg });
-      if (socket.writable) {
+      // A request answered before its body finished (a bad app token, say) then timing out
+      // must not get a second, unsolicited response on its connection: that one is only closed.
+      if (socket.writable && !answerStarted(socket)) {
         socket.end(
           `HTTP/1.1 ${definition.httpStatus} ${definition.httpStatus === 408 ? "Request Timeout" : "Bad Request"}\r\n` +
             `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
@@ -181,15 +165,18 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   );
   registerPlatformRoutes(app, appTokens, login);
   if (options.fastLane !== false) {
-    fastLane = createExchangeFastLane({
-      appTokens,
-      login,
-      metrics,
-      log: app.log,
-      nextRequestId,
-      isClosing: () => closing,
-      bodyLimit: Limits.bodyBytes,
-    });
+    offerFirst(
+      app.server,
+      createExchangeFastLane({
+        appTokens,
+        login,
+        metrics,
+        log: app.log,
+        nextRequestId,
+        isClosing: () => closing,
+        bodyLimit: Limits.bodyBytes,
+      }),
+    );
   }
   registerAdminRoutes(app, { storage, login, clock, adminToken: options.adminToken });
 
@@ -237,6 +224,30 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   );
 
   return app;
+}
+
+/** Whether the connection's current request already has its response under way. */
+function answerStarted(socket: Socket): boolean {
+  // Node keeps the response of the request being parsed on the socket (not in its typings).
+  return (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+}
+
+/**
+ * Puts the fast lane in front of fastify's request handler on the server fastify made, leaving
+ * its options, timeouts and listen logic untouched (a serverFactory would cost fastify's binding
+ * of every address `localhost` resolves to; the extra servers it makes for those serve through
+ * fastify alone, with the same answers). Without exactly one handler to wrap, nothing changes.
+ */
+function offerFirst(server: Server, lane: FastLane): void {
+  const handlers = server.listeners("request") as Array<
+    (request: IncomingMessage, response: ServerResponse) => void
+  >;
+  if (handlers.length !== 1) return;
+  const [handler] = handlers as [(request: IncomingMessage, response: ServerResponse) => void];
+  server.removeListener("request", handler);
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    if (!lane(request, response)) handler(request, response);
+  });
 }
 
 /** Resumes a request stream and resolves when it ends, fails, or after `ms`, whichever is first. */

@@ -45,7 +45,13 @@ const LOGS_INFO = new Set(["trace", "debug", "info"]);
 export function createExchangeFastLane(deps: FastLaneDeps): FastLane {
   return (request, response) => {
     if (deps.isClosing() || !fitsFastLane(request, deps.bodyLimit)) return false;
-    void serve(deps, request, response);
+    serve(deps, request, response).catch((error: unknown) => {
+      // Nothing in serve() is meant to throw past its own handler; if something does, this
+      // request ends here rather than the process (an unhandled rejection would end it).
+      const { name, message } = error instanceof Error ? error : new Error(String(error));
+      deps.log.error({ error: { type: name, message } }, "fast lane failed");
+      response.destroy();
+    });
     return true;
   };
 }
@@ -76,6 +82,12 @@ function readBody(request: IncomingMessage): Promise<Buffer | null> {
   });
 }
 
+/** Stops reading a body that will not be used; the connection stays usable. */
+function discardBody(request: IncomingMessage): void {
+  request.removeAllListeners("data");
+  request.resume();
+}
+
 class MalformedBody extends Error {}
 
 /** What fastify's JSON parser gives the handler: a leading BOM dropped, empty is malformed. */
@@ -90,22 +102,35 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
+/**
+ * The body's own `code` field, or undefined. Only this value goes on, in an object of its own:
+ * fastify strips `__proto__` and `constructor.prototype` keys, and a body that never reaches
+ * the domain cannot pollute anything either (security.md H5).
+ */
+function codeOf(body: unknown): unknown {
+  return typeof body === "object" && body !== null && Object.hasOwn(body, "code")
+    ? (body as { code: unknown }).code
+    : undefined;
+}
+
 async function serve(deps: FastLaneDeps, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const started = performance.now();
   const reqId = deps.nextRequestId();
+  // The body arrives while the app token is checked.
+  const body = readBody(request);
   let code: number;
   try {
-    // The app token is checked while the body arrives; its answer comes first whatever the body.
-    const [caller, body] = await Promise.all([
-      deps.appTokens.authenticate(parseBearer(request.headers.authorization)),
-      readBody(request),
-    ]);
+    const caller = await deps.appTokens.authenticate(parseBearer(request.headers.authorization));
     if (caller === null) {
+      // As the fastify route's onRequest check: answered at once, whatever the body (a slow one
+      // included), which is left unread.
+      discardBody(request);
       code = sendError(deps, response, Errors.AccessTokenInvalid);
-    } else if (body === null) {
-      return; // the client is gone: nothing to answer, nothing was consumed
     } else {
-      const data = await deps.login.exchange(caller, parseJson(body), request.socket.remoteAddress ?? "");
+      const raw = await body;
+      if (raw === null) return; // the client is gone: nothing to answer, nothing was consumed
+      const input = { code: codeOf(parseJson(raw)) };
+      const data = await deps.login.exchange(caller, input, request.socket.remoteAddress ?? "");
       send(deps, response, 200, successBody(data), null);
       code = 0;
     }
@@ -114,6 +139,7 @@ async function serve(deps: FastLaneDeps, request: IncomingMessage, response: Ser
       // As fastify does for a body it cannot parse: the rest of the stream is not trusted.
       code = sendError(deps, response, Errors.MalformedJson, undefined, [["connection", "close"]]);
     } else {
+      discardBody(request);
       const failure = answerFailure(error, ROUTE, deps.log.child({ reqId }));
       code = sendError(deps, response, failure.definition, failure.msg, failure.headers);
     }
