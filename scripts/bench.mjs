@@ -6,7 +6,8 @@
 //
 //   node scripts/bench.mjs [--duration 10] [--runs 3] [--warmup min(3,duration)] [--connections 50]
 //                          [--only name,name] [--json FILE] [--loadgen wrk|autocannon]
-//                          [--log-level warn] [--pg-admin-url postgres://…] [--verbose]
+//                          [--log-level warn] [--server-env MINA_AUTH_X=v,…] [--pg-admin-url postgres://…]
+//                          [--verbose]
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -28,6 +29,7 @@ const { values: flags } = parseArgs({
     json: { type: "string" },
     loadgen: { type: "string" },
     "log-level": { type: "string", default: "warn" },
+    "server-env": { type: "string", default: "" },
     "pg-admin-url": {
       type: "string",
       default: process.env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
@@ -40,9 +42,9 @@ if (flags.help) {
   process.stdout.write(
     `${readFileSync(new URL(import.meta.url), "utf8")
       .split("\n")
-      .slice(1, 9)
+      .slice(1, 10)
       .join("\n")
-      .replaceAll("// ", "")}\n`,
+      .replace(/^\/\/ ?/gm, "")}\n`,
   );
   process.exit(0);
 }
@@ -63,6 +65,18 @@ const only = flags.only
       .map((s) => s.trim())
       .filter(Boolean)
   : SYSTEMS;
+// mina-auth's own settings for its servers, e.g. --server-env MINA_AUTH_FAST_LANE=false.
+const serverEnv = Object.fromEntries(
+  flags["server-env"]
+    .split(",")
+    .filter(Boolean)
+    .map((pair) => {
+      const at = pair.indexOf("=");
+      if (at < 1 || !pair.startsWith("MINA_AUTH_"))
+        fail(`--server-env: expected MINA_AUTH_NAME=value (got ${pair})`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+);
 for (const name of only)
   if (!SYSTEMS.includes(name)) fail(`--only: unknown system ${name} (known: ${SYSTEMS.join(", ")})`);
 
@@ -295,9 +309,11 @@ function minaSystem(name, dbUrl) {
     guessRate: 10_000,
     async start() {
       const entry = minaEntry();
-      const env = Object.fromEntries(
-        Object.entries(process.env).filter(([k]) => !k.startsWith("MINA_AUTH_")),
-      );
+      // The caller's MINA_AUTH_* settings stay out, unless named with --server-env (to measure one).
+      const env = {
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MINA_AUTH_"))),
+        ...serverEnv,
+      };
       // Debug only: e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof" or "--import ./bench/batch-probe.mjs".
       const extra = process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
       const args = [
@@ -722,6 +738,7 @@ if (flags.json) {
           warmup_s: warmup,
           pinned: pin,
           log_level: flags["log-level"],
+          server_env: serverEnv,
         },
         systems: measured,
         skipped,
