@@ -131,7 +131,7 @@ async function serve(deps: FastLaneDeps, request: IncomingMessage, response: Ser
       if (raw === null) return; // the client is gone: nothing to answer, nothing was consumed
       const input = { code: codeOf(parseJson(raw)) };
       const data = await deps.login.exchange(caller, input, request.socket.remoteAddress ?? "");
-      send(deps, response, 200, successBody(data), null);
+      send(deps, response, 200, successBody(data), []);
       code = 0;
     }
   } catch (error) {
@@ -171,13 +171,11 @@ function send(
   response: ServerResponse,
   status: number,
   body: string,
-  extra: Array<[string, string]> | null,
+  extra: Array<[string, string]>,
 ): void {
   if (response.headersSent || response.destroyed) return;
-  const headers: Record<string, string> = {};
-  if (extra !== null) for (const [name, value] of extra) if (name === "connection") headers[name] = value;
-  headers["cache-control"] = "no-store";
-  if (extra !== null) for (const [name, value] of extra) if (name !== "connection") headers[name] = value;
+  const headers: Record<string, string> = { "cache-control": "no-store" };
+  for (const [name, value] of extra) headers[name] = value;
   // Once the server is stopping, every answer closes its connection (as the onSend hook does).
   if (deps.isClosing()) headers.connection = "close";
   headers["content-type"] = "application/json; charset=utf-8";
