@@ -201,6 +201,18 @@ describe("admin API", () => {
       }
     });
 
+    it("is described in /openapi.json: count in the request, both answer shapes", async () => {
+      const res = await t.request("GET", "/openapi.json");
+      const operation = res.body.paths["/admin/v1/login-codes"].post;
+      const request = operation.requestBody.content["application/json"].schema;
+      assert.deepEqual(request.properties.count, { type: "integer", minimum: 1, maximum: 1000 });
+      const answers = Object.values(operation.responses as Record<string, { content?: unknown }>)
+        .map((r) => JSON.stringify(r.content ?? {}))
+        .join(" ");
+      assert.match(answers, /"codes"/);
+      assert.match(answers, /"code"/);
+    });
+
     it("checks the app, tenant and user as the single form does (404)", async () => {
       const res = await admin("POST", "/login-codes", { app_id: DEMO.appId, user_id: "nobody", count: 5 });
       assertError(res, 9404, 404);

@@ -271,6 +271,23 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
                   count: { type: "integer", minimum: 1, maximum: MAX_CODES_PER_REQUEST },
                 },
               },
+              response: {
+                oneOf: [
+                  {
+                    type: "object",
+                    description: "without count",
+                    properties: { code: { type: "string" }, expires_at: { type: "integer" } },
+                  },
+                  {
+                    type: "object",
+                    description: "with count",
+                    properties: {
+                      codes: { type: "array", items: { type: "string" } },
+                      expires_at: { type: "integer" },
+                    },
+                  },
+                ],
+              },
             },
           ),
         },
