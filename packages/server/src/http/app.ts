@@ -11,6 +11,7 @@ import { LoginService } from "../domain/login.ts";
 import { RateLimiter } from "../domain/rate-limits.ts";
 import type { Storage } from "../storage/port.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
+import { EarlyAnswers } from "./early-answers.ts";
 import { createExchangeFastLane, type FastLane } from "./exchange-fast-lane.ts";
 import { answerFailure } from "./failures.ts";
 import { Metrics } from "./metrics.ts";
@@ -49,6 +50,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     reqIdSeq = (reqIdSeq + 1) >>> 0;
     return `${reqIdPrefix}${reqIdSeq.toString(16).padStart(8, "0")}`;
   };
+  const earlyAnswers = new EarlyAnswers();
   const app = Fastify({
     logger: {
       level: options.logLevel,
@@ -82,9 +84,9 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
       const definition =
         error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? Errors.RequestTimeout : Errors.MalformedJson;
       const body = JSON.stringify({ code: definition.code, msg: definition.msg });
-      // A request answered before its body finished (a bad app token, say) then timing out
-      // must not get a second, unsolicited response on its connection: that one is only closed.
-      if (socket.writable && !answerStarted(socket)) {
+      // A request already answered (or being answered) before its body finished, then timing
+      // out, must not get a second, unsolicited response: its connection is only closed.
+      if (socket.writable && !earlyAnswers.has(socket) && !answerStarted(socket)) {
         socket.end(
           `HTTP/1.1 ${definition.httpStatus} ${definition.httpStatus === 408 ? "Request Timeout" : "Bad Request"}\r\n` +
             `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
@@ -105,8 +107,9 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     closing = true;
   });
   // Hooks on every request take callbacks, not async functions: no promise per request.
-  app.addHook("onSend", (_request, reply, payload, done) => {
+  app.addHook("onSend", (request, reply, payload, done) => {
     if (closing) reply.header("connection", "close");
+    earlyAnswers.note(request.raw);
     done(null, payload);
   });
 
@@ -174,6 +177,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
         log: app.log,
         nextRequestId,
         isClosing: () => closing,
+        earlyAnswers,
         bodyLimit: Limits.bodyBytes,
       }),
     );
@@ -236,13 +240,15 @@ function answerStarted(socket: Socket): boolean {
  * Puts the fast lane in front of fastify's request handler on the server fastify made, leaving
  * its options, timeouts and listen logic untouched (a serverFactory would cost fastify's binding
  * of every address `localhost` resolves to; the extra servers it makes for those serve through
- * fastify alone, with the same answers). Without exactly one handler to wrap, nothing changes.
+ * fastify alone, with the same answers, and with Node's bare timeout answers).
  */
 function offerFirst(server: Server, lane: FastLane): void {
   const handlers = server.listeners("request") as Array<
     (request: IncomingMessage, response: ServerResponse) => void
   >;
-  if (handlers.length !== 1) return;
+  if (handlers.length !== 1) {
+    throw new Error(`fast lane: expected fastify's one request handler, found ${handlers.length}`);
+  }
   const [handler] = handlers as [(request: IncomingMessage, response: ServerResponse) => void];
   server.removeListener("request", handler);
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { AppTokenService } from "../domain/app-tokens.ts";
 import { parseBearer } from "../domain/bearer.ts";
 import type { LoginService } from "../domain/login.ts";
+import type { EarlyAnswers } from "./early-answers.ts";
 import { answerFailure } from "./failures.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -29,6 +30,7 @@ export interface FastLaneDeps {
   log: FastifyBaseLogger;
   nextRequestId: () => string;
   isClosing: () => boolean;
+  earlyAnswers: EarlyAnswers;
   bodyLimit: number;
 }
 
@@ -125,23 +127,23 @@ async function serve(deps: FastLaneDeps, request: IncomingMessage, response: Ser
       // As the fastify route's onRequest check: answered at once, whatever the body (a slow one
       // included), which is left unread.
       discardBody(request);
-      code = sendError(deps, response, Errors.AccessTokenInvalid);
+      code = sendError(deps, request, response, Errors.AccessTokenInvalid);
     } else {
       const raw = await body;
       if (raw === null) return; // the client is gone: nothing to answer, nothing was consumed
       const input = { code: codeOf(parseJson(raw)) };
       const data = await deps.login.exchange(caller, input, request.socket.remoteAddress ?? "");
-      send(deps, response, 200, successBody(data), []);
+      send(deps, request, response, 200, successBody(data), []);
       code = 0;
     }
   } catch (error) {
     if (error instanceof MalformedBody) {
       // As fastify does for a body it cannot parse: the rest of the stream is not trusted.
-      code = sendError(deps, response, Errors.MalformedJson, undefined, [["connection", "close"]]);
+      code = sendError(deps, request, response, Errors.MalformedJson, undefined, [["connection", "close"]]);
     } else {
       discardBody(request);
       const failure = answerFailure(error, ROUTE, deps.log.child({ reqId }));
-      code = sendError(deps, response, failure.definition, failure.msg, failure.headers);
+      code = sendError(deps, request, response, failure.definition, failure.msg, failure.headers);
     }
   }
   const status = response.statusCode;
@@ -157,17 +159,19 @@ async function serve(deps: FastLaneDeps, request: IncomingMessage, response: Ser
 
 function sendError(
   deps: FastLaneDeps,
+  request: IncomingMessage,
   response: ServerResponse,
   definition: ErrorDefinition,
   msg = definition.msg,
   extra: Array<[string, string]> = [],
 ): number {
-  send(deps, response, definition.httpStatus, JSON.stringify({ code: definition.code, msg }), extra);
+  send(deps, request, response, definition.httpStatus, JSON.stringify({ code: definition.code, msg }), extra);
   return definition.code;
 }
 
 function send(
   deps: FastLaneDeps,
+  request: IncomingMessage,
   response: ServerResponse,
   status: number,
   body: string,
@@ -180,6 +184,7 @@ function send(
   if (deps.isClosing()) headers.connection = "close";
   headers["content-type"] = "application/json; charset=utf-8";
   headers["content-length"] = String(Buffer.byteLength(body));
+  deps.earlyAnswers.note(request);
   response.writeHead(status, headers);
   response.end(body);
 }
