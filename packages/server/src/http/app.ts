@@ -232,7 +232,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
 
 /** Whether the connection's current request already has its response under way. */
 function answerStarted(socket: Socket): boolean {
-  // Node keeps the response of the request being parsed on the socket (not in its typings).
+  // Node keeps the response in flight on its socket until it finishes (not in its typings).
   return (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
 }
 
