@@ -6,10 +6,12 @@
  */
 import assert from "node:assert/strict";
 import dns from "node:dns";
+import { createServer as createHttpServer } from "node:http";
 import { connect, createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Limits, Paths } from "@mina-auth/protocol";
-import { fitsFastLane } from "../src/http/exchange-fast-lane.ts";
+import { EarlyAnswers } from "../src/http/early-answers.ts";
+import { createExchangeFastLane, type FastLaneDeps, fitsFastLane } from "../src/http/exchange-fast-lane.ts";
 import { DEMO, startTestServer, type TestResponse, type TestServer } from "./harness.ts";
 
 const ROUTE = Paths.tokenLoginValidate;
@@ -270,6 +272,61 @@ describe("the server fastify made, with the lane in front", () => {
       }
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe("the fast lane's safety net", () => {
+  it("a throw after the answer (metrics here) is logged without request data and the process serves on", async () => {
+    const errors: unknown[] = [];
+    const log = {
+      level: "warn",
+      error: (fields: unknown, msg: string) => errors.push({ fields, msg }),
+      child: () => log,
+    };
+    const lane = createExchangeFastLane({
+      appTokens: { authenticate: async () => ({ appId: "cli_0000000000000000" }) },
+      login: {
+        exchange: async () => ({
+          open_id: "ou_x",
+          session_key: "sk",
+          tenant_key: "tk",
+          access_token: "u-x",
+          expires_in: 1,
+          refresh_token: "ur-x",
+        }),
+      },
+      metrics: {
+        record: () => {
+          throw new Error("metrics broke");
+        },
+      },
+      log,
+      nextRequestId: () => "r1",
+      isClosing: () => false,
+      earlyAnswers: new EarlyAnswers(),
+      bodyLimit: Limits.bodyBytes,
+    } as unknown as FastLaneDeps);
+    const server = createHttpServer((request, response) => {
+      if (!lane(request, response)) response.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`http://127.0.0.1:${port}${ROUTE}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: "Bearer t-0" },
+          body: JSON.stringify({ code: "0".repeat(44) }),
+        });
+        assert.equal(((await res.json()) as { code: number }).code, 0);
+      }
+      assert.deepEqual(errors, [
+        { fields: { error: { type: "Error", message: "metrics broke" } }, msg: "fast lane failed" },
+        { fields: { error: { type: "Error", message: "metrics broke" } }, msg: "fast lane failed" },
+      ]);
+    } finally {
+      server.close();
     }
   });
 });

@@ -312,12 +312,10 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
             userId: body.user_id as string,
             ...(typeof body.tenant_key === "string" ? { tenantKey: body.tenant_key } : {}),
           };
-          if (count === undefined) {
-            const minted = await login.mintCode(mint);
-            return reply.code(201).send({ code: minted.code, expires_at: minted.expiresAt });
-          }
-          const minted = await login.mintCodes(mint, count);
-          return reply.code(201).send({ codes: minted.codes, expires_at: minted.expiresAt });
+          const { codes, expiresAt } = await login.mintCodes(mint, count ?? 1);
+          // Without count, the contract's one-code shape.
+          const minted = count === undefined ? { code: codes[0] } : { codes };
+          return reply.code(201).send({ ...minted, expires_at: expiresAt });
         },
       );
 

@@ -545,13 +545,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       return rows[0] ? toAppToken(rows[0]) : null;
     },
 
-    async saveLoginCode(code: LoginCodeRecord) {
-      await query(
-        `INSERT INTO login_codes (code_hash, app_id, tenant_key, user_id, issued_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)`,
-        [code.codeHash, code.appId, code.tenantKey, code.userId, code.issuedAt, code.expiresAt],
-      );
-    },
+    saveLoginCode: (code: LoginCodeRecord) => storage.saveLoginCodes([code]),
 
     // One statement, so one implicit transaction: every code or none.
     async saveLoginCodes(codes: readonly LoginCodeRecord[]) {
