@@ -174,7 +174,7 @@ describe("postgres adapter", { skip }, () => {
     );
     assert.deepEqual(
       rows.map((r) => r.version),
-      [1],
+      [1, 2],
     );
   });
 
