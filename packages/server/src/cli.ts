@@ -213,8 +213,12 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(
           `imported ${tenants.length} tenant(s), ${users.length} user(s), ${apps.length} app(s)\n`,
         );
+        // A generated secret exists nowhere else: shown once. A given one is the file's own, and
+        // is not echoed into a terminal or a CI log.
         for (const s of seed.appSecrets)
-          process.stdout.write(`app ${s.appId} (${s.name}): app_secret ${s.appSecret}\n`);
+          process.stdout.write(
+            `app ${s.appId} (${s.name}): ${s.generated ? `app_secret ${s.appSecret}` : `app_secret as given in ${file}`}\n`,
+          );
       });
       return 0;
     }

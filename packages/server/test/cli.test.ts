@@ -101,7 +101,7 @@ describe("import, export and code on one file, then a server on it", () => {
     for (const suffix of ["", "-wal", "-shm"]) rmSync(`${db}${suffix}`, { force: true });
   });
 
-  it("import FILE loads a seed and prints each generated secret once", async () => {
+  it("import FILE loads a seed, prints each generated secret once and never a secret the file gave", async () => {
     const seedFile = join(dir, "seed.json");
     writeFileSync(
       seedFile,
@@ -124,6 +124,12 @@ describe("import, export and code on one file, then a server on it", () => {
     assert.ok(mine[3]!.length >= 32, "a generated secret of at least 128 bits");
     assert.ok(!Object.values(DEMO).includes(mine[3]! as never));
     generated = { appId: mine[1]!, secret: mine[3]! };
+    // The demo apps' secrets were in the file: named as such, never echoed.
+    assert.equal(printed.length, 1, run.stdout);
+    for (const app of demoSeed.apps ?? []) {
+      assert.ok(app.app_secret && !run.stdout.includes(app.app_secret), `${app.name}'s secret not printed`);
+      assert.ok(run.stdout.includes(`app ${app.app_id} (${app.name}): app_secret as given in ${seedFile}`));
+    }
   });
 
   it("export writes a valid seed file with the catalogue and no raw secret", async () => {

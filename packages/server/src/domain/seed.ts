@@ -49,8 +49,11 @@ export class SeedError extends Error {
 
 export interface LoadedSeed {
   snapshot: CatalogSnapshot;
-  /** Secrets given or generated for apps, so they can be shown once. */
-  appSecrets: Array<{ appId: string; name: string; appSecret: string }>;
+  /**
+   * Secrets given or generated for apps. `generated`: the seed left it out, so nobody knows it
+   * yet and it must be shown once; a given one is never repeated back (it would land in logs).
+   */
+  appSecrets: Array<{ appId: string; name: string; appSecret: string; generated: boolean }>;
 }
 
 type Json = Record<string, unknown>;
@@ -140,6 +143,8 @@ export interface ParsedApp {
   installations: Installation[];
   /** The plaintext secret when the seed gave or we generated one (not when only a digest was given). */
   appSecret: string | null;
+  /** Whether `appSecret` was generated here (the seed gave neither a secret nor its digest). */
+  secretGenerated: boolean;
 }
 
 export function parseApp(raw: unknown, path: string, checkTenant: TenantCheck): ParsedApp {
@@ -151,8 +156,13 @@ export function parseApp(raw: unknown, path: string, checkTenant: TenantCheck): 
     throw new SeedError(`${path}.type must be "self_built" or "store"`);
   let secretHash = text(raw, "app_secret_sha256", path, { optional: true, pattern: /^[0-9a-f]{64}$/ });
   let appSecret: string | null = null;
+  let secretGenerated = false;
   if (!secretHash) {
-    appSecret = text(raw, "app_secret", path, { optional: true }) ?? newAppSecret();
+    appSecret = text(raw, "app_secret", path, { optional: true }) ?? null;
+    if (appSecret === null) {
+      appSecret = newAppSecret();
+      secretGenerated = true;
+    }
     if (appSecret.length < 16) throw new SeedError(`${path}.app_secret must be at least 16 characters`);
     secretHash = sha256Hex(appSecret);
   }
@@ -185,6 +195,7 @@ export function parseApp(raw: unknown, path: string, checkTenant: TenantCheck): 
     app: { appId, name, type, scopes: strings(raw.scopes, `${path}.scopes`), secretHash },
     installations,
     appSecret,
+    secretGenerated,
   };
 }
 
@@ -204,7 +215,12 @@ export function loadSeed(input: unknown, existingTenants: Iterable<string> = [])
     apps.push(parsed.app);
     installations.push(...parsed.installations);
     if (parsed.appSecret)
-      appSecrets.push({ appId: parsed.app.appId, name: parsed.app.name, appSecret: parsed.appSecret });
+      appSecrets.push({
+        appId: parsed.app.appId,
+        name: parsed.app.name,
+        appSecret: parsed.appSecret,
+        generated: parsed.secretGenerated,
+      });
   });
   const openIds = list(input.open_ids, "open_ids").map((raw, i) => {
     const path = `open_ids[${i}]`;
