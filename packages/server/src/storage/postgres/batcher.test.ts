@@ -6,11 +6,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ExchangeInput, ExchangeOutcome } from "../port.ts";
 import { StorageUnavailableError } from "../port.ts";
-import { ExchangeBatcher } from "./batcher.ts";
+import { type BatchOptions, ExchangeBatcher } from "./batcher.ts";
 
 const input = (codeHash: string) => ({ codeHash }) as ExchangeInput;
 
-function batcherWith(fast: (inputs: ExchangeInput[]) => Promise<Array<ExchangeOutcome | null>>) {
+function batcherWith(
+  fast: (inputs: ExchangeInput[]) => Promise<Array<ExchangeOutcome | null>>,
+  options: BatchOptions = { maxInFlight: 1 },
+) {
   const perExchange: string[] = [];
   const batcher = new ExchangeBatcher(
     (body) => body({ query: async () => ({ rows: [] }) } as never),
@@ -18,11 +21,14 @@ function batcherWith(fast: (inputs: ExchangeInput[]) => Promise<Array<ExchangeOu
       perExchange.push(item.codeHash);
       return { kind: "invalid" };
     },
-    { maxInFlight: 1 },
+    options,
     fast,
   );
   return { batcher, perExchange };
 }
+
+const decided: ExchangeOutcome = { kind: "not_visible" };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test("a connection lost during the batch statement fails every exchange of it as unavailable, and none is run again", async () => {
   const sent: string[][] = [];
@@ -57,4 +63,88 @@ test("entries the statement decided are answered from it; only the undecided go 
   const outcomes = await Promise.all(["x", "y"].map((code) => batcher.submit(input(code))));
   assert.deepEqual(outcomes, [issued, { kind: "invalid" }]);
   assert.deepEqual(perExchange, ["y"]);
+});
+
+test("by default one batch runs at a time while batches are quick: what queues meanwhile goes out as one", {
+  timeout: 5000,
+}, async () => {
+  const sent: string[][] = [];
+  let running = 0;
+  let most = 0;
+  const { batcher } = batcherWith(async (inputs) => {
+    running += 1;
+    most = Math.max(most, running);
+    sent.push(inputs.map((i) => i.codeHash));
+    await sleep(5);
+    running -= 1;
+    return inputs.map(() => decided);
+  }, {});
+  const first = batcher.submit(input("a"));
+  await sleep(1);
+  const rest = ["d", "b", "c"].map((code) => batcher.submit(input(code)));
+  await Promise.all([first, ...rest]);
+  assert.deepEqual(sent, [["a"], ["b", "c", "d"]]);
+  assert.equal(most, 1, "no second batch while the first took 5 ms of the 20 allowed");
+  await batcher.drain();
+});
+
+test("a stalled batch does not hold up the rest: after overlapAfterMs a second batch runs and answers", {
+  timeout: 5000,
+}, async () => {
+  const sent: string[][] = [];
+  let release!: () => void;
+  const stalled = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const { batcher } = batcherWith(
+    async (inputs) => {
+      sent.push(inputs.map((i) => i.codeHash));
+      if (inputs.some((i) => i.codeHash === "locked")) await stalled; // e.g. a row lock held elsewhere
+      return inputs.map(() => decided);
+    },
+    { overlapAfterMs: 30 },
+  );
+  let lockedDone = false;
+  const locked = batcher.submit(input("locked")).then((outcome) => {
+    lockedDone = true;
+    return outcome;
+  });
+  await sleep(1);
+  const started = performance.now();
+  const others = await Promise.all(["y", "x"].map((code) => batcher.submit(input(code))));
+  const waited = performance.now() - started;
+  assert.deepEqual(others, [decided, decided]);
+  assert.equal(lockedDone, false, "answered while the stalled batch still waits");
+  assert.ok(waited >= 25, `the second batch waited for overlapAfterMs first (${waited.toFixed(1)} ms)`);
+  assert.deepEqual(sent, [["locked"], ["x", "y"]]);
+  // Further exchanges keep flowing through the free connection meanwhile, one batch at a time.
+  assert.deepEqual(await batcher.submit(input("z")), decided);
+  assert.equal(lockedDone, false);
+  release();
+  assert.deepEqual(await locked, decided);
+  await batcher.drain();
+});
+
+test("with maxInFlight 1 a stalled batch is waited for: nothing overlaps it", { timeout: 5000 }, async () => {
+  let release!: () => void;
+  const stalled = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const sent: string[][] = [];
+  const { batcher } = batcherWith(
+    async (inputs) => {
+      sent.push(inputs.map((i) => i.codeHash));
+      if (sent.length === 1) await stalled;
+      return inputs.map(() => decided);
+    },
+    { maxInFlight: 1, overlapAfterMs: 1 },
+  );
+  const first = batcher.submit(input("a"));
+  await sleep(1);
+  const second = batcher.submit(input("b"));
+  await sleep(20);
+  assert.deepEqual(sent, [["a"]]);
+  release();
+  await Promise.all([first, second]);
+  assert.deepEqual(sent, [["a"], ["b"]]);
 });
