@@ -130,8 +130,12 @@ async function serve(flags: Flags): Promise<void> {
   const log = server.app.log;
   const demoApp = flags.demo ? await server.storage.getApp("cli_a1b2c3d4e5f6a7b8") : null;
   process.stderr.write(`\nmina-auth listening on ${server.url} (storage: ${describeDb(config.db)})\n`);
-  if (server.seeded)
+  if (server.seeded) {
     process.stderr.write(`Loaded ${server.seeded.snapshot.apps.length} app(s) into the empty database.\n`);
+    // As `import` does: a secret the seed left out exists nowhere else, so it is shown once.
+    for (const s of server.seeded.appSecrets)
+      if (s.generated) process.stderr.write(`app ${s.appId} (${s.name}): app_secret ${s.appSecret}\n`);
+  }
   if (demoApp) {
     process.stderr.write(`\n${walkthrough(server.url, server.adminToken, demoApp.appId, DEMO_APP_SECRET)}\n`);
   } else if (config.adminToken === null) {

@@ -26,6 +26,8 @@ export interface ServerProcessOptions {
   name?: string;
   /** Added to the parent's environment (e.g. `MINA_AUTH_RATE_LIMITS: "false"`). */
   env?: Record<string, string>;
+  /** What fills an empty database: the demo data (default) or `--seed FILE`. */
+  seedFile?: string;
 }
 
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
@@ -42,7 +44,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
       options.db,
       "--port",
       "0",
-      "--demo",
+      ...(options.seedFile ? ["--seed", options.seedFile] : ["--demo"]),
       "--admin-token",
       options.adminToken,
     ],

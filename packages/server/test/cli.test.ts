@@ -11,6 +11,7 @@ import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { ManualClock } from "../src/clock.ts";
 import { DEMO_APP_SECRET, demoSeed } from "../src/demo-seed.ts";
+import { startServerProcess, stopServerProcess } from "./child-server.ts";
 import { DEMO, startTestServer } from "./harness.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
@@ -93,6 +94,20 @@ describe("mina-auth migrate", () => {
   });
 });
 
+/** The demo seed plus an app with no app_id and no app_secret: both are generated. */
+function seedWithGeneratedApp(name: string): string {
+  const seedFile = join(dir, name);
+  const generated = {
+    name: "Generated",
+    type: "self_built",
+    tenant_key: DEMO.acme,
+    scopes: [],
+    visibility: "all",
+  };
+  writeFileSync(seedFile, JSON.stringify({ ...demoSeed, apps: [...(demoSeed.apps ?? []), generated] }));
+  return seedFile;
+}
+
 describe("import, export and code on one file, then a server on it", () => {
   const db = join(tmpdir(), `mina-auth-cli-flow-${process.pid}-${Date.now()}.db`);
   let generated: { appId: string; secret: string };
@@ -102,18 +117,7 @@ describe("import, export and code on one file, then a server on it", () => {
   });
 
   it("import FILE loads a seed, prints each generated secret once and never a secret the file gave", async () => {
-    const seedFile = join(dir, "seed.json");
-    writeFileSync(
-      seedFile,
-      JSON.stringify({
-        ...demoSeed,
-        apps: [
-          ...(demoSeed.apps ?? []),
-          // No app_id, no app_secret: both generated, the secret printed.
-          { name: "Generated", type: "self_built", tenant_key: DEMO.acme, scopes: [], visibility: "all" },
-        ],
-      }),
-    );
+    const seedFile = seedWithGeneratedApp("seed.json");
     const run = await cli(["import", seedFile, "--db", `sqlite:${db}`]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /imported 2 tenant\(s\), 4 user\(s\), 3 app\(s\)/);
@@ -129,6 +133,31 @@ describe("import, export and code on one file, then a server on it", () => {
     for (const app of demoSeed.apps ?? []) {
       assert.ok(app.app_secret && !run.stdout.includes(app.app_secret), `${app.name}'s secret not printed`);
       assert.ok(run.stdout.includes(`app ${app.app_id} (${app.name}): app_secret as given in ${seedFile}`));
+    }
+  });
+
+  it("serve --seed FILE shows a secret the seed left out once, and not one it gave", async () => {
+    const seedFile = seedWithGeneratedApp("serve-seed.json");
+    const server = await startServerProcess({
+      db: "sqlite::memory:",
+      adminToken: `adm-${"s".repeat(40)}`,
+      seedFile,
+    });
+    try {
+      const line = /^app (cli_[0-9a-f]{16}) \(Generated\): app_secret (\S+)$/m;
+      for (let i = 0; i < 100 && !line.test(server.stderr()); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      const [, appId, secret] = line.exec(server.stderr()) ?? [];
+      assert.ok(appId && secret, server.stderr());
+      for (const app of demoSeed.apps ?? []) assert.ok(!server.stderr().includes(app.app_secret!));
+      const res = await fetch(`${server.url}/open-apis/auth/v3/app_access_token/internal`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ app_id: appId, app_secret: secret }),
+      });
+      assert.equal(((await res.json()) as { code: number }).code, 0, "the printed secret is the app's");
+    } finally {
+      assert.equal(await stopServerProcess(server), 0);
     }
   });
 

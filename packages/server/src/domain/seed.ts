@@ -51,7 +51,8 @@ export interface LoadedSeed {
   snapshot: CatalogSnapshot;
   /**
    * Secrets given or generated for apps. `generated`: the seed left it out, so nobody knows it
-   * yet and it must be shown once; a given one is never repeated back (it would land in logs).
+   * yet and it must be shown once; the CLI does not print a given one (it would land in
+   * terminals and CI logs).
    */
   appSecrets: Array<{ appId: string; name: string; appSecret: string; generated: boolean }>;
 }
