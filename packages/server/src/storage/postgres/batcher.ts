@@ -48,7 +48,9 @@ export interface BatchOptions {
    * freely on the 2026-12-01 Intel machine (and three −7 %; on the 2026-11-26 machine 1, 2 and 4
    * were within the noise, 8 and 16 clearly slower). But a batch can stall: a row lock held by
    * another instance's transaction, a slow disk, a connection gone half-open. Then the queue
-   * must not wait behind it: after this long a second batch starts, on another connection.
+   * must not wait behind it: after this long a second batch starts, on another connection, and
+   * batches go on through that one while the first waits. (Two stalled at once still block
+   * both; the statement timeout ends them.)
    */
   overlapAfterMs?: number;
 }
@@ -56,8 +58,8 @@ export interface BatchOptions {
 export class ExchangeBatcher {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
-  /** When the newest batch in flight started (performance.now()). */
-  private newestStart = 0;
+  /** When each batch in flight started (performance.now()), oldest first. */
+  private readonly starts: number[] = [];
   /** Armed while a batch runs and others wait: starts the next one if this one stalls. */
   private overlapTimer: NodeJS.Timeout | null = null;
   private readonly idleWaiters: Array<() => void> = [];
@@ -73,7 +75,9 @@ export class ExchangeBatcher {
   ) {
     this.maxBatch = Math.max(1, options.maxBatch ?? 64);
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 2);
-    this.overlapAfterMs = Math.max(0, options.overlapAfterMs ?? 20);
+    const overlap = options.overlapAfterMs ?? 20;
+    // setTimeout takes at most 2³¹−1 ms (a larger delay would fire after 1 ms, every time).
+    this.overlapAfterMs = Number.isFinite(overlap) ? Math.min(2 ** 31 - 1, Math.max(0, overlap)) : 20;
   }
 
   submit(input: ExchangeInput): Promise<ExchangeOutcome> {
@@ -92,7 +96,9 @@ export class ExchangeBatcher {
   private pump(): void {
     while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
       if (this.inFlight > 0) {
-        const waited = performance.now() - this.newestStart;
+        // Measured from the newest batch still running: once a later batch has finished, a
+        // stalled older one must not make the next batch wait again.
+        const waited = performance.now() - this.starts[this.starts.length - 1]!;
         if (waited < this.overlapAfterMs) {
           this.overlapTimer ??= setTimeout(() => {
             this.overlapTimer = null;
@@ -103,12 +109,14 @@ export class ExchangeBatcher {
       }
       const batch = this.queue.splice(0, this.maxBatch);
       this.inFlight += 1;
-      this.newestStart = performance.now();
+      const started = performance.now();
+      this.starts.push(started);
       if (this.queue.length === 0 && this.overlapTimer !== null) {
         clearTimeout(this.overlapTimer);
         this.overlapTimer = null;
       }
       void this.run(batch).finally(() => {
+        this.starts.splice(this.starts.indexOf(started), 1);
         this.inFlight -= 1;
         this.pump();
         if (this.queue.length === 0 && this.inFlight === 0) {

@@ -349,6 +349,39 @@ describe("postgres adapter", { skip }, () => {
     assert.equal((await storage.exchangeLoginCode(exchangeInput(code))).kind, "issued");
   });
 
+  test("an exchange stalled on a row lock does not hold up the others: they are issued while it waits", {
+    timeout: 10_000,
+  }, async () => {
+    const { storage } = await openStorage();
+    await seed(storage);
+    const [stuck, ...others] = await Promise.all(Array.from({ length: 4 }, () => mint(storage)));
+    const schema = schemaOf(storage);
+    // Another instance's transaction holding the code's row, as a stalled or cut-off one would.
+    const holder = new pg.Client({ connectionString: database!.url });
+    holder.on("error", () => {});
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query(`SELECT 1 FROM ${schema}.login_codes WHERE code_hash = $1 FOR UPDATE`, [stuck]);
+      let stuckSettled = false;
+      const stalled = storage.exchangeLoginCode(exchangeInput(stuck!)).finally(() => {
+        stuckSettled = true;
+      });
+      const outcomes = await Promise.all(
+        others.map((code) => storage.exchangeLoginCode(exchangeInput(code))),
+      );
+      assert.deepEqual(
+        outcomes.map((o) => o.kind),
+        ["issued", "issued", "issued"],
+      );
+      assert.equal(stuckSettled, false, "the others were answered while the stalled one still waited");
+      await holder.query("ROLLBACK");
+      assert.equal((await stalled).kind, "issued", "once the lock is gone the stalled exchange completes");
+    } finally {
+      await holder.end();
+    }
+  });
+
   test("the race has teeth: a read-then-write redemption on the same database lets several win", async () => {
     const { storage, url } = await openStorage();
     await seed(storage);
