@@ -9,7 +9,7 @@ export const MIGRATIONS_DIR = new URL("../../../migrations/", import.meta.url);
  * Key of the session-level advisory lock that serialises migrations across processes
  * (an arbitrary constant: the first 8 bytes of sha256("mina-auth:migrate"), as a signed int8).
  */
-const MIGRATION_LOCK_KEY = createHash("sha256").update("mina-auth:migrate").digest().readBigInt64BE(0);
+export const MIGRATION_LOCK_KEY = createHash("sha256").update("mina-auth:migrate").digest().readBigInt64BE(0);
 
 const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+)\.postgres\.sql$/;
 
@@ -49,6 +49,9 @@ export async function loadMigrations(dir: URL = MIGRATIONS_DIR): Promise<Migrati
  */
 export async function migrate(client: pg.ClientBase, dir: URL = MIGRATIONS_DIR): Promise<number[]> {
   const migrations = await loadMigrations(dir);
+  // Waiting for another instance's migration is expected, however long it takes: not subject
+  // to the pool's lock_timeout (a migration sets its own where it needs one).
+  await client.query("SET lock_timeout = 0");
   await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY.toString()]);
   try {
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -97,5 +100,6 @@ export async function migrate(client: pg.ClientBase, dir: URL = MIGRATIONS_DIR):
     return done;
   } finally {
     await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY.toString()]).catch(() => {});
+    await client.query("RESET lock_timeout").catch(() => {});
   }
 }

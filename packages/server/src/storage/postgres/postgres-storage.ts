@@ -58,6 +58,14 @@ export interface PostgresStorageOptions {
   connectTimeoutMs?: number;
   /** Server-side statement_timeout (ms). Default 15000. */
   statementTimeoutMs?: number;
+  /**
+   * Server-side lock_timeout (ms): how long a statement waits for a row another transaction
+   * holds before it fails as retryable. Default 2000. Rows are held for milliseconds in normal
+   * operation; a longer wait means a stalled or cut-off transaction elsewhere, and a login
+   * queued behind it should fail fast (and be retried) rather than wait for the statement
+   * timeout while its batch holds a connection.
+   */
+  lockTimeoutMs?: number;
   /** Told about errors of idle connections (PostgreSQL restarted, say). Default: ignored. */
   onPoolError?: (error: Error) => void;
 }
@@ -233,6 +241,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     keepAlive: true,
     application_name: "mina-auth",
     statement_timeout: options.statementTimeoutMs ?? 15_000,
+    lock_timeout: options.lockTimeoutMs ?? 2_000,
     // A process that dies mid-transaction must not hold row locks for long.
     idle_in_transaction_session_timeout: 60_000,
     types,

@@ -16,6 +16,7 @@ import { StorageUnavailableError } from "../port.ts";
 import type { StorageTestHooks } from "../test-hooks.ts";
 import { translateError } from "./errors.ts";
 import { exchangeBatchWith } from "./flow.ts";
+import { MIGRATION_LOCK_KEY } from "./migrate.ts";
 import { createPostgresStorage, type PostgresStorageOptions } from "./postgres-storage.ts";
 import { createTestDatabase, probePostgres, type TestDatabase } from "./test-database.ts";
 
@@ -142,6 +143,30 @@ function exchangeInput(codeHash: string, overrides: Partial<ExchangeInput> = {})
     revokeGrantOnReuse: true,
     ...overrides,
   };
+}
+
+/** The code was left exactly as it was: unconsumed, and it redeems now. */
+async function assertUnconsumedThenIssued(storage: Storage, codeHash: string): Promise<void> {
+  const { rows } = await admin!.query(
+    `SELECT consumed_at FROM ${schemaOf(storage)}.login_codes WHERE code_hash = $1`,
+    [codeHash],
+  );
+  assert.equal(rows[0].consumed_at, null);
+  assert.equal(
+    (await storage.exchangeLoginCode(exchangeInput(codeHash))).kind,
+    "issued",
+    "the retry succeeds",
+  );
+}
+
+/** Another session's open transaction holding a code's row, as a stalled or cut-off one would. */
+async function lockCodeRow(schema: string, codeHash: string): Promise<pg.Client> {
+  const holder = new pg.Client({ connectionString: database!.url });
+  holder.on("error", () => {});
+  await holder.connect();
+  await holder.query("BEGIN");
+  await holder.query(`SELECT 1 FROM ${schema}.login_codes WHERE code_hash = $1 FOR UPDATE`, [codeHash]);
+  return holder;
 }
 
 /** Releases everyone once `size` callers wait (a test-only pause before the conditional write). */
@@ -321,11 +346,7 @@ describe("postgres adapter", { skip }, () => {
     const code = await mint(storage);
     const schema = schemaOf(storage);
     // Hold the code's row lock so that the exchange's conditional UPDATE waits inside its transaction.
-    const holder = new pg.Client({ connectionString: database!.url });
-    holder.on("error", () => {});
-    await holder.connect();
-    await holder.query("BEGIN");
-    await holder.query(`SELECT 1 FROM ${schema}.login_codes WHERE code_hash = $1 FOR UPDATE`, [code]);
+    const holder = await lockCodeRow(schema, code);
     const pending = assert.rejects(storage.exchangeLoginCode(exchangeInput(code)), StorageUnavailableError);
     let waiting = 0;
     for (let i = 0; i < 100 && waiting === 0; i++) {
@@ -341,12 +362,7 @@ describe("postgres adapter", { skip }, () => {
     await pending;
     await holder.query("ROLLBACK");
     await holder.end();
-    const { rows } = await admin!.query(
-      `SELECT consumed_at FROM ${schema}.login_codes WHERE code_hash = $1`,
-      [code],
-    );
-    assert.equal(rows[0].consumed_at, null);
-    assert.equal((await storage.exchangeLoginCode(exchangeInput(code))).kind, "issued");
+    await assertUnconsumedThenIssued(storage, code);
   });
 
   test("an exchange stalled on a row lock does not hold up the others: they are issued while it waits", {
@@ -356,13 +372,8 @@ describe("postgres adapter", { skip }, () => {
     await seed(storage);
     const [stuck, ...others] = await Promise.all(Array.from({ length: 4 }, () => mint(storage)));
     const schema = schemaOf(storage);
-    // Another instance's transaction holding the code's row, as a stalled or cut-off one would.
-    const holder = new pg.Client({ connectionString: database!.url });
-    holder.on("error", () => {});
-    await holder.connect();
+    const holder = await lockCodeRow(schema, stuck!);
     try {
-      await holder.query("BEGIN");
-      await holder.query(`SELECT 1 FROM ${schema}.login_codes WHERE code_hash = $1 FOR UPDATE`, [stuck]);
       let stuckSettled = false;
       const stalled = storage.exchangeLoginCode(exchangeInput(stuck!)).finally(() => {
         stuckSettled = true;
@@ -380,6 +391,51 @@ describe("postgres adapter", { skip }, () => {
     } finally {
       await holder.end();
     }
+  });
+
+  test("migrate waits for another instance's migration however long it takes: lockTimeoutMs does not apply", async () => {
+    const url = await freshSchemaUrl();
+    const storage = createPostgresStorage({ url, poolSize: 2, lockTimeoutMs: 100 });
+    opened.push(storage);
+    const holder = new pg.Client({ connectionString: database!.url });
+    await holder.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY.toString()]);
+      let migrated = false;
+      const migrating = storage.migrate().then(() => {
+        migrated = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      assert.equal(migrated, false, "still waiting for the lock");
+      await holder.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY.toString()]);
+      await migrating;
+    } finally {
+      await holder.end();
+    }
+    await seed(storage);
+    assert.equal((await storage.exchangeLoginCode(exchangeInput(await mint(storage)))).kind, "issued");
+  });
+
+  test("an exchange whose code row stays locked fails as retryable after lockTimeoutMs, and the code stays unconsumed", {
+    timeout: 10_000,
+  }, async () => {
+    const { storage } = await openStorage({ lockTimeoutMs: 200 });
+    await seed(storage);
+    const [stuck, other] = await Promise.all([mint(storage), mint(storage)]);
+    const schema = schemaOf(storage);
+    const holder = await lockCodeRow(schema, stuck!);
+    try {
+      const started = performance.now();
+      await assert.rejects(storage.exchangeLoginCode(exchangeInput(stuck!)), StorageUnavailableError);
+      const waited = performance.now() - started;
+      // The batch statement, then the per-exchange path, each gave up after the lock timeout.
+      assert.ok(waited >= 200 && waited < 5_000, `failed after ${waited.toFixed(0)} ms`);
+      assert.equal((await storage.exchangeLoginCode(exchangeInput(other!))).kind, "issued");
+    } finally {
+      await holder.query("ROLLBACK");
+      await holder.end();
+    }
+    await assertUnconsumedThenIssued(storage, stuck!);
   });
 
   test("the race has teeth: a read-then-write redemption on the same database lets several win", async () => {
