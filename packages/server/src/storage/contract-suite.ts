@@ -193,7 +193,7 @@ export async function mintCode(
   const raw = newSecret("");
   const openId = await storage.ensureOpenId(app.appId, user.tenantKey, user.userId, `ou_${hex(16)}`);
   const record: LoginCodeRecord = { ...freshCode(app, user, issuedAt), codeHash: sha256(raw) };
-  await storage.saveLoginCode(record);
+  await storage.saveLoginCodes([record]);
   return { raw, record, openId };
 }
 
@@ -1173,10 +1173,10 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
         const b = freshCode(w.app, w.alice);
         const renamed: Tenant = { tenantKey: w.tenant.tenantKey, name: "Committed" };
         const results = await Promise.allSettled([
-          s.saveLoginCode(a),
+          s.saveLoginCodes([a]),
           // A duplicate hash must never overwrite a code (that would reset a consumed one).
-          s.saveLoginCode({ ...existing.record, userId: w.bob.userId, expiresAt: T0 + 10 * HOUR }),
-          s.saveLoginCode(b),
+          s.saveLoginCodes([{ ...existing.record, userId: w.bob.userId, expiresAt: T0 + 10 * HOUR }]),
+          s.saveLoginCodes([b]),
           s.upsertTenant(renamed),
           s.hitRateLimit({ key: `k:${hex(4)}`, now: T0, windowMs: HOUR, limit: 5 }),
         ]);

@@ -271,8 +271,7 @@ export interface Storage {
   findAppToken(tokenHash: string, now: Millis): Promise<AppTokenRecord | null>;
 
   // The login flow.
-  saveLoginCode(code: LoginCodeRecord): Promise<void>;
-  /** Many codes in one write: all of them are stored, or (on any failure) none. */
+  /** Codes in one write: all of them are stored, or (on any failure) none. */
   saveLoginCodes(codes: readonly LoginCodeRecord[]): Promise<void>;
   exchangeLoginCode(input: ExchangeInput): Promise<ExchangeOutcome>;
   rotateRefreshToken(input: RotateInput): Promise<RotateOutcome>;

@@ -554,8 +554,6 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       return rows[0] ? toAppToken(rows[0]) : null;
     },
 
-    saveLoginCode: (code: LoginCodeRecord) => storage.saveLoginCodes([code]),
-
     // One statement, so one implicit transaction: every code or none.
     async saveLoginCodes(codes: readonly LoginCodeRecord[]) {
       if (codes.length === 0) return;

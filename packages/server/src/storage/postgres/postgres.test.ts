@@ -115,14 +115,16 @@ async function seed(storage: Storage): Promise<void> {
 
 async function mint(storage: Storage, now = NOW): Promise<string> {
   const codeHash = sha(randomBytes(16).toString("hex"));
-  await storage.saveLoginCode({
-    codeHash,
-    appId: APP,
-    tenantKey: TENANT,
-    userId: "6c486g",
-    issuedAt: now,
-    expiresAt: now + 180_000,
-  });
+  await storage.saveLoginCodes([
+    {
+      codeHash,
+      appId: APP,
+      tenantKey: TENANT,
+      userId: "6c486g",
+      issuedAt: now,
+      expiresAt: now + 180_000,
+    },
+  ]);
   return codeHash;
 }
 
@@ -512,14 +514,16 @@ describe("postgres adapter", { skip }, () => {
     await storage.ensureOpenId(APP, TENANT, "8e6a8i", `ou_${randomBytes(16).toString("hex")}`);
     const codeFor = async (userId: string) => {
       const codeHash = sha(randomBytes(16).toString("hex"));
-      await storage.saveLoginCode({
-        codeHash,
-        appId: APP,
-        tenantKey: TENANT,
-        userId,
-        issuedAt: NOW,
-        expiresAt: NOW + 180_000,
-      });
+      await storage.saveLoginCodes([
+        {
+          codeHash,
+          appId: APP,
+          tenantKey: TENANT,
+          userId,
+          issuedAt: NOW,
+          expiresAt: NOW + 180_000,
+        },
+      ]);
       return codeHash;
     };
     const fresh = [await mint(storage), await mint(storage)];

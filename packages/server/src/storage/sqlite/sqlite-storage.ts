@@ -810,10 +810,6 @@ export class SqliteStorage implements Storage {
 
   // --- The login flow ------------------------------------------------------------------------
 
-  saveLoginCode(code: LoginCodeRecord): Promise<void> {
-    return this.saveLoginCodes([code]);
-  }
-
   saveLoginCodes(codes: readonly LoginCodeRecord[]): Promise<void> {
     const rows = codes.map(
       (code): LoginCodeRecord => ({

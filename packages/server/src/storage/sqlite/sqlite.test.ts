@@ -364,8 +364,8 @@ describe("sqlite adapter", () => {
       });
       const good = record(sha256("good"));
       const results = await Promise.allSettled([
-        storage.saveLoginCode(good),
-        storage.saveLoginCode(record(poison)),
+        storage.saveLoginCodes([good]),
+        storage.saveLoginCodes([record(poison)]),
         storage.upsertTenant({ tenantKey: w.tenant.tenantKey, name: "never" }),
       ]);
       for (const r of results) {
@@ -376,7 +376,7 @@ describe("sqlite adapter", () => {
       const { input } = exchangeInput(good.codeHash, w.app.appId, T0 + SECOND);
       assert.deepEqual(await storage.exchangeLoginCode(input), { kind: "invalid" });
       // The queue keeps working after a failed batch.
-      await storage.saveLoginCode(good);
+      await storage.saveLoginCodes([good]);
       assert.equal((await storage.exchangeLoginCode(input)).kind, "issued");
     } finally {
       await storage.close();
