@@ -2,7 +2,9 @@
 // npm run bench — mina-auth's tokenLoginValidate side by side with the raw node:http ceiling and
 // oidc-provider's authorization_code exchange (and mina-auth on PostgreSQL when one answers), with
 // one load generator and one set of settings for all. Every request redeems a fresh code minted
-// in bulk just before its measurement. See docs/performance.md for how to read the output.
+// in bulk just before its measurement. All systems run side by side and are measured in rounds,
+// one run of each per round, so that drift of the machine's speed cancels out of the ratios.
+// See docs/performance.md for how to read the output.
 //
 //   node scripts/bench.mjs [--duration 10] [--runs 3] [--warmup min(3,duration)] [--connections 50]
 //                          [--only name,name] [--json FILE] [--loadgen wrk|autocannon]
@@ -42,7 +44,7 @@ if (flags.help) {
   process.stdout.write(
     `${readFileSync(new URL(import.meta.url), "utf8")
       .split("\n")
-      .slice(1, 10)
+      .slice(1, 12)
       .join("\n")
       .replace(/^\/\/ ?/gm, "")}\n`,
   );
@@ -241,10 +243,10 @@ function post(port, path, body, headers = {}) {
   });
 }
 
-/** Runs `task(i)` for i in [0, n) with `concurrency` in flight; returns results in order. */
 /** Codes per POST /admin/v1/login-codes (its most). */
 const MINT_CHUNK = 1000;
 
+/** Runs `task(i)` for i in [0, n) with `concurrency` in flight; returns results in order. */
 async function pool(n, concurrency, task) {
   const out = new Array(n);
   let next = 0;
@@ -558,66 +560,91 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-async function measure(system) {
+/**
+ * Starts a system and warms it up (JIT, caches, the database's first pages); the warm-up's rate
+ * sizes its first batch of codes. The system keeps running, idle, until every round is done.
+ */
+async function prepare(system) {
   log(`\n${system.name}: starting`);
   const srv = await system.start();
+  const live = { system, srv, rate: system.guessRate, results: [] };
   try {
-    let rate = system.guessRate;
-    const sized = (seconds, r) => Math.ceil(r * seconds * 1.3) + 2000;
     if (warmup > 0) {
       const t0 = Date.now();
-      const bodies = await srv.bodies(sized(warmup, rate));
-      debug(`warm-up: ${bodies.length} codes minted in ${Date.now() - t0} ms`);
+      const bodies = await srv.bodies(codesFor(warmup, live.rate));
+      debug(`${system.name} warm-up: ${bodies.length} codes minted in ${Date.now() - t0} ms`);
       const w = await loadOnce(srv, warmup, bodies);
-      rate = w.rps;
-      debug(`warm-up: ${Math.round(w.rps)} req/s (errors ${w.errors}, exhausted ${w.exhausted})`);
+      live.rate = w.rps;
+      log(`  warm-up: ${Math.round(w.rps)} req/s (errors ${w.errors})`);
     }
-    const results = [];
-    for (let i = 0; i < runs; i++) {
-      let result;
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const n = sized(duration, rate) * 2 ** attempt;
-        const t0 = Date.now();
-        const bodies = await srv.bodies(n);
-        debug(`run ${i + 1}: ${bodies.length} bodies ready in ${Date.now() - t0} ms`);
-        const profiling = (process.env.BENCH_SERVER_NODE_ARGS ?? "").includes("profile-probe");
-        if (profiling) srv.child.kill("SIGUSR2");
-        const cpuBefore = cpuSeconds(srv.child.pid);
-        result = await loadOnce(srv, duration, bodies);
-        const cpuAfter = cpuSeconds(srv.child.pid);
-        result.cpu_us =
-          cpuBefore === null || cpuAfter === null || result.requests === 0
-            ? null
-            : ((cpuAfter - cpuBefore) * 1e6) / result.requests;
-        if (profiling) srv.child.kill("SIGUSR2");
-        rate = Math.max(rate, result.rps);
-        if (result.exhausted === 0) break;
-        log(`  run ${i + 1}: the ${bodies.length} codes ran out; minting more and measuring again`);
-      }
-      if (result.exhausted > 0) throw new Error("codes ran out three times in a row");
-      log(
-        `  run ${i + 1}: ${Math.round(result.rps)} req/s, p50 ${result.p50_ms.toFixed(2)} ms, p99 ${result.p99_ms.toFixed(2)} ms, errors ${result.errors}${result.sample ? ` (e.g. ${result.sample})` : ""}`,
-      );
-      results.push(result);
-    }
-    const rss = peakRssMb(srv.child.pid);
-    return {
-      name: system.name,
-      rps: Math.round(median(results.map((r) => r.rps))),
-      p50_ms: Number(median(results.map((r) => r.p50_ms)).toFixed(2)),
-      p99_ms: Number(median(results.map((r) => r.p99_ms)).toFixed(2)),
-      rss_mb: rss,
-      cpu_us_per_req: results.some((r) => r.cpu_us === null)
-        ? null
-        : Number(median(results.map((r) => r.cpu_us)).toFixed(1)),
-      errors: results.reduce((a, r) => a + r.errors, 0),
-      requests: results.reduce((a, r) => a + r.requests, 0),
-      runs: results.map((r) => Math.round(r.rps)),
-      note: srv.note,
-    };
-  } finally {
+  } catch (error) {
     await stop(srv.child);
+    throw error;
   }
+  return live;
+}
+
+/** Codes for `seconds` at `rate` req/s, with room to spare. */
+const codesFor = (seconds, rate) => Math.ceil(rate * seconds * 1.3) + 2000;
+
+/** One measured run of a prepared system, on codes minted just before it. */
+async function runOnce(live, round) {
+  const { srv, system } = live;
+  let result;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const n = codesFor(duration, live.rate) * 2 ** attempt;
+    const t0 = Date.now();
+    const bodies = await srv.bodies(n);
+    debug(`${system.name} round ${round}: ${bodies.length} bodies ready in ${Date.now() - t0} ms`);
+    const profiling = (process.env.BENCH_SERVER_NODE_ARGS ?? "").includes("profile-probe");
+    if (profiling) srv.child.kill("SIGUSR2");
+    const cpuBefore = cpuSeconds(srv.child.pid);
+    result = await loadOnce(srv, duration, bodies);
+    const cpuAfter = cpuSeconds(srv.child.pid);
+    result.cpu_us =
+      cpuBefore === null || cpuAfter === null || result.requests === 0
+        ? null
+        : ((cpuAfter - cpuBefore) * 1e6) / result.requests;
+    if (profiling) srv.child.kill("SIGUSR2");
+    live.rate = Math.max(live.rate, result.rps);
+    if (result.exhausted === 0) break;
+    log(`  ${system.name}: the ${bodies.length} codes ran out; minting more and measuring again`);
+  }
+  if (result.exhausted > 0) throw new Error("codes ran out three times in a row");
+  log(
+    `  ${system.name}: ${Math.round(result.rps)} req/s, p50 ${result.p50_ms.toFixed(2)} ms, p99 ${result.p99_ms.toFixed(2)} ms, errors ${result.errors}${result.sample ? ` (e.g. ${result.sample})` : ""}`,
+  );
+  live.results.push(result);
+}
+
+/** A system's row: the median of each column over its runs, and its peak RSS. */
+function summarise(live) {
+  const { results, srv, system } = live;
+  return {
+    name: system.name,
+    rps: Math.round(median(results.map((r) => r.rps))),
+    p50_ms: Number(median(results.map((r) => r.p50_ms)).toFixed(2)),
+    p99_ms: Number(median(results.map((r) => r.p99_ms)).toFixed(2)),
+    rss_mb: peakRssMb(srv.child.pid),
+    cpu_us_per_req: results.some((r) => r.cpu_us === null)
+      ? null
+      : Number(median(results.map((r) => r.cpu_us)).toFixed(1)),
+    errors: results.reduce((a, r) => a + r.errors, 0),
+    requests: results.reduce((a, r) => a + r.requests, 0),
+    runs: results.map((r) => Math.round(r.rps)),
+    note: srv.note,
+  };
+}
+
+/**
+ * A system's speed against a reference measured in the same rounds: the median over rounds of
+ * the two runs' ratio. Runs of one round are seconds apart, so a machine whose speed drifts from
+ * minute to minute moves both alike, and the drift cancels out of the ratio (docs/performance.md).
+ */
+function roundRatio(live, reference) {
+  if (!reference || reference.results.length !== live.results.length) return null;
+  const ratios = live.results.map((r, i) => r.rps / reference.results[i].rps);
+  return Number(median(ratios).toFixed(3));
 }
 
 // --- Main ---------------------------------------------------------------------------------------
@@ -636,21 +663,32 @@ const machine = {
   node: process.version,
 };
 log(
-  `bench: ${loadgen}, ${connections} connections, ${runs} × ${duration} s after a ${warmup} s warm-up; ` +
+  `bench: ${loadgen}, ${connections} connections, ${runs} round(s) of ${duration} s per system after a ${warmup} s warm-up; ` +
     (pin
       ? `server on CPU ${SERVER_CPU}, load generator on CPU ${LOAD_CPU}`
       : "no pinning (needs taskset and 2+ CPUs)") +
     `; ${machine.cpus} × ${machine.cpu_model}, Node ${machine.node}`,
 );
 
-const measured = [];
+/** Every selected system, started and warmed up; PostgreSQL is skipped, with its reason, when it cannot run. */
+const lives = [];
 const skipped = [];
+/** Stops a PostgreSQL system that failed and records why; any other system's failure ends the bench. */
+async function skipPostgres(live, error) {
+  const reason = `the server did not run on PostgreSQL: ${error.message.split("\n").slice(0, 6).join(" | ")}`;
+  log(`\nmina-auth-postgres: skipped — ${reason}`);
+  skipped.push({ name: "mina-auth-postgres", reason });
+  if (live) {
+    lives.splice(lives.indexOf(live), 1);
+    await stop(live.srv.child);
+  }
+}
 try {
   for (const name of SYSTEMS.filter((n) => only.includes(n))) {
-    if (name === "node-http-ceiling") measured.push(await measure(ceiling));
+    if (name === "node-http-ceiling") lives.push(await prepare(ceiling));
     else if (name === "mina-auth-sqlite") {
-      measured.push(await measure(minaSystem(name, `sqlite:${join(work, "mina-auth.db")}`)));
-    } else if (name === "oidc-provider-authcode") measured.push(await measure(oidc));
+      lives.push(await prepare(minaSystem(name, `sqlite:${join(work, "mina-auth.db")}`)));
+    } else if (name === "oidc-provider-authcode") lives.push(await prepare(oidc));
     else if (name === "mina-auth-postgres") {
       const pgSys = await postgresSystem();
       if (pgSys.skip) {
@@ -659,24 +697,40 @@ try {
         continue;
       }
       try {
-        measured.push(await measure(pgSys.system));
+        lives.push({ ...(await prepare(pgSys.system)), postgres: true });
       } catch (error) {
-        const reason = `the server did not run on PostgreSQL: ${error.message.split("\n").slice(0, 6).join(" | ")}`;
-        log(`\n${name}: skipped — ${reason}`);
-        skipped.push({ name, reason });
-      } finally {
-        await pgSys.drop();
+        await skipPostgres(null, error);
+      }
+    }
+  }
+  // Rounds: each measures every system once, in an order that rotates from round to round, so
+  // that no system always runs first after the minting of the others.
+  for (let round = 1; round <= runs; round++) {
+    log(`\nround ${round} of ${runs}`);
+    const order = lives.map((_, i) => lives[(i + round - 1) % lives.length]);
+    for (const live of order) {
+      try {
+        await runOnce(live, round);
+      } catch (error) {
+        if (!live.postgres) throw error;
+        await skipPostgres(live, error);
       }
     }
   }
 } catch (error) {
   await abort(`failed: ${error.stack ?? error}`);
 }
+const liveByName = Object.fromEntries(lives.map((l) => [l.system.name, l]));
+const measured = lives.map((live) => ({
+  ...summarise(live),
+  ratio_to_ceiling: roundRatio(live, liveByName["node-http-ceiling"]),
+  ratio_to_oidc: roundRatio(live, liveByName["oidc-provider-authcode"]),
+}));
+await Promise.all(lives.map((live) => stop(live.srv.child)));
 
 // --- Report -----------------------------------------------------------------------------------
 
-const byName = Object.fromEntries(measured.map((s) => [s.name, s]));
-const ratio = (s, base) => (base && base.rps > 0 ? (s.rps / base.rps).toFixed(2) : "–");
+const ratio = (value) => (value === null ? "–" : value.toFixed(2));
 const rows = [
   [
     "system",
@@ -698,8 +752,8 @@ for (const s of measured) {
     s.p99_ms.toFixed(2),
     s.rss_mb === null ? "–" : String(s.rss_mb),
     s.cpu_us_per_req === null ? "–" : s.cpu_us_per_req.toFixed(1),
-    ratio(s, byName["node-http-ceiling"]),
-    ratio(s, byName["oidc-provider-authcode"]),
+    ratio(s.ratio_to_ceiling),
+    ratio(s.ratio_to_oidc),
     String(s.errors),
   ]);
 }
@@ -720,7 +774,7 @@ for (const s of erroneous) {
   );
 }
 process.stdout.write(
-  `(${loadgen}, ${connections} connections, median of ${runs} × ${duration} s; peak RSS is the server process's VmHWM over its whole run, minting included; server CPU is its user + system time during the measured load per request, without PostgreSQL's)\n`,
+  `(${loadgen}, ${connections} connections, median of ${runs} round(s) of ${duration} s, every system measured once per round; the ratios are the median over rounds of the ratio within a round; peak RSS is the server process's VmHWM over its whole run, minting included; server CPU is its user + system time during the measured load per request, without PostgreSQL's)\n`,
 );
 
 if (flags.json) {

@@ -1,6 +1,6 @@
 /**
- * Keeps `npm run bench` from rotting: a one-second run of the ceiling and of mina-auth on a SQLite
- * file must produce numbers and no error reply. No threshold: timing belongs to the benchmark
+ * Keeps `npm run bench` from rotting: two rounds of one second of the ceiling and of mina-auth on
+ * a SQLite file must produce numbers, round ratios and no error reply. No threshold: timing belongs to the benchmark
  * itself (docs/performance.md), never to a unit test.
  * @see issue 6
  */
@@ -24,7 +24,7 @@ describe("npm run bench (smoke)", () => {
       "--duration",
       "1",
       "--runs",
-      "1",
+      "2",
       "--only",
       "node-http-ceiling,mina-auth-sqlite",
     ];
@@ -46,6 +46,8 @@ describe("npm run bench (smoke)", () => {
         p99_ms: number;
         rss_mb: number | null;
         errors: number;
+        runs: number[];
+        ratio_to_ceiling: number | null;
       }[];
     };
     for (const name of ["node-http-ceiling", "mina-auth-sqlite"]) {
@@ -54,6 +56,14 @@ describe("npm run bench (smoke)", () => {
       assert.ok(system.rps > 0, `${name}: rps ${system.rps}`);
       assert.equal(system.errors, 0, `${name}: ${system.errors} error replies`);
       for (const key of ["p50_ms", "p99_ms"] as const) assert.equal(typeof system[key], "number");
+      assert.equal(system.runs.length, 2, `${name}: one run per round`);
     }
+    const [ceiling, sqlite] = ["node-http-ceiling", "mina-auth-sqlite"].map(
+      (name) => report.systems.find((s) => s.name === name)!,
+    ) as [(typeof report.systems)[number], (typeof report.systems)[number]];
+    assert.equal(ceiling.ratio_to_ceiling, 1);
+    // The median of the two rounds' ratios (each run against the ceiling's run of its round).
+    const [a, b] = sqlite.runs.map((rps, i) => rps / ceiling.runs[i]!) as [number, number];
+    assert.ok(Math.abs(sqlite.ratio_to_ceiling! - (a + b) / 2) < 0.002, JSON.stringify({ sqlite, ceiling }));
   });
 });
