@@ -9,7 +9,7 @@
 //   node scripts/bench.mjs [--duration 10] [--runs 3] [--warmup min(3,duration)] [--connections 50]
 //                          [--only name,name] [--json FILE] [--loadgen wrk|autocannon]
 //                          [--log-level warn] [--server-env MINA_AUTH_X=v,…] [--pg-admin-url postgres://…]
-//                          [--verbose]
+//                          [--variant MINA_AUTH_X=v,…] [--verbose]
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -17,9 +17,12 @@ import http from "node:http";
 import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { median, roundRatio } from "../bench/round-stats.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const SYSTEMS = ["node-http-ceiling", "mina-auth-sqlite", "oidc-provider-authcode", "mina-auth-postgres"];
+/** With --variant: mina-auth on SQLite with those settings, beside mina-auth-sqlite. */
+const VARIANT = "mina-auth-sqlite-variant";
 
 const { values: flags } = parseArgs({
   options: {
@@ -32,6 +35,7 @@ const { values: flags } = parseArgs({
     loadgen: { type: "string" },
     "log-level": { type: "string", default: "warn" },
     "server-env": { type: "string", default: "" },
+    variant: { type: "string" },
     "pg-admin-url": {
       type: "string",
       default: process.env.BENCH_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres",
@@ -67,20 +71,28 @@ const only = flags.only
       .map((s) => s.trim())
       .filter(Boolean)
   : SYSTEMS;
+/** `MINA_AUTH_NAME=value,…` as an object; anything else is refused. */
+const minaSettings = (flag, text) =>
+  Object.fromEntries(
+    text
+      .split(",")
+      .filter(Boolean)
+      .map((pair) => {
+        const at = pair.indexOf("=");
+        if (at < 1 || !pair.startsWith("MINA_AUTH_"))
+          fail(`--${flag}: expected MINA_AUTH_NAME=value (got ${pair})`);
+        return [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+  );
 // mina-auth's own settings for its servers, e.g. --server-env MINA_AUTH_FAST_LANE=false.
-const serverEnv = Object.fromEntries(
-  flags["server-env"]
-    .split(",")
-    .filter(Boolean)
-    .map((pair) => {
-      const at = pair.indexOf("=");
-      if (at < 1 || !pair.startsWith("MINA_AUTH_"))
-        fail(`--server-env: expected MINA_AUTH_NAME=value (got ${pair})`);
-      return [pair.slice(0, at), pair.slice(at + 1)];
-    }),
-);
+const serverEnv = minaSettings("server-env", flags["server-env"]);
+// A second SQLite server with other settings, measured in the same rounds (a lever's A/B).
+const variantEnv = flags.variant === undefined ? null : minaSettings("variant", flags.variant);
+if (variantEnv !== null && Object.keys(variantEnv).length === 0) fail("--variant: name at least one setting");
 for (const name of only)
   if (!SYSTEMS.includes(name)) fail(`--only: unknown system ${name} (known: ${SYSTEMS.join(", ")})`);
+if (variantEnv !== null && !only.includes("mina-auth-sqlite"))
+  fail("--variant is measured beside mina-auth-sqlite: include it in --only");
 
 function fail(message) {
   process.stderr.write(`bench: ${message}\n`);
@@ -120,7 +132,8 @@ function killAll() {
 process.on("exit", killAll);
 let stopping = false;
 async function abort(reason, code = 1) {
-  if (stopping) return;
+  // A second call (a run failing because the first one killed its server) waits for the exit.
+  if (stopping) return new Promise(() => {});
   stopping = true;
   log(`bench: ${reason}`);
   killAll();
@@ -304,7 +317,7 @@ function minaEntry() {
   };
 }
 
-function minaSystem(name, dbUrl) {
+function minaSystem(name, dbUrl, settings = {}) {
   const adminToken = `adm-bench-${randomBytes(16).toString("hex")}`;
   return {
     name,
@@ -315,6 +328,7 @@ function minaSystem(name, dbUrl) {
       const env = {
         ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MINA_AUTH_"))),
         ...serverEnv,
+        ...settings,
       };
       // Debug only: e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof" or "--import ./bench/batch-probe.mjs".
       const extra = process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
@@ -457,6 +471,9 @@ async function postgresSystem() {
   }
   const adminUrl = flags["pg-admin-url"];
   const admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
+  // Idle through every other system's rounds: a dropped connection must not end the bench (the
+  // drop then fails, and says so).
+  admin.on("error", (error) => debug(`PostgreSQL admin connection: ${error.message}`));
   try {
     await admin.connect();
   } catch (error) {
@@ -475,7 +492,11 @@ async function postgresSystem() {
   const drop = async () => {
     if (dropped) return;
     dropped = true;
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+    await admin
+      .query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)
+      .catch((error) =>
+        log(`bench: could not drop the database ${dbName} (${error.message}); drop it by hand`),
+      );
     await admin.end().catch(() => {});
   };
   cleanups.push(drop);
@@ -555,11 +576,6 @@ async function loadOnce(srv, seconds, bodies) {
   }
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 /**
  * Starts a system and warms it up (JIT, caches, the database's first pages); the warm-up's rate
  * sizes its first batch of codes. The system keeps running, idle, until every round is done.
@@ -598,9 +614,17 @@ async function runOnce(live, round) {
     debug(`${system.name} round ${round}: ${bodies.length} bodies ready in ${Date.now() - t0} ms`);
     const profiling = (process.env.BENCH_SERVER_NODE_ARGS ?? "").includes("profile-probe");
     if (profiling) srv.child.kill("SIGUSR2");
+    // The other servers idle meanwhile; what they still use of the CPUs is reported, not hidden.
+    const neighbours = lives.filter((other) => other !== live).map((other) => other.srv.child.pid);
+    const neighboursBefore = neighbours.map(cpuSeconds);
     const cpuBefore = cpuSeconds(srv.child.pid);
     result = await loadOnce(srv, duration, bodies);
     const cpuAfter = cpuSeconds(srv.child.pid);
+    const neighboursAfter = neighbours.map(cpuSeconds);
+    result.neighbours_cpu_pct = neighbours.reduce(
+      (sum, _, i) => sum + (((neighboursAfter[i] ?? 0) - (neighboursBefore[i] ?? 0)) * 100) / duration,
+      0,
+    );
     result.cpu_us =
       cpuBefore === null || cpuAfter === null || result.requests === 0
         ? null
@@ -612,7 +636,10 @@ async function runOnce(live, round) {
   }
   if (result.exhausted > 0) throw new Error("codes ran out three times in a row");
   log(
-    `  ${system.name}: ${Math.round(result.rps)} req/s, p50 ${result.p50_ms.toFixed(2)} ms, p99 ${result.p99_ms.toFixed(2)} ms, errors ${result.errors}${result.sample ? ` (e.g. ${result.sample})` : ""}`,
+    `  ${system.name}: ${Math.round(result.rps)} req/s, p50 ${result.p50_ms.toFixed(2)} ms, p99 ${result.p99_ms.toFixed(2)} ms, errors ${result.errors}${result.sample ? ` (e.g. ${result.sample})` : ""}` +
+      (result.neighbours_cpu_pct >= 1
+        ? `; the idle servers used ${result.neighbours_cpu_pct.toFixed(1)} % of a CPU meanwhile`
+        : ""),
   );
   live.results.push(result);
 }
@@ -632,27 +659,28 @@ function summarise(live) {
     errors: results.reduce((a, r) => a + r.errors, 0),
     requests: results.reduce((a, r) => a + r.requests, 0),
     runs: results.map((r) => Math.round(r.rps)),
+    /** The most the other, idle servers used of a CPU during one of this system's runs. */
+    neighbours_cpu_pct: Number(Math.max(0, ...results.map((r) => r.neighbours_cpu_pct)).toFixed(1)),
     note: srv.note,
   };
 }
 
-/**
- * A system's speed against a reference measured in the same rounds: the median over rounds of
- * the two runs' ratio. Runs of one round are seconds apart, so a machine whose speed drifts from
- * minute to minute moves both alike, and the drift cancels out of the ratio (docs/performance.md).
- */
-function roundRatio(live, reference) {
-  if (!reference || reference.results.length !== live.results.length) return null;
-  const ratios = live.results.map((r, i) => r.rps / reference.results[i].rps);
-  return Number(median(ratios).toFixed(3));
+/** A system's round ratio against another live system (null when either is missing). */
+function ratioTo(live, reference) {
+  if (!reference) return null;
+  return roundRatio(
+    live.results.map((r) => r.rps),
+    reference.results.map((r) => r.rps),
+  );
 }
 
 // --- Main ---------------------------------------------------------------------------------------
 
 const perSystemSeconds = (runs + 1) * (duration + 60) + 60;
+const systemCount = only.length + (variantEnv === null ? 0 : 1);
 const watchdog = setTimeout(
-  () => abort(`did not finish within ${Math.round((only.length * perSystemSeconds) / 60)} min; stopped`),
-  only.length * perSystemSeconds * 1000,
+  () => abort(`did not finish within ${Math.round((systemCount * perSystemSeconds) / 60)} min; stopped`),
+  systemCount * perSystemSeconds * 1000,
 );
 watchdog.unref();
 
@@ -681,6 +709,7 @@ async function skipPostgres(live, error) {
   if (live) {
     lives.splice(lives.indexOf(live), 1);
     await stop(live.srv.child);
+    await live.drop();
   }
 }
 try {
@@ -688,6 +717,10 @@ try {
     if (name === "node-http-ceiling") lives.push(await prepare(ceiling));
     else if (name === "mina-auth-sqlite") {
       lives.push(await prepare(minaSystem(name, `sqlite:${join(work, "mina-auth.db")}`)));
+      if (variantEnv !== null) {
+        const file = `sqlite:${join(work, "mina-auth-variant.db")}`;
+        lives.push(await prepare(minaSystem(VARIANT, file, variantEnv)));
+      }
     } else if (name === "oidc-provider-authcode") lives.push(await prepare(oidc));
     else if (name === "mina-auth-postgres") {
       const pgSys = await postgresSystem();
@@ -697,9 +730,10 @@ try {
         continue;
       }
       try {
-        lives.push({ ...(await prepare(pgSys.system)), postgres: true });
+        lives.push({ ...(await prepare(pgSys.system)), postgres: true, drop: pgSys.drop });
       } catch (error) {
         await skipPostgres(null, error);
+        await pgSys.drop();
       }
     }
   }
@@ -723,14 +757,18 @@ try {
 const liveByName = Object.fromEntries(lives.map((l) => [l.system.name, l]));
 const measured = lives.map((live) => ({
   ...summarise(live),
-  ratio_to_ceiling: roundRatio(live, liveByName["node-http-ceiling"]),
-  ratio_to_oidc: roundRatio(live, liveByName["oidc-provider-authcode"]),
+  ratio_to_ceiling: ratioTo(live, liveByName["node-http-ceiling"]),
+  ratio_to_oidc: ratioTo(live, liveByName["oidc-provider-authcode"]),
+  ...(live.system.name === VARIANT ? { ratio_to_base: ratioTo(live, liveByName["mina-auth-sqlite"]) } : {}),
 }));
 await Promise.all(lives.map((live) => stop(live.srv.child)));
+// Before the report, which may still fail (an unwritable --json path): the PostgreSQL database goes.
+for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => {});
 
 // --- Report -----------------------------------------------------------------------------------
 
 const ratio = (value) => (value === null ? "–" : value.toFixed(2));
+const byName = (name) => measured.find((s) => s.name === name);
 const rows = [
   [
     "system",
@@ -767,6 +805,15 @@ const table = [
 ];
 process.stdout.write(`\n${table.join("\n")}\n`);
 for (const s of skipped) process.stdout.write(`${s.name}: skipped — ${s.reason}\n`);
+const variant = measured.find((s) => s.name === VARIANT);
+if (variant) {
+  const settings = Object.entries(variantEnv)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ");
+  process.stdout.write(
+    `${VARIANT} (${settings}): ${ratio(variant.ratio_to_base)} × mina-auth-sqlite, CPU µs/req ${variant.cpu_us_per_req ?? "–"} against ${byName("mina-auth-sqlite")?.cpu_us_per_req ?? "–"}\n`,
+  );
+}
 const erroneous = measured.filter((s) => s.errors > 0);
 for (const s of erroneous) {
   process.stdout.write(
@@ -777,9 +824,22 @@ process.stdout.write(
   `(${loadgen}, ${connections} connections, median of ${runs} round(s) of ${duration} s, every system measured once per round; the ratios are the median over rounds of the ratio within a round; peak RSS is the server process's VmHWM over its whole run, minting included; server CPU is its user + system time during the measured load per request, without PostgreSQL's)\n`,
 );
 
+let jsonFailed = false;
 if (flags.json) {
+  try {
+    writeJson(flags.json);
+  } catch (error) {
+    log(`bench: cannot write ${flags.json}: ${error.message}`);
+    jsonFailed = true;
+  }
+}
+agent.destroy();
+killAll();
+process.exit(jsonFailed ? 2 : erroneous.length > 0 ? 1 : 0);
+
+function writeJson(path) {
   writeFileSync(
-    flags.json,
+    path,
     `${JSON.stringify(
       {
         date: new Date().toISOString(),
@@ -793,16 +853,13 @@ if (flags.json) {
           pinned: pin,
           log_level: flags["log-level"],
           server_env: serverEnv,
+          variant_env: variantEnv,
         },
         systems: measured,
         skipped,
       },
-      null,
+      (key, value) => (key.startsWith("ratio_") && value !== null ? Number(value.toFixed(3)) : value),
       2,
     )}\n`,
   );
 }
-for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => {});
-agent.destroy();
-killAll();
-process.exit(erroneous.length > 0 ? 1 : 0);
