@@ -738,7 +738,7 @@ try {
     }
   }
   // Rounds: each measures every system once, in an order that rotates from round to round, so
-  // that no system always runs first after the minting of the others.
+  // that no system always holds the same place (first of a round, or right after PostgreSQL).
   for (let round = 1; round <= runs; round++) {
     log(`\nround ${round} of ${runs}`);
     const order = lives.map((_, i) => lives[(i + round - 1) % lives.length]);

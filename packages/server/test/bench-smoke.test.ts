@@ -1,7 +1,7 @@
 /**
  * Keeps `npm run bench` from rotting: two rounds of one second of the ceiling and of mina-auth on
- * a SQLite file must produce numbers, round ratios and no error reply. No threshold: timing belongs to the benchmark
- * itself (docs/performance.md), never to a unit test.
+ * a SQLite file must produce numbers, round ratios and no error reply. No threshold: timing
+ * belongs to the benchmark itself (docs/performance.md), never to a unit test.
  * @see issue 6
  */
 import assert from "node:assert/strict";
