@@ -1,14 +1,20 @@
 // Debug preload for the mina-auth server on SQLite (never loaded by default): tokenLoginValidate
-// does the least durable work any SQLite design of a login could do, with the server's own group
-// commit, fsync and checkpointing, so that a run measures the floor under every data model:
-//   BENCH_FLOOR=append   one row appended per login (grant, session key and token digests), the
-//                        code not even looked up: what a login that writes a single row costs;
-//   BENCH_FLOOR=consume  (default) the code's row consumed by its primary key (one conditional
-//                        UPDATE, exactly one winner) and one row appended: "one row per login".
+// does less durable work than the real exchange, through the server's own group commit, fsync
+// and checkpointing, so that a run measures what a login's rows cost, down to the floor under
+// every data model. BENCH_FLOOR picks the work:
+//   append   one row appended per login (grant id, session key and token digests), the code not
+//            even looked up: the least a durable login can write;
+//   consume  (default) the code's row consumed by its primary key (one conditional UPDATE,
+//            exactly one winner) and one row appended: "one row per login";
+//   grant    the code consumed and the real grant row inserted (with the grants table's indexes);
+//   rows     the code consumed and the real exchange's four rows: grant, access token, refresh
+//            token and audit event (the real exchange without its identity and visibility reads
+//            and without the storage adapter and login service around the statements);
+//   off      nothing patched: the real exchange (the base of a --variant BENCH_FLOOR=… A/B).
 // Secrets are drawn and hashed as in the real exchange and the answer has the real shape; the
-// user's identity and visibility are not read (constants), and no grant, token or audit row of
-// the real schema is written, so tokens it issues do not work. Not an implementation: a bound.
+// identity in it is a constant. Tokens it issues do not work. Not an implementation: a bound.
 // Use: BENCH_SERVER_NODE_ARGS="--import ./bench/floor-probe.mjs" node scripts/bench.mjs --only node-http-ceiling,mina-auth-sqlite
+//      (BENCH_FLOOR=off for the base and --variant BENCH_FLOOR=consume to compare in the same rounds)
 // The build must be current (the bench loads packages/server/dist when it is).
 import { LoginService } from "../packages/server/dist/domain/login.js";
 import {
@@ -28,7 +34,8 @@ if (!process.argv[1]?.endsWith("/packages/server/dist/cli.js")) {
   throw new Error("floor-probe: the server runs from source; run `npm run build` first");
 }
 const mode = process.env.BENCH_FLOOR ?? "consume";
-if (!["append", "consume"].includes(mode)) throw new Error(`floor-probe: BENCH_FLOOR=${mode}?`);
+const MODES = ["append", "consume", "grant", "rows", "off"];
+if (!MODES.includes(mode)) throw new Error(`floor-probe: BENCH_FLOOR=${mode}? (${MODES.join(", ")})`);
 
 /** The probe's own queue on the server's connection; nothing else writes during a run. */
 let floor = null;
@@ -50,6 +57,16 @@ function open(storage) {
       `UPDATE login_codes SET consumed_at = ?, grant_id = ?
        WHERE code_hash = ? AND consumed_at IS NULL AND expires_at > ?`,
     ),
+    grant: db.prepare(
+      `INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at)
+       VALUES (?, 'cli_a1b2c3d4e5f6a7b8', '2c5914ac018f97', '6c486g', ?, ?, ?, ?)`,
+    ),
+    access: db.prepare("INSERT INTO access_tokens (token_hash, grant_id, expires_at) VALUES (?, ?, ?)"),
+    refresh: db.prepare("INSERT INTO refresh_tokens (token_hash, grant_id) VALUES (?, ?)"),
+    audit: db.prepare(
+      `INSERT INTO audit_events (at, type, app_id, tenant_key, user_id, grant_id)
+       VALUES (?, 'login_code.consumed', 'cli_a1b2c3d4e5f6a7b8', '2c5914ac018f97', '6c486g', ?)`,
+    ),
     append: db.prepare(
       `INSERT INTO bench_floor_logins (grant_id, session_key_hash, access_token_hash, refresh_token_hash, at)
        VALUES (?, ?, ?, ?, ?)`,
@@ -57,7 +74,9 @@ function open(storage) {
   };
 }
 
-LoginService.prototype.exchange = async function (_caller, body) {
+if (mode !== "off") LoginService.prototype.exchange = floorExchange;
+
+async function floorExchange(_caller, body) {
   floor ??= open(this.storage);
   const now = Date.now();
   const codeHash = storageKey("login_code", String(body?.code));
@@ -73,10 +92,18 @@ LoginService.prototype.exchange = async function (_caller, body) {
     now,
   ];
   await floor.queue.push(() => {
-    if (mode === "consume" && floor.consume.run(now, grantId, codeHash, now).changes !== 1) {
+    if (mode !== "append" && floor.consume.run(now, grantId, codeHash, now).changes !== 1) {
       throw new Error("floor-probe: the code was not consumed");
     }
-    floor.append.run(...row);
+    if (mode === "append" || mode === "consume") {
+      floor.append.run(...row);
+      return;
+    }
+    floor.grant.run(grantId, row[1], codeHash, now, now + 30 * 86_400_000);
+    if (mode === "grant") return;
+    floor.access.run(row[2], grantId, now + 7_200_000);
+    floor.refresh.run(row[3], grantId);
+    floor.audit.run(now, grantId);
   });
   return {
     open_id: "ou_94a1ee5551019f18cd73d9f111898cf2",
@@ -87,5 +114,9 @@ LoginService.prototype.exchange = async function (_caller, body) {
     expires_in: Math.floor(now / 1000) + 7200,
     refresh_token: refreshToken,
   };
-};
-process.stderr.write(`floor-probe: tokenLoginValidate writes the ${mode} floor only\n`);
+}
+process.stderr.write(
+  mode === "off"
+    ? "floor-probe: off, tokenLoginValidate is the real exchange\n"
+    : `floor-probe: tokenLoginValidate writes only the ${mode} floor\n`,
+);

@@ -9,7 +9,7 @@
 //   node scripts/bench.mjs [--duration 10] [--runs 3] [--warmup min(3,duration)] [--connections 50]
 //                          [--only name,name] [--json FILE] [--loadgen wrk|autocannon]
 //                          [--log-level warn] [--server-env MINA_AUTH_X=v,…] [--pg-admin-url postgres://…]
-//                          [--variant MINA_AUTH_X=v,…] [--verbose]
+//                          [--variant MINA_AUTH_X=v|BENCH_X=v,…] [--verbose]
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -71,23 +71,25 @@ const only = flags.only
       .map((s) => s.trim())
       .filter(Boolean)
   : SYSTEMS;
-/** `MINA_AUTH_NAME=value,…` as an object; anything else is refused. */
-const minaSettings = (flag, text) =>
+/** `NAME=value,…` as an object, each NAME starting with one of `prefixes`; anything else is refused. */
+const settingsOf = (flag, text, prefixes) =>
   Object.fromEntries(
     text
       .split(",")
       .filter(Boolean)
       .map((pair) => {
         const at = pair.indexOf("=");
-        if (at < 1 || !pair.startsWith("MINA_AUTH_"))
-          fail(`--${flag}: expected MINA_AUTH_NAME=value (got ${pair})`);
+        if (at < 1 || !prefixes.some((prefix) => pair.startsWith(prefix)))
+          fail(`--${flag}: expected ${prefixes.map((p) => `${p}NAME=value`).join(" or ")} (got ${pair})`);
         return [pair.slice(0, at), pair.slice(at + 1)];
       }),
   );
 // mina-auth's own settings for its servers, e.g. --server-env MINA_AUTH_FAST_LANE=false.
-const serverEnv = minaSettings("server-env", flags["server-env"]);
-// A second SQLite server with other settings, measured in the same rounds (a lever's A/B).
-const variantEnv = flags.variant === undefined ? null : minaSettings("variant", flags.variant);
+const serverEnv = settingsOf("server-env", flags["server-env"], ["MINA_AUTH_"]);
+// A second SQLite server with other settings, measured in the same rounds (a lever's A/B):
+// mina-auth's settings, or a debug preload's BENCH_* (e.g. BENCH_FLOOR with bench/floor-probe.mjs).
+const variantEnv =
+  flags.variant === undefined ? null : settingsOf("variant", flags.variant, ["MINA_AUTH_", "BENCH_"]);
 if (variantEnv !== null && Object.keys(variantEnv).length === 0) fail("--variant: name at least one setting");
 for (const name of only)
   if (!SYSTEMS.includes(name)) fail(`--only: unknown system ${name} (known: ${SYSTEMS.join(", ")})`);
