@@ -16,23 +16,18 @@
 // Use: BENCH_SERVER_NODE_ARGS="--import ./bench/floor-probe.mjs" node scripts/bench.mjs --only node-http-ceiling,mina-auth-sqlite
 //      (BENCH_FLOOR=off for the base and --variant BENCH_FLOOR=consume to compare in the same rounds)
 // The build must be current (the bench loads packages/server/dist when it is).
-import { LoginService } from "../packages/server/dist/domain/login.js";
-import {
-  newGrantId,
-  newRefreshToken,
-  newSessionKey,
-  newUserAccessToken,
-  sha256Hex,
-  storageKey,
-} from "../packages/server/dist/secrets.js";
-import { Checkpointer } from "../packages/server/dist/storage/sqlite/checkpointer.js";
-import { WalSync } from "../packages/server/dist/storage/sqlite/wal-sync.js";
-import { WriteQueue } from "../packages/server/dist/storage/sqlite/write-queue.js";
-
-// The patch reaches only the built server: from source (tsx) the login service is another module.
+// The patch reaches only the built server: from source (tsx) the login service is another module
+// (and the build's imports would not even load before tsx). Checked before anything is imported.
 if (!process.argv[1]?.endsWith("/packages/server/dist/cli.js")) {
   throw new Error("floor-probe: the server runs from source; run `npm run build` first");
 }
+const dist = new URL("../packages/server/dist/", import.meta.url);
+const { LoginService } = await import(new URL("domain/login.js", dist).href);
+const { newGrantId, newRefreshToken, newSessionKey, newUserAccessToken, sha256Hex, storageKey } =
+  await import(new URL("secrets.js", dist).href);
+const { Checkpointer } = await import(new URL("storage/sqlite/checkpointer.js", dist).href);
+const { WalSync } = await import(new URL("storage/sqlite/wal-sync.js", dist).href);
+const { WriteQueue } = await import(new URL("storage/sqlite/write-queue.js", dist).href);
 const mode = process.env.BENCH_FLOOR ?? "consume";
 const MODES = ["append", "consume", "grant", "rows", "off"];
 if (!MODES.includes(mode)) throw new Error(`floor-probe: BENCH_FLOOR=${mode}? (${MODES.join(", ")})`);

@@ -6,12 +6,14 @@
 // microsecond of work per login turns into CPU per request and into logins per second.
 // Use: BENCH_SERVER_NODE_ARGS="--import ./bench/http-only-probe.mjs" node scripts/bench.mjs --only mina-auth-sqlite
 // The build must be current (the bench loads packages/server/dist when it is).
-import { LoginService } from "../packages/server/dist/domain/login.js";
-
-// The patch reaches only the built server: from source (tsx) the login service is another module.
+// The patch reaches only the built server: from source (tsx) the login service is another module
+// (and the build's imports would not even load before tsx). Checked before anything is imported.
 if (!process.argv[1]?.endsWith("/packages/server/dist/cli.js")) {
   throw new Error("http-only-probe: the server runs from source; run `npm run build` first");
 }
+const { LoginService } = await import(
+  new URL("../packages/server/dist/domain/login.js", import.meta.url).href
+);
 
 const login = {
   open_id: "ou_94a1ee5551019f18cd73d9f111898cf2",

@@ -14,9 +14,13 @@ import { after, describe, it } from "node:test";
 const root = new URL("../../../", import.meta.url).pathname;
 
 /** Runs the bench with `args`; its exit code and everything it printed. */
-async function bench(args: string[]): Promise<{ code: number | null; output: string }> {
+async function bench(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, ["scripts/bench.mjs", ...args], {
     cwd: root,
+    env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -81,6 +85,36 @@ describe("npm run bench (smoke)", () => {
     const alone = await bench(["--only", "node-http-ceiling", "--variant", "MINA_AUTH_FAST_LANE=false"]);
     assert.equal(alone.code, 2);
     assert.match(alone.output, /--variant is measured beside mina-auth-sqlite/);
+  });
+
+  it("runs bench/floor-probe.mjs, base and variant in the same rounds, with zero errors", {
+    timeout: 120_000,
+  }, async (t) => {
+    const out = join(dir, "floor.json");
+    const args = ["--only", "mina-auth-sqlite", "--variant", "BENCH_FLOOR=rows", "--duration", "1"];
+    // --verbose: the servers' own lines, where each probe says what it does.
+    const { code, output } = await bench(
+      [...args, "--runs", "1", "--warmup", "1", "--verbose", "--json", out],
+      { ...process.env, BENCH_SERVER_NODE_ARGS: "--import ./bench/floor-probe.mjs", BENCH_FLOOR: "consume" },
+    );
+    // The probe patches the build; a checkout edited since its last build runs from source.
+    if (/runs from source/.test(output) && process.env.CI !== "true") {
+      t.skip("the build is older than the sources: run `npm run build` to include this test");
+      return;
+    }
+    assert.equal(code, 0, output.slice(-3000));
+    assert.match(output, /floor-probe: tokenLoginValidate writes only the consume floor/);
+    assert.match(output, /floor-probe: tokenLoginValidate writes only the rows floor/);
+    const report = JSON.parse(readFileSync(out, "utf8")) as {
+      systems: { name: string; errors: number; requests: number }[];
+    };
+    assert.deepEqual(
+      report.systems.map((s) => [s.name, s.errors, s.requests > 0]),
+      [
+        ["mina-auth-sqlite", 0, true],
+        ["mina-auth-sqlite-variant", 0, true],
+      ],
+    );
   });
 
   it("exits 2 and says so when --json cannot be written", { timeout: 60_000 }, async () => {
