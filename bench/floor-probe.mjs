@@ -1,20 +1,21 @@
 // Debug preload for the mina-auth server on SQLite (never loaded by default): tokenLoginValidate
-// does less durable work than the real exchange, through the server's own group commit, fsync
-// and checkpointing, so that a run measures what a login's rows cost, down to the floor under
-// every data model. BENCH_FLOOR picks the work:
+// does less durable work than the real exchange, through the server's own machinery (its own
+// WriteQueue, WalSync and Checkpointer classes, second instances on the server's connection), so
+// that a run measures what a login's rows cost, down to the floor under every data model. BENCH_FLOOR picks the work (nothing is patched without it):
 //   append   one row appended per login (grant id, session key and token digests), the code not
 //            even looked up: the least a durable login can write;
-//   consume  (default) the code's row consumed by its primary key (one conditional UPDATE,
+//   consume  the code's row consumed by its primary key (one conditional UPDATE,
 //            exactly one winner) and one row appended: "one row per login";
 //   grant    the code consumed and the real grant row inserted (with the grants table's indexes);
 //   rows     the code consumed and the real exchange's four rows: grant, access token, refresh
 //            token and audit event (the real exchange without its identity and visibility reads
 //            and without the storage adapter and login service around the statements);
-//   off      nothing patched: the real exchange (the base of a --variant BENCH_FLOOR=… A/B).
+//   off      (the default) nothing patched: the real exchange, e.g. as the base of an A/B.
 // Secrets are drawn and hashed as in the real exchange and the answer has the real shape; the
 // identity in it is a constant. Tokens it issues do not work. Not an implementation: a bound.
 // Use: BENCH_SERVER_NODE_ARGS="--import ./bench/floor-probe.mjs" node scripts/bench.mjs --only node-http-ceiling,mina-auth-sqlite
-//      (BENCH_FLOOR=off for the base and --variant BENCH_FLOOR=consume to compare in the same rounds)
+//      with BENCH_FLOOR=consume for a floor, or --variant BENCH_FLOOR=consume for that floor beside
+//      the real exchange in the same rounds. SQLite only.
 // The build must be current (the bench loads packages/server/dist when it is).
 // The patch reaches only the built server: from source (tsx) the login service is another module
 // (and the build's imports would not even load before tsx). Checked before anything is imported.
@@ -28,7 +29,7 @@ const { newGrantId, newRefreshToken, newSessionKey, newUserAccessToken, sha256He
 const { Checkpointer } = await import(new URL("storage/sqlite/checkpointer.js", dist).href);
 const { WalSync } = await import(new URL("storage/sqlite/wal-sync.js", dist).href);
 const { WriteQueue } = await import(new URL("storage/sqlite/write-queue.js", dist).href);
-const mode = process.env.BENCH_FLOOR ?? "consume";
+const mode = process.env.BENCH_FLOOR ?? "off";
 const MODES = ["append", "consume", "grant", "rows", "off"];
 if (!MODES.includes(mode)) throw new Error(`floor-probe: BENCH_FLOOR=${mode}? (${MODES.join(", ")})`);
 
@@ -36,6 +37,8 @@ if (!MODES.includes(mode)) throw new Error(`floor-probe: BENCH_FLOOR=${mode}? ($
 let floor = null;
 function open(storage) {
   const db = storage.database;
+  if (db === undefined)
+    throw new Error("floor-probe: SQLite only (run the bench with --only …,mina-auth-sqlite)");
   const [main] = db.pragma("database_list");
   db.exec(`CREATE TABLE IF NOT EXISTS bench_floor_logins (
     id INTEGER PRIMARY KEY, grant_id TEXT NOT NULL, session_key_hash TEXT NOT NULL,

@@ -3,7 +3,7 @@
 // oidc-provider's authorization_code exchange (and mina-auth on PostgreSQL when one answers), with
 // one load generator and one set of settings for all. Every request redeems a fresh code minted
 // in bulk just before its measurement. All systems run side by side and are measured in rounds,
-// one run of each per round, so that drift of the machine's speed cancels out of the ratios.
+// one run of each per round, so that drift of the machine's speed biases the ratios less.
 // See docs/performance.md for how to read the output.
 //
 //   node scripts/bench.mjs [--duration 10] [--runs 3] [--warmup min(3,duration)] [--connections 50]
@@ -90,6 +90,12 @@ const serverEnv = settingsOf("server-env", flags["server-env"], ["MINA_AUTH_"]);
 // mina-auth's settings, or a debug preload's BENCH_* (e.g. BENCH_FLOOR with bench/floor-probe.mjs).
 const variantEnv =
   flags.variant === undefined ? null : settingsOf("variant", flags.variant, ["MINA_AUTH_", "BENCH_"]);
+if (variantEnv?.BENCH_SERVER_NODE_ARGS !== undefined)
+  fail("--variant: BENCH_SERVER_NODE_ARGS is the bench's own; it reaches every mina-auth server");
+/** The debug preloads' settings the servers inherit (recorded in --json; the PostgreSQL URL is not). */
+const benchEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k.startsWith("BENCH_") && k !== "BENCH_PG_ADMIN_URL"),
+);
 if (variantEnv !== null && Object.keys(variantEnv).length === 0) fail("--variant: name at least one setting");
 for (const name of only)
   if (!SYSTEMS.includes(name)) fail(`--only: unknown system ${name} (known: ${SYSTEMS.join(", ")})`);
@@ -134,9 +140,15 @@ function killAll() {
 process.on("exit", killAll);
 let stopping = false;
 async function abort(reason, code = 1) {
-  // A second call (a run failing because the first one killed its server) waits for the exit.
-  if (stopping) return new Promise(() => {});
+  // A second call (a run failing because the first one killed its server) waits for the exit;
+  // a second signal exits at once.
+  if (stopping) {
+    if (code !== 1) process.exit(code);
+    return new Promise(() => {});
+  }
   stopping = true;
+  // Cleanup that hangs (a DROP DATABASE on a dead connection) must not keep the bench alive.
+  setTimeout(() => process.exit(code), 15_000).unref();
   log(`bench: ${reason}`);
   killAll();
   for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => {});
@@ -484,24 +496,36 @@ async function postgresSystem() {
     };
   }
   const dbName = `mina_auth_bench_${randomBytes(6).toString("hex")}`;
-  try {
-    await admin.query(`CREATE DATABASE ${dbName}`);
-  } catch (error) {
-    await admin.end().catch(() => {});
-    return { skip: `cannot create a database: ${error.message}` };
-  }
   let dropped = false;
   const drop = async () => {
     if (dropped) return;
     dropped = true;
-    await admin
-      .query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)
-      .catch((error) =>
-        log(`bench: could not drop the database ${dbName} (${error.message}); drop it by hand`),
-      );
+    const sql = `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`;
+    try {
+      await admin.query(sql);
+    } catch {
+      // The admin connection idled through every other system's rounds; it may be gone.
+      const again = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
+      again.on("error", () => {});
+      try {
+        await again.connect();
+        await again.query(sql);
+      } catch (error) {
+        log(`bench: could not drop the database ${dbName} (${error.message}); drop it by hand`);
+      } finally {
+        await again.end().catch(() => {});
+      }
+    }
     await admin.end().catch(() => {});
   };
+  // Before CREATE: an interruption while it runs still drops what it may have made.
   cleanups.push(drop);
+  try {
+    await admin.query(`CREATE DATABASE ${dbName}`);
+  } catch (error) {
+    await drop();
+    return { skip: `cannot create a database: ${error.message}` };
+  }
   const url = new URL(adminUrl);
   url.pathname = `/${dbName}`;
   const system = minaSystem("mina-auth-postgres", url.toString());
@@ -584,7 +608,15 @@ async function loadOnce(srv, seconds, bodies) {
  */
 async function prepare(system) {
   log(`\n${system.name}: starting`);
-  const srv = await system.start();
+  const running = new Set(children);
+  let srv;
+  try {
+    srv = await system.start();
+  } catch (error) {
+    // A server that came up but failed its readiness checks must not idle through the rounds.
+    for (const child of children) if (!running.has(child)) await stop(child);
+    throw error;
+  }
   const live = { system, srv, rate: system.guessRate, results: [] };
   try {
     if (warmup > 0) {
@@ -616,17 +648,14 @@ async function runOnce(live, round) {
     debug(`${system.name} round ${round}: ${bodies.length} bodies ready in ${Date.now() - t0} ms`);
     const profiling = (process.env.BENCH_SERVER_NODE_ARGS ?? "").includes("profile-probe");
     if (profiling) srv.child.kill("SIGUSR2");
-    // The other servers idle meanwhile; what they still use of the CPUs is reported, not hidden.
-    const neighbours = lives.filter((other) => other !== live).map((other) => other.srv.child.pid);
-    const neighboursBefore = neighbours.map(cpuSeconds);
+    // The other servers idle meanwhile, and PostgreSQL may still be busy after its own run (a
+    // checkpoint, autovacuum): what they use of the CPUs is reported, not hidden.
+    const neighbours = () => idleCpuSeconds(live);
+    const neighboursBefore = neighbours();
     const cpuBefore = cpuSeconds(srv.child.pid);
     result = await loadOnce(srv, duration, bodies);
     const cpuAfter = cpuSeconds(srv.child.pid);
-    const neighboursAfter = neighbours.map(cpuSeconds);
-    result.neighbours_cpu_pct = neighbours.reduce(
-      (sum, _, i) => sum + (((neighboursAfter[i] ?? 0) - (neighboursBefore[i] ?? 0)) * 100) / duration,
-      0,
-    );
+    result.neighbours_cpu_pct = ((neighbours() - neighboursBefore) * 100) / duration;
     result.cpu_us =
       cpuBefore === null || cpuAfter === null || result.requests === 0
         ? null
@@ -644,6 +673,34 @@ async function runOnce(live, round) {
         : ""),
   );
   live.results.push(result);
+}
+
+/**
+ * CPU seconds used so far by everything that should idle while `live` is measured: the other
+ * servers, and PostgreSQL's processes unless `live` is mina-auth-postgres (then they are its work).
+ */
+function idleCpuSeconds(live) {
+  let total = 0;
+  for (const other of lives) if (other !== live) total += cpuSeconds(other.srv.child.pid) ?? 0;
+  if (live.system.name !== "mina-auth-postgres") {
+    let pids = [];
+    try {
+      pids = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+    } catch {}
+    for (const pid of pids) {
+      try {
+        if (readFileSync(`/proc/${pid}/comm`, "utf8").startsWith("postgres")) total += cpuSeconds(pid) ?? 0;
+      } catch {}
+    }
+  }
+  return total;
+}
+
+/** Round `round` (from 1): rotated, and reversed in every other pair of rounds, so that a system neither holds one place nor follows one neighbour. */
+function orderOf(round) {
+  const shift = (round - 1) % lives.length;
+  const order = [...lives.slice(shift), ...lives.slice(0, shift)];
+  return (round - 1) % 4 >= 2 ? order.reverse() : order;
 }
 
 /** A system's row: the median of each column over its runs, and its peak RSS. */
@@ -703,6 +760,8 @@ log(
 /** Every selected system, started and warmed up; PostgreSQL is skipped, with its reason, when it cannot run. */
 const lives = [];
 const skipped = [];
+/** Each round's order of systems, for the JSON. */
+const orders = [];
 /** Stops a PostgreSQL system that failed and records why; any other system's failure ends the bench. */
 async function skipPostgres(live, error) {
   const reason = `the server did not run on PostgreSQL: ${error.message.split("\n").slice(0, 6).join(" | ")}`;
@@ -739,11 +798,11 @@ try {
       }
     }
   }
-  // Rounds: each measures every system once, in an order that rotates from round to round, so
-  // that no system always holds the same place (first of a round, or right after PostgreSQL).
+  // Rounds: each measures every system once, in an order that changes from round to round.
   for (let round = 1; round <= runs; round++) {
     log(`\nround ${round} of ${runs}`);
-    const order = lives.map((_, i) => lives[(i + round - 1) % lives.length]);
+    const order = orderOf(round);
+    orders.push(order.map((live) => live.system.name));
     for (const live of order) {
       try {
         await runOnce(live, round);
@@ -856,9 +915,11 @@ function writeJson(path) {
           log_level: flags["log-level"],
           server_env: serverEnv,
           variant_env: variantEnv,
+          bench_env: benchEnv,
         },
         systems: measured,
         skipped,
+        rounds: orders,
       },
       (key, value) => (key.startsWith("ratio_") && value !== null ? Number(value.toFixed(3)) : value),
       2,
