@@ -609,16 +609,9 @@ async function loadOnce(srv, seconds, bodies) {
 async function prepare(system) {
   log(`\n${system.name}: starting`);
   const running = new Set(children);
-  let srv;
   try {
-    srv = await system.start();
-  } catch (error) {
-    // A server that came up but failed its readiness checks must not idle through the rounds.
-    for (const child of children) if (!running.has(child)) await stop(child);
-    throw error;
-  }
-  const live = { system, srv, rate: system.guessRate, results: [] };
-  try {
+    const srv = await system.start();
+    const live = { system, srv, rate: system.guessRate, results: [] };
     if (warmup > 0) {
       const t0 = Date.now();
       const bodies = await srv.bodies(codesFor(warmup, live.rate));
@@ -627,11 +620,12 @@ async function prepare(system) {
       live.rate = w.rps;
       log(`  warm-up: ${Math.round(w.rps)} req/s (errors ${w.errors})`);
     }
+    return live;
   } catch (error) {
-    await stop(srv.child);
+    // A server that failed its readiness checks or its warm-up must not idle through the rounds.
+    for (const child of children) if (!running.has(child)) await stop(child);
     throw error;
   }
-  return live;
 }
 
 /** Codes for `seconds` at `rate` req/s, with room to spare. */
@@ -650,12 +644,11 @@ async function runOnce(live, round) {
     if (profiling) srv.child.kill("SIGUSR2");
     // The other servers idle meanwhile, and PostgreSQL may still be busy after its own run (a
     // checkpoint, autovacuum): what they use of the CPUs is reported, not hidden.
-    const neighbours = () => idleCpuSeconds(live);
-    const neighboursBefore = neighbours();
+    const neighboursBefore = idleCpuSeconds(live);
     const cpuBefore = cpuSeconds(srv.child.pid);
     result = await loadOnce(srv, duration, bodies);
     const cpuAfter = cpuSeconds(srv.child.pid);
-    result.neighbours_cpu_pct = ((neighbours() - neighboursBefore) * 100) / duration;
+    result.neighbours_cpu_pct = ((idleCpuSeconds(live) - neighboursBefore) * 100) / duration;
     result.cpu_us =
       cpuBefore === null || cpuAfter === null || result.requests === 0
         ? null
@@ -866,7 +859,7 @@ const table = [
 ];
 process.stdout.write(`\n${table.join("\n")}\n`);
 for (const s of skipped) process.stdout.write(`${s.name}: skipped — ${s.reason}\n`);
-const variant = measured.find((s) => s.name === VARIANT);
+const variant = byName(VARIANT);
 if (variant) {
   const settings = Object.entries(variantEnv)
     .map(([k, v]) => `${k}=${v}`)
