@@ -333,7 +333,13 @@ describe("two mina-auth processes on one PostgreSQL", { skip: !probe.ok }, () =>
       }
     };
     const workers = Array.from({ length: 8 }, (_, n) => worker(n));
-    const delay = 300 + Math.floor(Math.random() * 400);
+    // Killed at a random point once A acknowledges logins: a slow machine's first ones count too.
+    const deadline = Date.now() + 10_000;
+    while (!acked.some((x) => x.by === "A")) {
+      assert.ok(Date.now() < deadline, "A acknowledged no login in 10 s");
+      await sleep(5);
+    }
+    const delay = 200 + Math.floor(Math.random() * 400);
     await sleep(delay);
     a!.proc.kill("SIGKILL");
     const exit = await a!.exited;
@@ -343,7 +349,6 @@ describe("two mina-auth processes on one PostgreSQL", { skip: !probe.ok }, () =>
     await Promise.all(workers);
     assert.equal(exit.signal, "SIGKILL");
     const byA = acked.filter((x) => x.by === "A");
-    assert.ok(byA.length > 0, `A acknowledged logins before the kill at ${delay} ms`);
     assert.ok(alive(b!), "B lives on");
     const failures = await brokenLogins(acked, b!.url, tokenB, (x) => x.by === "A");
     assert.deepEqual(failures, [], `${failures.length} of ${acked.length} acknowledged logins broke`);
@@ -353,7 +358,7 @@ describe("two mina-auth processes on one PostgreSQL", { skip: !probe.ok }, () =>
     );
     assert.equal(grants.rows[0]!.n, acked.length, "one grant per acknowledged code");
     process.stdout.write(
-      `# S2 kill of A at ${delay} ms: ${byA.length} logins acknowledged by A, ${acked.length - byA.length} by B; all work through B (user_info; A's also refresh)\n`,
+      `# S2 kill of A ${delay} ms after its first acknowledgement: ${byA.length} logins acknowledged by A, ${acked.length - byA.length} by B; all work through B (user_info; A's also refresh)\n`,
     );
   });
 

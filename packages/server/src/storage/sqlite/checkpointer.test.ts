@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -14,6 +14,21 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const pages = (db: Database.Database) => db.pragma("wal_autocheckpoint", { simple: true });
 
+/**
+ * Salt-1 of the WAL header: SQLite adds one to it each time the WAL starts over from its
+ * beginning, so every restart shows as a new value (file format, "WAL file format").
+ */
+function walSalt(path: string): number {
+  const header = Buffer.alloc(32);
+  const fd = openSync(`${path}-wal`, "r");
+  try {
+    readSync(fd, header, 0, 32, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return header.readUInt32BE(16);
+}
+
 describe("sqlite checkpoints run on a worker thread", () => {
   it("under sustained writes the WAL is copied back and started over by the worker, not the writer", async () => {
     const path = join(dir, `sustained-${++count}.db`);
@@ -25,9 +40,14 @@ describe("sqlite checkpoints run on a worker thread", () => {
       assert.equal(pages(storage.database), 20_000);
       let walMax = 0;
       let issued = 0;
+      const salts = new Set<number>([walSalt(path)]);
       const started = Date.now();
-      // Rounds of concurrent exchanges for at least a second: several checkpoint intervals.
-      while (Date.now() - started < 1200) {
+      const enough = () =>
+        Date.now() - started >= 1200 && salts.size >= 3 && storage.checkpointStats!.checkpoints >= 4;
+      // Rounds of concurrent exchanges for at least a second (several checkpoint intervals),
+      // and on a slow machine until the WAL has started over twice.
+      while (!enough()) {
+        assert.ok(Date.now() - started < 30_000, `the WAL started over ${salts.size - 1} times in 30 s`);
         const codes = await Promise.all(
           Array.from({ length: 100 }, () => mintCode(storage, world.app, world.alice, T0)),
         );
@@ -38,14 +58,12 @@ describe("sqlite checkpoints run on a worker thread", () => {
         );
         issued += outcomes.filter((o) => o.kind === "issued").length;
         walMax = Math.max(walMax, statSync(`${path}-wal`).size);
+        salts.add(walSalt(path));
       }
       assert.ok(issued >= 1000, `${issued} exchanges`);
       // Without checkpoints the WAL would hold every frame written (tens of MB here).
       const db = statSync(path).size;
       assert.ok(db > 1024 * 1024, `the database file received the pages (${db} bytes)`);
-      const stats = storage.checkpointStats!;
-      assert.ok(stats.checkpoints >= 4, `${stats.checkpoints} checkpoints by the worker`);
-      assert.ok(stats.walRestarts >= 2, `the WAL started over ${stats.walRestarts} times`);
       // Bounded by what a checkpoint interval writes, not by everything written.
       assert.ok(walMax < 64 * 1024 * 1024, `the WAL stayed bounded (${walMax} bytes at most)`);
     } finally {

@@ -80,8 +80,7 @@ export class Checkpointer {
   #lastStarted = 0;
   #id = 0;
   #dirty = false;
-  #lastLog = 0;
-  #stats = { checkpoints: 0, walRestarts: 0 };
+  #stats = { checkpoints: 0 };
   #exited: Promise<void>;
   #tailTimer: NodeJS.Timeout | undefined;
 
@@ -105,8 +104,8 @@ export class Checkpointer {
     db.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
   }
 
-  /** Checkpoints the worker completed, and how often the WAL was seen starting over. */
-  get stats(): { checkpoints: number; walRestarts: number } {
+  /** Checkpoints the worker completed. */
+  get stats(): { checkpoints: number } {
     return { ...this.#stats };
   }
 
@@ -157,8 +156,6 @@ export class Checkpointer {
     this.#step = "idle";
     if (reply.kind === "failed" || reply.busy) return; // tried again after the next commit
     this.#stats.checkpoints += 1;
-    if (reply.log < this.#lastLog) this.#stats.walRestarts += 1;
-    this.#lastLog = reply.log;
     if (step === "bulk" && (reply.log > reply.checkpointed || this.#dirty)) {
       this.#gate.hold();
       this.#request("tail");

@@ -524,8 +524,8 @@ export class SqliteStorage implements Storage {
     return this.#db;
   }
 
-  /** Checkpoints done off the event loop, and WAL restarts seen (null: no WAL, or no worker). */
-  get checkpointStats(): { checkpoints: number; walRestarts: number } | null {
+  /** Checkpoints done off the event loop (null: no WAL, or no worker). */
+  get checkpointStats(): { checkpoints: number } | null {
     return this.#checkpointer?.stats ?? null;
   }
 
