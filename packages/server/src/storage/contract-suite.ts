@@ -28,6 +28,7 @@ import type {
   Tenant,
   User,
 } from "./port.ts";
+import { ENDED_GRANT_KEPT_MS } from "./port.ts";
 import type { StorageTestHooks } from "./test-hooks.ts";
 
 export type MakeStorage = (hooks?: StorageTestHooks) => Promise<Storage>;
@@ -1102,7 +1103,7 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
     describe("purgeExpired", () => {
       it("deletes what can no longer decide anything, keeps what still can", async () => {
         const { s, w } = await openWorld();
-        const cut = T0 + 10 * HOUR;
+        const cut = T0 + FAMILY_TTL + 10 * HOUR;
         // Gone after the purge:
         const oldCode = await mintCode(s, w.app, w.alice, cut - CODE_TTL - SECOND);
         const oldAppToken: AppTokenRecord = {
@@ -1116,9 +1117,20 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
         };
         await s.saveAppToken(oldAppToken);
         const oldLogin = await login(s, w.app, w.alice, cut - ACCESS_TTL - HOUR);
-        const revokedLogin = await login(s, w.app, w.bob, cut - HOUR);
-        await s.revokeGrant(revokedLogin.grantId, cut - HOUR + 1, "admin");
-        await s.hitRateLimit({ key: `k:${hex(4)}`, now: cut - 2 * HOUR, windowMs: HOUR, limit: 1 });
+        // A family that ended just over ENDED_GRANT_KEPT_MS ago, rotated in its last second:
+        // that access token outlives the family and goes with its grant.
+        const endedLogin = await login(s, w.app, w.bob, cut - ENDED_GRANT_KEPT_MS - FAMILY_TTL - SECOND);
+        const lastRotation = await rotate(
+          s,
+          endedLogin.refreshTokenHash,
+          w.app.appId,
+          endedLogin.familyExpiresAt - SECOND,
+        );
+        assert.equal(lastRotation.outcome.kind, "rotated");
+        assert.ok(
+          lastRotation.next.accessExpiresAt > cut,
+          "the last access token is not yet expired at the cut",
+        );
         const rlKey = `k:${hex(4)}`;
         await s.hitRateLimit({ key: rlKey, now: cut - 2 * HOUR, windowMs: HOUR, limit: 1 });
         // Kept:
@@ -1126,11 +1138,14 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
         const liveLogin = await login(s, w.app, w.eve, cut - 2 * HOUR);
         const spent = await rotate(s, liveLogin.refreshTokenHash, w.app.appId, cut - HOUR);
         assert.equal(spent.outcome.kind, "rotated");
+        const revokedLogin = await login(s, w.app, w.bob, cut - 2 * HOUR);
+        await s.revokeGrant(revokedLogin.grantId, cut - HOUR, "admin");
+        const recentlyEnded = await login(s, w.app, w.eve, cut - ENDED_GRANT_KEPT_MS - FAMILY_TTL + SECOND);
 
         const deleted = await s.purgeExpired(cut);
-        // old code, old app token, old access token, revoked grant's access + refresh tokens,
-        // two rate-limit windows; more when the database is shared with other tests.
-        assert.ok(deleted >= 7, `deleted ${deleted}`);
+        // old code, app token, access token and rate-limit window; the ended grant, its two
+        // refresh tokens and two access tokens (one expired); more when the database is shared.
+        assert.ok(deleted >= 9, `deleted ${deleted}`);
 
         const before = cut - CODE_TTL;
         assert.deepEqual(
@@ -1140,10 +1155,16 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
         );
         assert.equal(await s.findAppToken(oldAppToken.tokenHash, cut - 2 * HOUR), null);
         assert.equal(await s.findAccessToken(oldLogin.accessTokenHash, oldLogin.now), null);
-        assert.equal(await s.findAccessToken(revokedLogin.accessTokenHash, cut - 2 * HOUR), null);
-        assert.deepEqual((await rotate(s, revokedLogin.refreshTokenHash, w.app.appId, cut)).outcome, {
-          kind: "invalid",
-        });
+        assert.equal(
+          await s.findAccessToken(lastRotation.next.accessTokenHash, endedLogin.familyExpiresAt - SECOND),
+          null,
+        );
+        for (const spentOrLast of [endedLogin.refreshTokenHash, lastRotation.next.refreshTokenHash]) {
+          assert.deepEqual((await rotate(s, spentOrLast, w.app.appId, cut)).outcome, { kind: "invalid" });
+        }
+        const grants = (await s.listGrants({ appId: w.app.appId, limit: 20 })).map((g) => g.grantId);
+        assert.ok(!grants.includes(endedLogin.grantId), "the ended grant is gone");
+        assert.equal(await s.revokeGrant(endedLogin.grantId, cut, "admin"), false);
         assert.deepEqual(
           await s.hitRateLimit({ key: rlKey, now: cut - 2 * HOUR, windowMs: HOUR, limit: 1 }),
           { allowed: true, retryAfterMs: 0 },
@@ -1160,7 +1181,36 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
           { kind: "reused", revokedGrantId: liveLogin.grantId },
           "a spent refresh token of a live family is kept, so its replay is still detected",
         );
-        assert.ok((await s.listGrants({ appId: w.app.appId, limit: 10 })).length >= 3, "grants are kept");
+        assert.deepEqual((await rotate(s, revokedLogin.refreshTokenHash, w.app.appId, cut)).outcome, {
+          kind: "revoked",
+        });
+        assert.deepEqual((await rotate(s, recentlyEnded.refreshTokenHash, w.app.appId, cut)).outcome, {
+          kind: "expired",
+        });
+        for (const kept of [liveLogin, revokedLogin, recentlyEnded]) {
+          assert.ok(grants.includes(kept.grantId), "live, revoked and recently ended grants are kept");
+        }
+      });
+
+      it("with a limit deletes at most that many of each kind per call, until it returns 0", async () => {
+        const { s, w } = await openWorld();
+        const cut = T0 + 10 * HOUR;
+        const old = [];
+        for (let i = 0; i < 3; i++) old.push(await mintCode(s, w.app, w.alice, cut - CODE_TTL - SECOND));
+        let calls = 0;
+        for (let deleted = -1; deleted !== 0; calls++) {
+          assert.ok(calls < 10_000, "the purge ends");
+          deleted = await s.purgeExpired(cut, 1);
+        }
+        // Three expired codes (and whatever else the database holds) at one per call: at least
+        // three calls that deleted something, then the one that found nothing left.
+        assert.ok(calls >= 4, `${calls} calls`);
+        for (const code of old) {
+          const redeemed = await s.exchangeLoginCode(
+            exchangeInput(code.record.codeHash, w.app.appId, cut - CODE_TTL).input,
+          );
+          assert.deepEqual(redeemed, { kind: "invalid" }, "every expired code is gone");
+        }
       });
     });
 

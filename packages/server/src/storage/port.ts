@@ -287,9 +287,24 @@ export interface Storage {
   // Abuse control: a fixed-window counter kept in storage so every instance shares it.
   hitRateLimit(input: RateLimitInput): Promise<RateLimitResult>;
 
-  /** Deletes codes, tokens and rate-limit windows that can no longer decide anything. */
-  purgeExpired(now: Millis): Promise<number>;
+  /**
+   * Deletes what can no longer decide anything: expired codes, app tokens, access tokens and
+   * rate-limit windows, and grants whose family ended at least {@link ENDED_GRANT_KEPT_MS}
+   * before `now`, with every token they issued (a revoked grant too waits for that end: its
+   * tokens authenticate nothing meanwhile, and it is found by index). At most `limit`
+   * rows of each kind go per call (all without one); returns how many went. Repeated with a
+   * limit until it returns 0, it leaves the same as one call without.
+   */
+  purgeExpired(now: Millis, limit?: number): Promise<number>;
 }
+
+/**
+ * How long a grant is kept after its family's end (30 days from login) before the purge deletes
+ * it and its tokens. Until then spent refresh tokens still recognise replays, and no refresh or
+ * user_info that read the grant while it lived can still be writing beside the purge (each
+ * statement is bounded by seconds); the admin API still lists it.
+ */
+export const ENDED_GRANT_KEPT_MS = 60 * 60 * 1000;
 
 /** A transient storage failure: the operation may be retried; nothing was half-done. */
 export class StorageUnavailableError extends Error {

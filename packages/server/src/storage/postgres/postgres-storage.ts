@@ -33,7 +33,7 @@ import type {
   Tenant,
   User,
 } from "../port.ts";
-import { StorageUnavailableError } from "../port.ts";
+import { ENDED_GRANT_KEPT_MS, StorageUnavailableError } from "../port.ts";
 import type { StorageTestHooks } from "../test-hooks.ts";
 import { type BatchOptions, ExchangeBatcher } from "./batcher.ts";
 import { hasSqlState, isTransient, translateError } from "./errors.ts";
@@ -703,21 +703,45 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
         : { allowed: false, retryAfterMs: windowEnd - input.now };
     },
 
-    async purgeExpired(now) {
-      // Spent refresh tokens stay while their family lives: they detect replays until then.
+    async purgeExpired(now, limit) {
+      // LIMIT NULL is no limit. SKIP LOCKED: instances purging at once split the rows between
+      // them, and a row a login still holds is left for the next round.
+      // Migration 0002 dropped the foreign keys to grants on the premise that no grant is
+      // deleted; this one is the exception, and keeps what they guarded: a grant goes in the
+      // same statement as every token that names it, an hour after its family ended, when no
+      // statement that read it alive can still be inserting beside it.
       const rows = await query<{ n: number }>(
-        `WITH ended AS (SELECT grant_id FROM grants WHERE revoked_at IS NOT NULL OR expires_at <= $1),
-              codes AS (DELETE FROM login_codes WHERE expires_at <= $1 RETURNING 1),
-              access AS (
-                DELETE FROM access_tokens
-                 WHERE expires_at <= $1 OR grant_id IN (SELECT grant_id FROM ended) RETURNING 1
+        `WITH ended AS (
+                SELECT grant_id FROM grants WHERE expires_at <= $2 LIMIT $3 FOR UPDATE SKIP LOCKED
               ),
-              refresh AS (DELETE FROM refresh_tokens WHERE grant_id IN (SELECT grant_id FROM ended) RETURNING 1),
-              app AS (DELETE FROM app_tokens WHERE expires_at <= $1 RETURNING 1),
-              limits AS (DELETE FROM rate_limits WHERE window_end <= $1 RETURNING 1)
-         SELECT (SELECT count(*) FROM codes) + (SELECT count(*) FROM access) + (SELECT count(*) FROM refresh)
-              + (SELECT count(*) FROM app) + (SELECT count(*) FROM limits) AS n`,
-        [now],
+              codes AS (
+                DELETE FROM login_codes WHERE code_hash IN (
+                  SELECT code_hash FROM login_codes WHERE expires_at <= $1 LIMIT $3 FOR UPDATE SKIP LOCKED)
+                RETURNING 1
+              ),
+              app AS (
+                DELETE FROM app_tokens WHERE token_hash IN (
+                  SELECT token_hash FROM app_tokens WHERE expires_at <= $1 LIMIT $3 FOR UPDATE SKIP LOCKED)
+                RETURNING 1
+              ),
+              access AS (
+                DELETE FROM access_tokens WHERE token_hash IN (
+                  SELECT token_hash FROM access_tokens WHERE expires_at <= $1 LIMIT $3 FOR UPDATE SKIP LOCKED)
+                RETURNING 1
+              ),
+              -- A rotation in the family's last two hours issues an access token that outlives it.
+              ended_access AS (DELETE FROM access_tokens WHERE grant_id IN (SELECT grant_id FROM ended) RETURNING 1),
+              ended_refresh AS (DELETE FROM refresh_tokens WHERE grant_id IN (SELECT grant_id FROM ended) RETURNING 1),
+              ended_grants AS (DELETE FROM grants WHERE grant_id IN (SELECT grant_id FROM ended) RETURNING 1),
+              limits AS (
+                DELETE FROM rate_limits WHERE (key, window_start) IN (
+                  SELECT key, window_start FROM rate_limits WHERE window_end <= $1 LIMIT $3 FOR UPDATE SKIP LOCKED)
+                RETURNING 1
+              )
+         SELECT (SELECT count(*) FROM codes) + (SELECT count(*) FROM app) + (SELECT count(*) FROM access)
+              + (SELECT count(*) FROM ended_access) + (SELECT count(*) FROM ended_refresh)
+              + (SELECT count(*) FROM ended_grants) + (SELECT count(*) FROM limits) AS n`,
+        [now, now - ENDED_GRANT_KEPT_MS, limit ?? null],
       );
       return rows[0]!.n;
     },

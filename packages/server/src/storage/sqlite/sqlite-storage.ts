@@ -24,7 +24,7 @@ import type {
   User,
   Visibility,
 } from "../port.ts";
-import { StorageUnavailableError } from "../port.ts";
+import { ENDED_GRANT_KEPT_MS, StorageUnavailableError } from "../port.ts";
 import type { StorageTestHooks } from "../test-hooks.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { toStorageError } from "./errors.ts";
@@ -393,21 +393,39 @@ function prepareStatements(db: BetterSqlite3.Database) {
       )
       .pluck(),
 
-    purgeCodes: db.prepare<[number]>("DELETE FROM login_codes WHERE expires_at <= ?"),
-    purgeAppTokens: db.prepare<[number]>("DELETE FROM app_tokens WHERE expires_at <= ?"),
-    purgeAccessTokens: db.prepare<[number, number]>(
-      `DELETE FROM access_tokens WHERE expires_at <= ? OR grant_id IN (
-         SELECT grant_id FROM grants WHERE revoked_at IS NOT NULL OR expires_at <= ?)`,
+    // Each purge deletes at most `limit` rows (-1: all), picked by primary key through an index, so
+    // that a large backlog goes out in short write transactions between logins.
+    purgeCodes: db.prepare<[Purge]>(
+      `DELETE FROM login_codes WHERE code_hash IN (
+         SELECT code_hash FROM login_codes WHERE expires_at <= @now LIMIT @limit)`,
     ),
-    purgeRefreshTokens: db.prepare<[number]>(
-      `DELETE FROM refresh_tokens WHERE grant_id IN (
-         SELECT grant_id FROM grants WHERE revoked_at IS NOT NULL OR expires_at <= ?)`,
+    purgeAppTokens: db.prepare<[Purge]>(
+      `DELETE FROM app_tokens WHERE token_hash IN (
+         SELECT token_hash FROM app_tokens WHERE expires_at <= @now LIMIT @limit)`,
     ),
-    purgeRateLimits: db.prepare<[number]>("DELETE FROM rate_limits WHERE window_end <= ?"),
+    purgeAccessTokens: db.prepare<[Purge]>(
+      `DELETE FROM access_tokens WHERE token_hash IN (
+         SELECT token_hash FROM access_tokens WHERE expires_at <= @now LIMIT @limit)`,
+    ),
+    endedGrants: db
+      .prepare<[{ endedBy: Millis; limit: number }], string>(
+        "SELECT grant_id FROM grants WHERE expires_at <= @endedBy LIMIT @limit",
+      )
+      .pluck(),
+    // A rotation in the family's last two hours issues an access token that outlives it.
+    purgeGrantAccessTokens: db.prepare<[string]>("DELETE FROM access_tokens WHERE grant_id = ?"),
+    purgeGrantRefreshTokens: db.prepare<[string]>("DELETE FROM refresh_tokens WHERE grant_id = ?"),
+    purgeGrant: db.prepare<[string]>("DELETE FROM grants WHERE grant_id = ?"),
+    purgeRateLimits: db.prepare<[Purge]>(
+      `DELETE FROM rate_limits WHERE (key, window_start) IN (
+         SELECT key, window_start FROM rate_limits WHERE window_end <= @now LIMIT @limit)`,
+    ),
   };
 }
 
 type Statements = ReturnType<typeof prepareStatements>;
+/** `limit` -1: no limit (SQLite's LIMIT -1). */
+type Purge = { now: Millis; limit: number };
 
 function parseScopes(text: string | null): string[] {
   if (text === null || text === "[]") return [];
@@ -984,14 +1002,21 @@ export class SqliteStorage implements Storage {
     });
   }
 
-  purgeExpired(now: Millis): Promise<number> {
-    return this.#write(
-      (s) =>
-        s.purgeCodes.run(now).changes +
-        s.purgeAppTokens.run(now).changes +
-        s.purgeAccessTokens.run(now, now).changes +
-        s.purgeRefreshTokens.run(now).changes +
-        s.purgeRateLimits.run(now).changes,
-    );
+  purgeExpired(now: Millis, limit = -1): Promise<number> {
+    const purge: Purge = { now, limit };
+    return this.#write((s) => {
+      let deleted =
+        s.purgeCodes.run(purge).changes +
+        s.purgeAppTokens.run(purge).changes +
+        s.purgeAccessTokens.run(purge).changes +
+        s.purgeRateLimits.run(purge).changes;
+      for (const grantId of s.endedGrants.all({ endedBy: now - ENDED_GRANT_KEPT_MS, limit })) {
+        deleted +=
+          s.purgeGrantAccessTokens.run(grantId).changes +
+          s.purgeGrantRefreshTokens.run(grantId).changes +
+          s.purgeGrant.run(grantId).changes;
+      }
+      return deleted;
+    });
   }
 }
