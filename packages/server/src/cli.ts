@@ -28,7 +28,8 @@ Usage:
 --db takes sqlite:PATH (default sqlite:./data/mina-auth.db), sqlite::memory: or postgres://…
 Environment: MINA_AUTH_HOST, MINA_AUTH_PORT, MINA_AUTH_DB, MINA_AUTH_ADMIN_TOKEN, MINA_AUTH_LOG_LEVEL,
              MINA_AUTH_REVOKE_ON_CODE_REUSE (true|false), MINA_AUTH_REQUEST_TIMEOUT_MS (default 10000),
-             MINA_AUTH_RATE_LIMITS (true|false, default true), MINA_AUTH_FAST_LANE (true|false, default true)
+             MINA_AUTH_RATE_LIMITS (true|false, default true), MINA_AUTH_FAST_LANE (true|false, default true),
+             MINA_AUTH_PURGE_INTERVAL_MS (default 300000; 0: expired rows are never deleted)
 `;
 
 const options = {
@@ -68,6 +69,12 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ServerConfig {
   if (requestTimeout !== undefined && !/^[1-9]\d*$/.test(requestTimeout)) {
     throw new ConfigError(`MINA_AUTH_REQUEST_TIMEOUT_MS must be a positive integer (got ${requestTimeout})`);
   }
+  const purgeInterval = env.MINA_AUTH_PURGE_INTERVAL_MS;
+  if (purgeInterval !== undefined && !/^\d+$/.test(purgeInterval)) {
+    throw new ConfigError(
+      `MINA_AUTH_PURGE_INTERVAL_MS must be a whole number of milliseconds, 0 for off (got ${purgeInterval})`,
+    );
+  }
   return validateConfig({
     ...defaultConfig,
     host: flags.host ?? env.MINA_AUTH_HOST ?? defaultConfig.host,
@@ -82,6 +89,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ServerConfig {
     },
     requestTimeoutMs: requestTimeout === undefined ? defaultConfig.requestTimeoutMs : Number(requestTimeout),
     fastLane: fastLane === undefined ? defaultConfig.fastLane : fastLane === "true",
+    purgeIntervalMs: purgeInterval === undefined ? defaultConfig.purgeIntervalMs : Number(purgeInterval),
   });
 }
 

@@ -25,6 +25,11 @@ export interface ServerConfig {
    * routes it through fastify like every other endpoint (same answers, more CPU per login).
    */
   fastLane: boolean;
+  /**
+   * Milliseconds between purges of expired codes, tokens, rate-limit windows and grants ended
+   * over an hour ago (domain/purge-schedule.ts); 0 turns it off.
+   */
+  purgeIntervalMs: number;
 }
 
 /** At most `limit` counted attempts per fixed window of `windowMs`. */
@@ -57,6 +62,7 @@ export const defaultConfig: ServerConfig = {
   requestTimeoutMs: 10_000,
   shutdownGraceMs: 10_000,
   fastLane: true,
+  purgeIntervalMs: 5 * MINUTE,
   // Generous for real use: a client caches its app token for 2 h, a login code fails rarely
   // (expired, replayed by a retry), a refresh family rotates about once per 2 h.
   rateLimits: {
@@ -87,6 +93,16 @@ export function validateConfig(config: ServerConfig): ServerConfig {
   if (!LOG_LEVELS.includes(config.logLevel))
     throw new ConfigError(`log level must be one of ${LOG_LEVELS.join(", ")}`);
   if (!(config.requestTimeoutMs > 0)) throw new ConfigError("requestTimeoutMs must be positive");
+  // setInterval's own ceiling: a longer delay would fire at once, over and over.
+  if (
+    !(
+      Number.isInteger(config.purgeIntervalMs) &&
+      config.purgeIntervalMs >= 0 &&
+      config.purgeIntervalMs < 2 ** 31
+    )
+  ) {
+    throw new ConfigError("purgeIntervalMs must be an integer from 0 (off) to 2147483647");
+  }
   const limits = config.rateLimits;
   for (const name of [
     "appToken",

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { DestinationStream } from "pino";
 import { type Clock, systemClock } from "./clock.ts";
 import type { ServerConfig } from "./config.ts";
+import { PurgeSchedule } from "./domain/purge-schedule.ts";
 import { type LoadedSeed, loadSeed, type SeedFile } from "./domain/seed.ts";
 import { buildApp } from "./http/app.ts";
 import { newAdminToken } from "./secrets.ts";
@@ -41,6 +42,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await storage.importCatalog(seeded.snapshot);
     }
     const adminToken = config.adminToken ?? newAdminToken();
+    const clock = options.clock ?? systemClock;
     const app = buildApp(
       {
         adminToken,
@@ -52,11 +54,20 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       },
       {
         storage,
-        clock: options.clock ?? systemClock,
+        clock,
         ...(options.logStream ? { logStream: options.logStream } : {}),
       },
     );
     await app.listen({ host: config.host, port: config.port });
+    const purges =
+      config.purgeIntervalMs > 0
+        ? new PurgeSchedule({
+            storage,
+            clock,
+            intervalMs: config.purgeIntervalMs,
+            log: app.log.child({ component: "purge" }),
+          })
+        : null;
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -72,6 +83,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
           try {
             await app.close();
           } finally {
+            await purges?.stop();
             await storage.close();
           }
         })();

@@ -298,6 +298,14 @@ describe("refusals: exit 2, one line, no stack trace", () => {
       await cli(["serve"], { MINA_AUTH_FAST_LANE: "maybe" }),
       /MINA_AUTH_FAST_LANE must be true or false/,
     );
+    assertRefused(
+      await cli(["serve"], { MINA_AUTH_PURGE_INTERVAL_MS: "hourly" }),
+      /MINA_AUTH_PURGE_INTERVAL_MS must be a whole number of milliseconds/,
+    );
+    assertRefused(
+      await cli(["serve"], { MINA_AUTH_PURGE_INTERVAL_MS: "4294967296" }),
+      /purgeIntervalMs must be/,
+    );
   });
 
   it("--help prints the usage and exits 0", async () => {
