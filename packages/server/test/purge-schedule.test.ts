@@ -64,6 +64,27 @@ function capture(): { stream: Writable; lines: () => Array<Record<string, unknow
   return { stream, lines, text };
 }
 
+/** The server on a SQLite file, with the storage given (a wrapped one) and the demo seed. */
+function startWith(
+  path: string,
+  storage: Storage,
+  options: { purgeIntervalMs: number; clock: ManualClock; logStream: Writable },
+) {
+  return startServer({
+    config: {
+      ...defaultConfig,
+      port: 0,
+      db: `sqlite:${path}`,
+      adminToken: ADMIN_TOKEN,
+      purgeIntervalMs: options.purgeIntervalMs,
+    },
+    seed: demoSeed,
+    storage,
+    clock: options.clock,
+    logStream: options.logStream,
+  });
+}
+
 describe("expired rows are purged on a schedule", () => {
   it("a server deletes expired codes on its interval, logs how many without naming any, and serves on", async () => {
     const t = await startTestServer({ config: { purgeIntervalMs: 50 } });
@@ -122,19 +143,7 @@ describe("expired rows are purged on a schedule", () => {
     });
     const clock = new ManualClock(Date.UTC(2026, 10, 26, 9));
     const log = capture();
-    const server = await startServer({
-      config: {
-        ...defaultConfig,
-        port: 0,
-        db: `sqlite:${path}`,
-        adminToken: ADMIN_TOKEN,
-        purgeIntervalMs: 50,
-      },
-      seed: demoSeed,
-      storage,
-      clock,
-      logStream: log.stream,
-    });
+    const server = await startWith(path, storage, { purgeIntervalMs: 50, clock, logStream: log.stream });
     try {
       const minted = await fetch(`${server.url}/admin/v1/login-codes`, {
         method: "POST",
@@ -185,16 +194,8 @@ describe("expired rows are purged on a schedule", () => {
         inFlight -= 1;
       }
     });
-    const server = await startServer({
-      config: {
-        ...defaultConfig,
-        port: 0,
-        db: `sqlite:${path}`,
-        adminToken: ADMIN_TOKEN,
-        purgeIntervalMs: 20,
-      },
-      seed: demoSeed,
-      storage,
+    const server = await startWith(path, storage, {
+      purgeIntervalMs: 20,
       clock: new ManualClock(),
       logStream: capture().stream,
     });
