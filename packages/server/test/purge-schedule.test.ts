@@ -120,6 +120,36 @@ describe("expired rows are purged on a schedule", () => {
     }
   });
 
+  it("a refresh token answers 20037 for 30 days after its family ended, then 20026 once its grant is purged", async () => {
+    const t = await startTestServer({ config: { purgeIntervalMs: 50 } });
+    try {
+      const login = await t.exchange(await t.mintCode(), await t.appToken());
+      assert.equal(login.body.code, 0);
+      const refresh = async () =>
+        (
+          await t.request("POST", "/open-apis/authen/v1/refresh_access_token", {
+            token: await t.appToken(),
+            body: { grant_type: "refresh_token", refresh_token: login.body.data.refresh_token },
+          })
+        ).body.code;
+      const day = 86_400 * SECOND;
+      t.clock.advance(59 * day); // 29 days after the family ended
+      // Only a purge at the new time finds anything (the code, the access token): it keeps the grant.
+      await until(() => t.logs().includes('"purged expired rows"'), "no purge was logged");
+      assert.equal(await refresh(), 20037);
+      t.clock.advance(2 * day); // 31 days after
+      const deadline = Date.now() + 10_000;
+      let answer = await refresh();
+      while (answer === 20037 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        answer = await refresh();
+      }
+      assert.equal(answer, 20026, "the grant and its refresh tokens were purged");
+    } finally {
+      await t.close();
+    }
+  });
+
   it("with an interval of 0 nothing is purged", async () => {
     const t = await startTestServer({ config: { purgeIntervalMs: 0 } });
     try {
@@ -188,8 +218,7 @@ describe("expired rows are purged on a schedule", () => {
       inFlight += 1;
       await held;
       try {
-        // Reports a row more than it found: a backlog, which only the stop ends.
-        return (await real.purgeExpired(now, limit)) + 1;
+        return await real.purgeExpired(now, limit);
       } finally {
         inFlight -= 1;
       }
@@ -210,8 +239,48 @@ describe("expired rows are purged on a schedule", () => {
     release();
     await closing;
     assert.equal(inFlight, 0, "the purge call finished before storage closed");
+    const callsAtClose = calls;
     await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.equal(calls, 1, "no purge after close");
+    assert.equal(calls, callsAtClose, "no purge after close");
+  });
+
+  it("stop ends a backlog after the call under way, and waits for it", { timeout: 10_000 }, async () => {
+    const storage = createSqliteStorage({ path: join(dir, `stopping-${++count}.db`) });
+    let calls = 0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // Every call reports a row deleted: a backlog that only the stop ends.
+    const backlog = withPurge(storage, async (now, limit) => {
+      calls += 1;
+      await held;
+      return (await storage.purgeExpired(now, limit)) + 1;
+    });
+    try {
+      await storage.migrate();
+      const log = { info: () => {}, warn: () => {} };
+      const schedule = new PurgeSchedule({
+        storage: backlog,
+        clock: new ManualClock(),
+        intervalMs: 60_000,
+        log,
+      });
+      const run = schedule.runOnce();
+      await until(() => calls === 1, "the run made no call");
+      let stopped = false;
+      const stopping = schedule.stop().then(() => {
+        stopped = true;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(stopped, false, "stop waits for the call under way");
+      release();
+      await stopping;
+      assert.equal(await run, 1);
+      assert.equal(calls, 1, "no call after the stop");
+    } finally {
+      await storage.close();
+    }
   });
 
   it("a backlog goes out in calls of `batch` rows of each kind, under one cut", async () => {

@@ -31,14 +31,23 @@ const DEFAULT_BATCH = 500;
 export class PurgeSchedule {
   readonly #options: PurgeScheduleOptions;
   readonly #batch: number;
-  readonly #timer: NodeJS.Timeout;
+  #timer: NodeJS.Timeout;
   #running: Promise<number> | null = null;
   #stopped = false;
 
   constructor(options: PurgeScheduleOptions) {
     this.#options = options;
     this.#batch = options.batch ?? DEFAULT_BATCH;
-    this.#timer = setInterval(() => void this.#tick(), options.intervalMs);
+    // The first run at a random point of the first interval: instances started together do
+    // not purge in step, and one restarted more often than the interval still purges.
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = setInterval(() => void this.#tick(), options.intervalMs);
+        this.#timer.unref();
+        void this.#tick();
+      },
+      Math.floor(Math.random() * options.intervalMs),
+    );
     this.#timer.unref();
   }
 
@@ -53,7 +62,7 @@ export class PurgeSchedule {
   /** No further purges; waits for one under way to finish its current call. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearInterval(this.#timer);
+    clearTimeout(this.#timer); // clears an interval too
     await this.#running?.catch(() => {});
   }
 
@@ -81,6 +90,7 @@ export class PurgeSchedule {
       deleted += n;
       if (n === 0 || this.#stopped) break;
       await yieldToIo(); // let the requests that arrived meanwhile run first
+      if (this.#stopped) break;
     }
     if (deleted > 0) {
       const ms = Math.round(performance.now() - started);

@@ -290,21 +290,23 @@ export interface Storage {
   /**
    * Deletes what can no longer decide anything: expired codes, app tokens, access tokens and
    * rate-limit windows, and grants whose family ended at least {@link ENDED_GRANT_KEPT_MS}
-   * before `now`, with every token they issued (a revoked grant too waits for that end: its
-   * tokens authenticate nothing meanwhile, and it is found by index). At most `limit`
-   * rows of each kind go per call (all without one); returns how many went. Repeated with a
-   * limit until it returns 0, it leaves the same as one call without.
+   * before `now` with their refresh tokens (a revoked grant too waits for that end: its tokens
+   * are refused meanwhile, and it is found by index). A grant goes only once none of its tokens
+   * is left, so a call may take its tokens and a later one the grant. At most `limit` rows of
+   * each kind go per call (all without one); returns how many went. Called until it returns 0,
+   * it leaves nothing that can go.
    */
   purgeExpired(now: Millis, limit?: number): Promise<number>;
 }
 
 /**
  * How long a grant is kept after its family's end (30 days from login) before the purge deletes
- * it and its tokens. Until then spent refresh tokens still recognise replays, and no refresh or
- * user_info that read the grant while it lived can still be writing beside the purge (each
- * statement is bounded by seconds); the admin API still lists it.
+ * it and its tokens. Until then its refresh tokens answer "expired" (20037) or "revoked"
+ * (20038) rather than "invalid" (20026), and the admin API lists the session; and long before
+ * then no statement that read the grant alive can still be writing a token for it, which is
+ * what lets PostgreSQL go without foreign keys to grants (migration 0002).
  */
-export const ENDED_GRANT_KEPT_MS = 60 * 60 * 1000;
+export const ENDED_GRANT_KEPT_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** A transient storage failure: the operation may be retried; nothing was half-done. */
 export class StorageUnavailableError extends Error {

@@ -10,6 +10,7 @@
  *   destroyed rather than returned to the pool, and the pool opens fresh ones when
  *   PostgreSQL is back, so the adapter recovers by itself after a restart.
  */
+import { createHash } from "node:crypto";
 import pg from "pg";
 import type {
   AccessTokenSubject,
@@ -34,6 +35,10 @@ import type {
   User,
 } from "../port.ts";
 import { ENDED_GRANT_KEPT_MS, StorageUnavailableError } from "../port.ts";
+
+/** The advisory lock one purging instance holds for a call (first 8 bytes of a sha256, as int8). */
+const PURGE_LOCK_KEY = createHash("sha256").update("mina-auth:purge").digest().readBigInt64BE(0).toString();
+
 import type { StorageTestHooks } from "../test-hooks.ts";
 import { type BatchOptions, ExchangeBatcher } from "./batcher.ts";
 import { hasSqlState, isTransient, translateError } from "./errors.ts";
@@ -704,44 +709,60 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     },
 
     async purgeExpired(now, limit) {
-      // LIMIT NULL is no limit. SKIP LOCKED: instances purging at once split the rows between
-      // them, and a row a login still holds is left for the next round.
+      // One instance purges at a time (the others' calls find the lock taken and delete
+      // nothing): two purges picking overlapping rows in different orders deadlock. SKIP
+      // LOCKED leaves a row a login still holds for the next round. LIMIT NULL is no limit.
       // Migration 0002 dropped the foreign keys to grants on the premise that no grant is
-      // deleted; this one is the exception, and keeps what they guarded: a grant goes in the
-      // same statement as every token that names it, an hour after its family ended, when no
-      // statement that read it alive can still be inserting beside it.
+      // deleted; this is the exception, and keeps what they guarded: a grant goes only when no
+      // token names it, a month after its family ended, long after anything could write one.
       const rows = await query<{ n: number }>(
-        `WITH ended AS (
-                SELECT grant_id FROM grants WHERE expires_at <= $2 LIMIT $3 FOR UPDATE SKIP LOCKED
-              ),
+        `WITH purging AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($4) AS ok),
               codes AS (
                 DELETE FROM login_codes WHERE code_hash IN (
-                  SELECT code_hash FROM login_codes WHERE expires_at <= $1 LIMIT $3 FOR UPDATE SKIP LOCKED)
+                  SELECT code_hash FROM login_codes WHERE expires_at <= $1 AND (SELECT ok FROM purging)
+                   LIMIT $3 FOR UPDATE SKIP LOCKED)
                 RETURNING 1
               ),
               app AS (
                 DELETE FROM app_tokens WHERE token_hash IN (
-                  SELECT token_hash FROM app_tokens WHERE expires_at <= $1 LIMIT $3 FOR UPDATE SKIP LOCKED)
+                  SELECT token_hash FROM app_tokens WHERE expires_at <= $1 AND (SELECT ok FROM purging)
+                   LIMIT $3 FOR UPDATE SKIP LOCKED)
                 RETURNING 1
               ),
               access AS (
                 DELETE FROM access_tokens WHERE token_hash IN (
-                  SELECT token_hash FROM access_tokens WHERE expires_at <= $1 LIMIT $3 FOR UPDATE SKIP LOCKED)
+                  SELECT token_hash FROM access_tokens WHERE expires_at <= $1 AND (SELECT ok FROM purging)
+                   LIMIT $3 FOR UPDATE SKIP LOCKED)
                 RETURNING 1
               ),
-              -- A rotation in the family's last two hours issues an access token that outlives it.
-              ended_access AS (DELETE FROM access_tokens WHERE grant_id IN (SELECT grant_id FROM ended) RETURNING 1),
-              ended_refresh AS (DELETE FROM refresh_tokens WHERE grant_id IN (SELECT grant_id FROM ended) RETURNING 1),
-              ended_grants AS (DELETE FROM grants WHERE grant_id IN (SELECT grant_id FROM ended) RETURNING 1),
+              -- A long family leaves hundreds of spent refresh tokens: bounded like the rest.
+              ended_refresh AS (
+                DELETE FROM refresh_tokens WHERE token_hash IN (
+                  SELECT r.token_hash FROM grants g JOIN refresh_tokens r ON r.grant_id = g.grant_id
+                   WHERE g.expires_at <= $2 AND (SELECT ok FROM purging)
+                   LIMIT $3 FOR UPDATE OF r SKIP LOCKED)
+                RETURNING 1
+              ),
+              -- Sees the tokens this statement deletes as still there: their grant goes next call.
+              ended_grants AS (
+                DELETE FROM grants WHERE grant_id IN (
+                  SELECT g.grant_id FROM grants g
+                   WHERE g.expires_at <= $2 AND (SELECT ok FROM purging)
+                     AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.grant_id)
+                     AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.grant_id)
+                   LIMIT $3 FOR UPDATE SKIP LOCKED)
+                RETURNING 1
+              ),
               limits AS (
                 DELETE FROM rate_limits WHERE (key, window_start) IN (
-                  SELECT key, window_start FROM rate_limits WHERE window_end <= $1 LIMIT $3 FOR UPDATE SKIP LOCKED)
+                  SELECT key, window_start FROM rate_limits WHERE window_end <= $1 AND (SELECT ok FROM purging)
+                   LIMIT $3 FOR UPDATE SKIP LOCKED)
                 RETURNING 1
               )
          SELECT (SELECT count(*) FROM codes) + (SELECT count(*) FROM app) + (SELECT count(*) FROM access)
-              + (SELECT count(*) FROM ended_access) + (SELECT count(*) FROM ended_refresh)
-              + (SELECT count(*) FROM ended_grants) + (SELECT count(*) FROM limits) AS n`,
-        [now, now - ENDED_GRANT_KEPT_MS, limit ?? null],
+              + (SELECT count(*) FROM ended_refresh) + (SELECT count(*) FROM ended_grants)
+              + (SELECT count(*) FROM limits) AS n`,
+        [now, now - ENDED_GRANT_KEPT_MS, limit ?? null, PURGE_LOCK_KEY],
       );
       return rows[0]!.n;
     },

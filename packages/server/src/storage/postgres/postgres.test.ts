@@ -662,6 +662,53 @@ describe("postgres adapter", { skip }, () => {
       assert.ok(kinds.every((k) => k === "rotated" || k === "reused" || k === "revoked"));
     }
   });
+
+  test("instances purging at once neither deadlock nor leave a token without its grant", async () => {
+    const { storage, url } = await openStorage();
+    await seed(storage);
+    const schema = schemaOf(storage);
+    const cut = NOW + 120 * 86_400_000;
+    const endedBy = cut - 60 * 86_400_000 - 1000; // past its family's end and ENDED_GRANT_KEPT_MS
+    // 600 ended grants with an expired access token and two refresh tokens each, so that every
+    // instance's picks overlap the others' grants; and one live grant that stays.
+    await admin!.query(
+      `INSERT INTO ${schema}.grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at)
+       SELECT 'g_' || n, $1, $2, '6c486g', 'sk', 'c', $3::bigint, $4::bigint FROM generate_series(1, 600) AS n
+       UNION ALL SELECT 'g_live', $1, $2, '6c486g', 'sk', 'c', $5::bigint, $5::bigint + 86400000`,
+      [APP, TENANT, endedBy - 30 * 86_400_000, endedBy, cut],
+    );
+    await admin!.query(
+      `INSERT INTO ${schema}.access_tokens (token_hash, grant_id, issued_at, expires_at)
+       SELECT 'a_' || grant_id, grant_id, created_at, created_at + 6900000 FROM ${schema}.grants;
+       INSERT INTO ${schema}.refresh_tokens (token_hash, grant_id, issued_at, used_at)
+       SELECT 'r' || k || '_' || grant_id, grant_id, created_at, NULL FROM ${schema}.grants, generate_series(1, 2) AS k`,
+    );
+    const others = await Promise.all([openStorage({}, url), openStorage({}, url)]);
+    const instances = [storage, ...others.map((o) => o.storage)];
+    const purgeUntilDone = async (instance: Storage) => {
+      for (let calls = 0; calls < 1000; calls++) if ((await instance.purgeExpired(cut, 100)) === 0) return;
+    };
+    // Several rounds: an instance that found the purge lock taken stops early, as its timer would.
+    for (let round = 0; round < 10; round++) {
+      const results = await Promise.allSettled(instances.map(purgeUntilDone));
+      const failures = results.filter((r) => r.status === "rejected").map((r) => String(r.reason));
+      assert.deepEqual(failures, [], `round ${round}`);
+    }
+    const { rows } = await admin!.query<{ grants: string; access: string; refresh: string; orphans: string }>(
+      `SELECT (SELECT count(*) FROM ${schema}.grants) AS grants,
+              (SELECT count(*) FROM ${schema}.access_tokens) AS access,
+              (SELECT count(*) FROM ${schema}.refresh_tokens) AS refresh,
+              (SELECT count(*) FROM ${schema}.refresh_tokens r
+                WHERE NOT EXISTS (SELECT 1 FROM ${schema}.grants g WHERE g.grant_id = r.grant_id))
+            + (SELECT count(*) FROM ${schema}.access_tokens a
+                WHERE NOT EXISTS (SELECT 1 FROM ${schema}.grants g WHERE g.grant_id = a.grant_id)) AS orphans`,
+    );
+    assert.deepEqual(
+      rows[0],
+      { grants: "1", access: "1", refresh: "2", orphans: "0" },
+      "only the live grant is left",
+    );
+  });
 });
 
 if (probe.ok) {

@@ -407,15 +407,22 @@ function prepareStatements(db: BetterSqlite3.Database) {
       `DELETE FROM access_tokens WHERE token_hash IN (
          SELECT token_hash FROM access_tokens WHERE expires_at <= @now LIMIT @limit)`,
     ),
-    endedGrants: db
-      .prepare<[{ endedBy: Millis; limit: number }], string>(
-        "SELECT grant_id FROM grants WHERE expires_at <= @endedBy LIMIT @limit",
-      )
-      .pluck(),
-    // A rotation in the family's last two hours issues an access token that outlives it.
-    purgeGrantAccessTokens: db.prepare<[string]>("DELETE FROM access_tokens WHERE grant_id = ?"),
-    purgeGrantRefreshTokens: db.prepare<[string]>("DELETE FROM refresh_tokens WHERE grant_id = ?"),
-    purgeGrant: db.prepare<[string]>("DELETE FROM grants WHERE grant_id = ?"),
+    // A grant goes once its family ended ENDED_GRANT_KEPT_MS ago: its refresh tokens first, in
+    // bounded calls (a long family leaves hundreds of spent ones), then the grant once none of
+    // its tokens is left. Its access tokens expired long before and went by their expiry.
+    purgeEndedRefreshTokens: db.prepare<[Purge]>(
+      `DELETE FROM refresh_tokens WHERE token_hash IN (
+         SELECT r.token_hash FROM grants g JOIN refresh_tokens r ON r.grant_id = g.grant_id
+          WHERE g.expires_at <= @endedBy LIMIT @limit)`,
+    ),
+    purgeEndedGrants: db.prepare<[Purge]>(
+      `DELETE FROM grants WHERE grant_id IN (
+         SELECT g.grant_id FROM grants g
+          WHERE g.expires_at <= @endedBy
+            AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.grant_id)
+            AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.grant_id)
+          LIMIT @limit)`,
+    ),
     purgeRateLimits: db.prepare<[Purge]>(
       `DELETE FROM rate_limits WHERE (key, window_start) IN (
          SELECT key, window_start FROM rate_limits WHERE window_end <= @now LIMIT @limit)`,
@@ -425,7 +432,7 @@ function prepareStatements(db: BetterSqlite3.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 /** `limit` -1: no limit (SQLite's LIMIT -1). */
-type Purge = { now: Millis; limit: number };
+type Purge = { now: Millis; endedBy: Millis; limit: number };
 
 function parseScopes(text: string | null): string[] {
   if (text === null || text === "[]") return [];
@@ -1003,20 +1010,15 @@ export class SqliteStorage implements Storage {
   }
 
   purgeExpired(now: Millis, limit = -1): Promise<number> {
-    const purge: Purge = { now, limit };
-    return this.#write((s) => {
-      let deleted =
+    const purge: Purge = { now, endedBy: now - ENDED_GRANT_KEPT_MS, limit };
+    return this.#write(
+      (s) =>
         s.purgeCodes.run(purge).changes +
         s.purgeAppTokens.run(purge).changes +
         s.purgeAccessTokens.run(purge).changes +
-        s.purgeRateLimits.run(purge).changes;
-      for (const grantId of s.endedGrants.all({ endedBy: now - ENDED_GRANT_KEPT_MS, limit })) {
-        deleted +=
-          s.purgeGrantAccessTokens.run(grantId).changes +
-          s.purgeGrantRefreshTokens.run(grantId).changes +
-          s.purgeGrant.run(grantId).changes;
-      }
-      return deleted;
-    });
+        s.purgeEndedRefreshTokens.run(purge).changes +
+        s.purgeEndedGrants.run(purge).changes +
+        s.purgeRateLimits.run(purge).changes,
+    );
   }
 }
