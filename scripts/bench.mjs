@@ -85,7 +85,13 @@ const settingsOf = (flag, text, prefixes) =>
       }),
   );
 // mina-auth's own settings for its servers, e.g. --server-env MINA_AUTH_FAST_LANE=false.
-const serverEnv = settingsOf("server-env", flags["server-env"], ["MINA_AUTH_"]);
+// The purge of expired rows is off unless named: its first run falls at a random point of its
+// first five minutes, so within a bench of minutes it would land in one system's measurement and
+// not another's. Its own cost: --variant MINA_AUTH_PURGE_INTERVAL_MS=1000 (docs/performance.md).
+const serverEnv = {
+  MINA_AUTH_PURGE_INTERVAL_MS: "0",
+  ...settingsOf("server-env", flags["server-env"], ["MINA_AUTH_"]),
+};
 // A second SQLite server with other settings, measured in the same rounds (a lever's A/B):
 // mina-auth's settings, or a debug preload's BENCH_* (e.g. BENCH_FLOOR with bench/floor-probe.mjs).
 const variantEnv =
