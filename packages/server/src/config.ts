@@ -26,8 +26,8 @@ export interface ServerConfig {
    */
   fastLane: boolean;
   /**
-   * Milliseconds between purges of expired codes, tokens, rate-limit windows and grants ended
-   * over an hour ago (domain/purge-schedule.ts); 0 turns it off.
+   * Milliseconds between purges of expired codes, tokens, rate-limit windows and grants whose
+   * family ended over 30 days ago (domain/purge-schedule.ts); 0 turns it off.
    */
   purgeIntervalMs: number;
 }

@@ -50,7 +50,8 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     ],
     {
       cwd: ROOT,
-      env: { ...process.env, MINA_AUTH_LOG_LEVEL: "info", ...options.env },
+      // No purge at a random minute of a test unless the test names one.
+      env: { ...process.env, MINA_AUTH_LOG_LEVEL: "info", MINA_AUTH_PURGE_INTERVAL_MS: "0", ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

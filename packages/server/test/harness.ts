@@ -86,6 +86,8 @@ export async function startTestServer(
       logLevel: "info",
       // Off by default so that no existing test trips a limit; rate-limits.test.ts enables them.
       rateLimits: { ...defaultConfig.rateLimits, enabled: false },
+      // Off unless a test names an interval (purge-schedule.test.ts): none at a random minute.
+      purgeIntervalMs: 0,
       ...options.config,
     },
     seed: options.seed ?? demoSeed,

@@ -78,6 +78,7 @@ export class PurgeSchedule {
   }
 
   async #purge(): Promise<number> {
+    if (this.#stopped) return 0; // the storage may be closed already
     const started = performance.now();
     let deleted = 0;
     let calls = 0;

@@ -1224,6 +1224,38 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
           assert.deepEqual(redeemed, { kind: "invalid" }, "every expired code is gone");
         }
       });
+
+      it("a backlog of ended grants goes a bounded number of tokens per call, oldest first", async () => {
+        const { s, w } = await openWorld();
+        const cut = T0 + 10 * HOUR;
+        const start = cut - ENDED_GRANT_KEPT_MS - FAMILY_TTL - HOUR;
+        const ended: Login[] = [];
+        for (let i = 0; i < 12; i++) {
+          const l = await login(s, w.app, w.bob, start + i * SECOND);
+          for (let r = 1, token = l.refreshTokenHash; r <= 4; r++) {
+            const next = await rotate(s, token, w.app.appId, l.now + r * HOUR);
+            assert.equal(next.outcome.kind, "rotated");
+            token = next.next.refreshTokenHash;
+          }
+          ended.push(l);
+        }
+        const remaining = async () => {
+          const ids = new Set((await s.listGrants({ appId: w.app.appId, limit: 50 })).map((g) => g.grantId));
+          return ended.filter((l) => ids.has(l.grantId)).length;
+        };
+        let calls = 0;
+        let sawPartial = false;
+        for (let deleted = -1; deleted !== 0; calls++) {
+          assert.ok(calls < 10_000, "the purge ends");
+          deleted = await s.purgeExpired(cut, 5);
+          const left = await remaining();
+          if (left > 0 && left < ended.length) sawPartial = true;
+        }
+        assert.equal(await remaining(), 0, "every ended grant is gone");
+        // 60 refresh tokens (five a family) at 5 per call: at least twelve calls.
+        assert.ok(calls >= 12, `${calls} calls`);
+        assert.ok(sawPartial, "grants went over several calls, not all in one");
+      });
     });
 
     describe("write isolation and shutdown", () => {

@@ -10,7 +10,6 @@
  *   destroyed rather than returned to the pool, and the pool opens fresh ones when
  *   PostgreSQL is back, so the adapter recovers by itself after a restart.
  */
-import { createHash } from "node:crypto";
 import pg from "pg";
 import type {
   AccessTokenSubject,
@@ -35,9 +34,6 @@ import type {
   User,
 } from "../port.ts";
 import { ENDED_GRANT_KEPT_MS, StorageUnavailableError } from "../port.ts";
-
-/** The advisory lock one purging instance holds for a call (first 8 bytes of a sha256, as int8). */
-const PURGE_LOCK_KEY = createHash("sha256").update("mina-auth:purge").digest().readBigInt64BE(0).toString();
 
 import type { StorageTestHooks } from "../test-hooks.ts";
 import { type BatchOptions, ExchangeBatcher } from "./batcher.ts";
@@ -709,14 +705,24 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     },
 
     async purgeExpired(now, limit) {
-      // One instance purges at a time (the others' calls find the lock taken and delete
-      // nothing): two purges picking overlapping rows in different orders deadlock. SKIP
-      // LOCKED leaves a row a login still holds for the next round. LIMIT NULL is no limit.
+      // One instance purges at a time, per schema: the others' calls find the lock taken and
+      // delete nothing, rather than pick over the same rows. Every row is picked with SKIP
+      // LOCKED, so a row a login still holds waits for the next round. LIMIT NULL is no limit.
       // Migration 0002 dropped the foreign keys to grants on the premise that no grant is
       // deleted; this is the exception, and keeps what they guarded: a grant goes only when no
       // token names it, a month after its family ended, long after anything could write one.
+      // The oldest `limit` ended grants are picked first, so that a call reads a bounded number
+      // of them however many wait; a grant goes in the call after its last tokens (this
+      // statement's NOT EXISTS still sees the tokens it deletes).
       const rows = await query<{ n: number }>(
-        `WITH purging AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($4) AS ok),
+        `WITH purging AS MATERIALIZED (
+                SELECT pg_try_advisory_xact_lock(
+                  ('x' || substr(md5('mina-auth:purge:' || current_schema()), 1, 16))::bit(64)::bigint) AS ok
+              ),
+              ended AS (
+                SELECT grant_id FROM grants WHERE expires_at <= $2 AND (SELECT ok FROM purging)
+                 ORDER BY expires_at LIMIT $3 FOR UPDATE SKIP LOCKED
+              ),
               codes AS (
                 DELETE FROM login_codes WHERE code_hash IN (
                   SELECT code_hash FROM login_codes WHERE expires_at <= $1 AND (SELECT ok FROM purging)
@@ -735,22 +741,22 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
                    LIMIT $3 FOR UPDATE SKIP LOCKED)
                 RETURNING 1
               ),
-              -- A long family leaves hundreds of spent refresh tokens: bounded like the rest.
-              ended_refresh AS (
-                DELETE FROM refresh_tokens WHERE token_hash IN (
-                  SELECT r.token_hash FROM grants g JOIN refresh_tokens r ON r.grant_id = g.grant_id
-                   WHERE g.expires_at <= $2 AND (SELECT ok FROM purging)
-                   LIMIT $3 FOR UPDATE OF r SKIP LOCKED)
+              ended_access AS (
+                DELETE FROM access_tokens WHERE token_hash IN (
+                  SELECT token_hash FROM access_tokens WHERE grant_id IN (SELECT grant_id FROM ended)
+                   LIMIT $3 FOR UPDATE SKIP LOCKED)
                 RETURNING 1
               ),
-              -- Sees the tokens this statement deletes as still there: their grant goes next call.
-              ended_grants AS (
-                DELETE FROM grants WHERE grant_id IN (
-                  SELECT g.grant_id FROM grants g
-                   WHERE g.expires_at <= $2 AND (SELECT ok FROM purging)
-                     AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.grant_id)
-                     AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.grant_id)
+              ended_refresh AS (
+                DELETE FROM refresh_tokens WHERE token_hash IN (
+                  SELECT token_hash FROM refresh_tokens WHERE grant_id IN (SELECT grant_id FROM ended)
                    LIMIT $3 FOR UPDATE SKIP LOCKED)
+                RETURNING 1
+              ),
+              ended_grants AS (
+                DELETE FROM grants g WHERE g.grant_id IN (SELECT grant_id FROM ended)
+                   AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.grant_id)
+                   AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.grant_id)
                 RETURNING 1
               ),
               limits AS (
@@ -760,9 +766,9 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
                 RETURNING 1
               )
          SELECT (SELECT count(*) FROM codes) + (SELECT count(*) FROM app) + (SELECT count(*) FROM access)
-              + (SELECT count(*) FROM ended_refresh) + (SELECT count(*) FROM ended_grants)
-              + (SELECT count(*) FROM limits) AS n`,
-        [now, now - ENDED_GRANT_KEPT_MS, limit ?? null, PURGE_LOCK_KEY],
+              + (SELECT count(*) FROM ended_access) + (SELECT count(*) FROM ended_refresh)
+              + (SELECT count(*) FROM ended_grants) + (SELECT count(*) FROM limits) AS n`,
+        [now, now - ENDED_GRANT_KEPT_MS, limit ?? null],
       );
       return rows[0]!.n;
     },

@@ -407,21 +407,27 @@ function prepareStatements(db: BetterSqlite3.Database) {
       `DELETE FROM access_tokens WHERE token_hash IN (
          SELECT token_hash FROM access_tokens WHERE expires_at <= @now LIMIT @limit)`,
     ),
-    // A grant goes once its family ended ENDED_GRANT_KEPT_MS ago: its refresh tokens first, in
-    // bounded calls (a long family leaves hundreds of spent ones), then the grant once none of
-    // its tokens is left. Its access tokens expired long before and went by their expiry.
-    purgeEndedRefreshTokens: db.prepare<[Purge]>(
+    // A grant goes once its family ended ENDED_GRANT_KEPT_MS ago: the oldest `limit` of them
+    // are picked by index, their tokens deleted within the call's budget (a long family leaves
+    // hundreds of spent refresh tokens), and each grant once none of its tokens is left. Picking
+    // first bounds a call's reads by `limit` however many ended grants wait.
+    endedGrants: db
+      .prepare<[Purge], string>(
+        "SELECT grant_id FROM grants WHERE expires_at <= @endedBy ORDER BY expires_at LIMIT @limit",
+      )
+      .pluck(),
+    purgeGrantRefreshTokens: db.prepare<[GrantPurge]>(
       `DELETE FROM refresh_tokens WHERE token_hash IN (
-         SELECT r.token_hash FROM grants g JOIN refresh_tokens r ON r.grant_id = g.grant_id
-          WHERE g.expires_at <= @endedBy LIMIT @limit)`,
+         SELECT token_hash FROM refresh_tokens WHERE grant_id = @grantId LIMIT @limit)`,
     ),
-    purgeEndedGrants: db.prepare<[Purge]>(
-      `DELETE FROM grants WHERE grant_id IN (
-         SELECT g.grant_id FROM grants g
-          WHERE g.expires_at <= @endedBy
-            AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.grant_id)
-            AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.grant_id)
-          LIMIT @limit)`,
+    purgeGrantAccessTokens: db.prepare<[GrantPurge]>(
+      `DELETE FROM access_tokens WHERE token_hash IN (
+         SELECT token_hash FROM access_tokens WHERE grant_id = @grantId LIMIT @limit)`,
+    ),
+    purgeTokenFreeGrant: db.prepare<[{ grantId: string }]>(
+      `DELETE FROM grants WHERE grant_id = @grantId
+          AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE grant_id = @grantId)
+          AND NOT EXISTS (SELECT 1 FROM access_tokens WHERE grant_id = @grantId)`,
     ),
     purgeRateLimits: db.prepare<[Purge]>(
       `DELETE FROM rate_limits WHERE (key, window_start) IN (
@@ -433,6 +439,7 @@ function prepareStatements(db: BetterSqlite3.Database) {
 type Statements = ReturnType<typeof prepareStatements>;
 /** `limit` -1: no limit (SQLite's LIMIT -1). */
 type Purge = { now: Millis; endedBy: Millis; limit: number };
+type GrantPurge = { grantId: string; limit: number };
 
 function parseScopes(text: string | null): string[] {
   if (text === null || text === "[]") return [];
@@ -1011,14 +1018,26 @@ export class SqliteStorage implements Storage {
 
   purgeExpired(now: Millis, limit = -1): Promise<number> {
     const purge: Purge = { now, endedBy: now - ENDED_GRANT_KEPT_MS, limit };
-    return this.#write(
-      (s) =>
+    return this.#write((s) => {
+      let deleted =
         s.purgeCodes.run(purge).changes +
         s.purgeAppTokens.run(purge).changes +
         s.purgeAccessTokens.run(purge).changes +
-        s.purgeEndedRefreshTokens.run(purge).changes +
-        s.purgeEndedGrants.run(purge).changes +
-        s.purgeRateLimits.run(purge).changes,
-    );
+        s.purgeRateLimits.run(purge).changes;
+      // Budgets of rows per kind; -1 (no limit) stays -1.
+      let refreshLeft = limit;
+      let accessLeft = limit;
+      for (const grantId of s.endedGrants.all(purge)) {
+        if (refreshLeft === 0 || accessLeft === 0) break;
+        const refresh = s.purgeGrantRefreshTokens.run({ grantId, limit: refreshLeft }).changes;
+        const access = s.purgeGrantAccessTokens.run({ grantId, limit: accessLeft }).changes;
+        if (limit >= 0) {
+          refreshLeft -= refresh;
+          accessLeft -= access;
+        }
+        deleted += refresh + access + s.purgeTokenFreeGrant.run({ grantId }).changes;
+      }
+      return deleted;
+    });
   }
 }
