@@ -2,6 +2,7 @@
  * Shared harness for HTTP tests: the real server on loopback, a real SQLite file in a fresh temp
  * folder, one injected clock, and every log line captured so tests can grep it for secrets.
  */
+import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +30,15 @@ export const DEMO = {
 } as const;
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
+
+/** Polls `condition` until it holds; fails with `failure` after `ms` (a slow machine's margin). */
+export async function until(condition: () => boolean, failure: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, failure);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 export interface TestServer {
   server: RunningServer;

@@ -34,7 +34,7 @@ import {
   type TestDatabase,
 } from "../src/storage/postgres/test-database.ts";
 import { isRunning, type ServerProcess, startServerProcess, stopServerProcess } from "./child-server.ts";
-import { DEMO, startTestServer } from "./harness.ts";
+import { DEMO, startTestServer, until } from "./harness.ts";
 
 const ADMIN = "multi-instance-admin-token-0123456789";
 const ROUNDS = Number(process.env.MINA_AUTH_MI_ROUNDS ?? 20);
@@ -334,11 +334,7 @@ describe("two mina-auth processes on one PostgreSQL", { skip: !probe.ok }, () =>
     };
     const workers = Array.from({ length: 8 }, (_, n) => worker(n));
     // Killed at a random point once A acknowledges logins: a slow machine's first ones count too.
-    const deadline = Date.now() + 10_000;
-    while (!acked.some((x) => x.by === "A")) {
-      assert.ok(Date.now() < deadline, "A acknowledged no login in 10 s");
-      await sleep(5);
-    }
+    await until(() => acked.some((x) => x.by === "A"), "A acknowledged no login in 10 s");
     const delay = 200 + Math.floor(Math.random() * 400);
     await sleep(delay);
     a!.proc.kill("SIGKILL");

@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { storageKey } from "../src/secrets.ts";
 import { type ServerProcess, startServerProcess, stopServerProcess } from "./child-server.ts";
-import { DEMO } from "./harness.ts";
+import { DEMO, until } from "./harness.ts";
 
 const ADMIN = "process-test-admin-token-0123456789";
 
@@ -137,14 +137,6 @@ function inspect(dbPath: string, acked: Acked[]) {
     };
   } finally {
     db.close();
-  }
-}
-
-async function until(condition: () => boolean, failure: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    assert.ok(Date.now() < deadline, failure);
-    await new Promise((r) => setTimeout(r, 5));
   }
 }
 

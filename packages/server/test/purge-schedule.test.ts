@@ -12,8 +12,8 @@ import { PurgeSchedule } from "../src/domain/purge-schedule.ts";
 import { startServer } from "../src/server.ts";
 import { CODE_TTL, mintCode, SECOND, seedWorld, T0 } from "../src/storage/contract-suite.ts";
 import { type Storage, StorageUnavailableError } from "../src/storage/port.ts";
-import { createSqliteStorage, type SqliteStorage } from "../src/storage/sqlite/sqlite-storage.ts";
-import { ADMIN_TOKEN, DEMO, startTestServer } from "./harness.ts";
+import { createSqliteStorage } from "../src/storage/sqlite/sqlite-storage.ts";
+import { ADMIN_TOKEN, DEMO, startTestServer, until } from "./harness.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "mina-auth-purge-"));
 let count = 0;
@@ -25,14 +25,6 @@ function codesInFile(path: string): number {
     return (db.prepare("SELECT count(*) AS n FROM login_codes").get() as { n: number }).n;
   } finally {
     db.close();
-  }
-}
-
-async function until(condition: () => boolean, failure: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    assert.ok(Date.now() < deadline, failure);
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
@@ -284,7 +276,8 @@ describe("expired rows are purged on a schedule", () => {
   });
 
   it("a backlog goes out in calls of `batch` rows of each kind, under one cut", async () => {
-    const storage = createSqliteStorage({ path: join(dir, `batches-${++count}.db`) }) as SqliteStorage;
+    const path = join(dir, `batches-${++count}.db`);
+    const storage = createSqliteStorage({ path });
     try {
       await storage.migrate();
       const world = await seedWorld(storage);
@@ -310,13 +303,9 @@ describe("expired rows are purged on a schedule", () => {
         { deleted: 5, calls: 4, ms: 0 },
         "2 + 2 + 1, then none",
       );
-      assert.equal(codesIn(storage), 1);
+      assert.equal(codesInFile(path), 1);
     } finally {
       await storage.close();
     }
   });
 });
-
-function codesIn(storage: SqliteStorage): number {
-  return (storage.database.prepare("SELECT count(*) AS n FROM login_codes").get() as { n: number }).n;
-}
