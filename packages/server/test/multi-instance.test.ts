@@ -424,7 +424,9 @@ describe("two mina-auth processes on one PostgreSQL", { skip: !probe.ok }, () =>
     }
   });
 
-  it("S3: PostgreSQL restarted under load: /readyz 503, retryable answers (never 5xx), no double issue, no false revocation, recovery by itself", { skip: restartSkipReason() }, async () => {
+  it("S3: PostgreSQL restarted under load: /readyz 503, retryable answers (never 5xx), no double issue, no false revocation, recovery by itself", {
+    skip: restartSkipReason(),
+  }, async () => {
     a2 = await startChild("A2", database.url);
     const instances = [
       { name: "A2", url: a2.url, token: await appToken(a2.url) },
