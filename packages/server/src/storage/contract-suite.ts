@@ -360,6 +360,48 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
       });
     });
 
+    describe("server keys", () => {
+      it("ensureServerKey: the first candidate wins, even when proposed together; later ones change nothing", async () => {
+        const s = await open();
+        const name = `key-${hex(4)}`;
+        assert.deepEqual(await s.listServerKeys(name), []);
+        const candidates = Array.from({ length: 8 }, () => hex(16));
+        const answers = await Promise.all(candidates.map((c) => s.ensureServerKey(name, c, T0)));
+        const winner = answers[0]!;
+        assert.ok(candidates.includes(winner.value));
+        for (const answer of answers) assert.deepEqual(answer, winner);
+        assert.deepEqual(winner, { name, version: 1, value: winner.value, createdAt: T0 });
+        assert.deepEqual(await s.ensureServerKey(name, "later", T0 + SECOND), winner);
+        assert.deepEqual(await s.listServerKeys(name), [winner]);
+        assert.deepEqual(await s.listServerKeys(`other-${hex(4)}`), [], "names are apart");
+      });
+
+      it("rotateServerKey: each rotation adds the next version and keeps the older ones; concurrent rotations keep every value", async () => {
+        const s = await open();
+        const name = `key-${hex(4)}`;
+        const first = await s.rotateServerKey(name, "v1", T0);
+        assert.deepEqual(first, { name, version: 1, value: "v1", createdAt: T0 });
+        const second = await s.rotateServerKey(name, "v2", T0 + SECOND);
+        assert.equal(second.version, 2);
+        assert.deepEqual(
+          await s.ensureServerKey(name, "ignored", T0 + 2 * SECOND),
+          second,
+          "ensure answers the newest",
+        );
+        const racing = await Promise.all(
+          ["a", "b", "c", "d"].map((v) => s.rotateServerKey(name, v, T0 + 3 * SECOND)),
+        );
+        assert.deepEqual(racing.map((k) => k.version).sort(), [3, 4, 5, 6]);
+        const all = await s.listServerKeys(name);
+        assert.deepEqual(
+          all.map((k) => k.version),
+          [6, 5, 4, 3, 2, 1],
+        );
+        assert.deepEqual(all.slice(-2), [second, first]);
+        assert.deepEqual(new Set(all.slice(0, 4).map((k) => k.value)), new Set(["a", "b", "c", "d"]));
+      });
+    });
+
     describe("catalogue", () => {
       it("tenants: upsert replaces, get and list", async () => {
         const { s, w } = await openWorld();

@@ -218,6 +218,18 @@ export interface RateLimitResult {
   retryAfterMs: number;
 }
 
+/**
+ * A key the server made for itself and keeps across restarts and instances (the admin token's
+ * digest, the key session keys are derived from). Never part of an export.
+ */
+export interface ServerKey {
+  name: string;
+  /** 1 for the first value; each rotation adds the next. */
+  version: number;
+  value: string;
+  createdAt: Millis;
+}
+
 /** The whole catalogue, as imported and exported (tokens and codes are never part of it). */
 export interface CatalogSnapshot {
   tenants: Tenant[];
@@ -283,6 +295,18 @@ export interface Storage {
   /** Revokes the grant and so every token it issued. False when unknown or already revoked. */
   revokeGrant(grantId: string, now: Millis, reason: string): Promise<boolean>;
   listAuditEvents(limit: number, beforeId?: number): Promise<AuditEvent[]>;
+
+  // Keys the server keeps for itself. Versions are never deleted: what was derived from an
+  // older one stays checkable after a rotation.
+  /**
+   * The newest version of `name`. When there is none, stores `candidate` as version 1 first:
+   * instances starting together all get the one value that won, whoever proposed it.
+   */
+  ensureServerKey(name: string, candidate: string, now: Millis): Promise<ServerKey>;
+  /** Stores `value` as the next version of `name` (version 1 when there is none) and returns it. */
+  rotateServerKey(name: string, value: string, now: Millis): Promise<ServerKey>;
+  /** Every version of `name`, newest first; empty when there is none. */
+  listServerKeys(name: string): Promise<ServerKey[]>;
 
   // Abuse control: a fixed-window counter kept in storage so every instance shares it.
   hitRateLimit(input: RateLimitInput): Promise<RateLimitResult>;

@@ -29,6 +29,7 @@ import type {
   RateLimitResult,
   RotateInput,
   RotateOutcome,
+  ServerKey,
   Storage,
   Tenant,
   User,
@@ -688,6 +689,40 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       }));
     },
 
+    async ensureServerKey(name, candidate, now) {
+      // Version 1 always exists once the name does, so a conflict on it means "already there".
+      await query(
+        `INSERT INTO server_keys (name, version, value, created_at) VALUES ($1, 1, $2, $3)
+         ON CONFLICT (name, version) DO NOTHING`,
+        [name, candidate, now],
+      );
+      return (await storage.listServerKeys(name))[0]!;
+    },
+
+    async rotateServerKey(name, value, now) {
+      // Two instances rotating at once compute the same next version: the loser of the insert
+      // takes the one after it, so both values are kept and the later one is newest.
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const rows = await query<ServerKeyRow>(
+          `INSERT INTO server_keys (name, version, value, created_at)
+           SELECT $1, coalesce(max(version), 0) + 1, $2, $3 FROM server_keys WHERE name = $1
+           ON CONFLICT (name, version) DO NOTHING
+           RETURNING name, version, value, created_at`,
+          [name, value, now],
+        );
+        if (rows[0]) return toServerKey(rows[0]);
+      }
+      throw new StorageUnavailableError("postgres: the server key kept changing under rotation");
+    },
+
+    async listServerKeys(name) {
+      const rows = await query<ServerKeyRow>(
+        "SELECT name, version, value, created_at FROM server_keys WHERE name = $1 ORDER BY version DESC",
+        [name],
+      );
+      return rows.map(toServerKey);
+    },
+
     async hitRateLimit(input: RateLimitInput): Promise<RateLimitResult> {
       const windowStart = Math.floor(input.now / input.windowMs) * input.windowMs;
       const windowEnd = windowStart + input.windowMs;
@@ -779,4 +814,15 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+interface ServerKeyRow {
+  name: string;
+  version: number;
+  value: string;
+  created_at: string | number;
+}
+
+function toServerKey(row: ServerKeyRow): ServerKey {
+  return { name: row.name, version: row.version, value: row.value, createdAt: Number(row.created_at) };
 }

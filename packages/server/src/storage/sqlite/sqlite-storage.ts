@@ -19,6 +19,7 @@ import type {
   RateLimitResult,
   RotateInput,
   RotateOutcome,
+  ServerKey,
   Storage,
   Tenant,
   User,
@@ -383,6 +384,20 @@ function prepareStatements(db: BetterSqlite3.Database) {
     listAudit: db.prepare<[number | null, number | null, number], AuditEvent>(
       `SELECT id, at, type, app_id AS appId, tenant_key AS tenantKey, user_id AS userId, grant_id AS grantId
        FROM audit_events WHERE (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?`,
+    ),
+
+    // Version 1 always exists once the name does, so a conflict on it means "already there".
+    ensureServerKey: db.prepare<[string, string, number]>(
+      `INSERT INTO server_keys (name, version, value, created_at) VALUES (?, 1, ?, ?)
+       ON CONFLICT (name, version) DO NOTHING`,
+    ),
+    rotateServerKey: db.prepare<[{ name: string; value: string; now: number }]>(
+      `INSERT INTO server_keys (name, version, value, created_at)
+       SELECT @name, coalesce(max(version), 0) + 1, @value, @now FROM server_keys WHERE name = @name`,
+    ),
+    listServerKeys: db.prepare<[string], ServerKey>(
+      `SELECT name, version, value, created_at AS createdAt FROM server_keys
+       WHERE name = ? ORDER BY version DESC`,
     ),
 
     hitRateLimit: db
@@ -1001,6 +1016,26 @@ export class SqliteStorage implements Storage {
   listAuditEvents(limit: number, beforeId?: number): Promise<AuditEvent[]> {
     const before = beforeId ?? null;
     return this.#read((s) => s.listAudit.all(before, before, limit));
+  }
+
+  // --- Server keys ----------------------------------------------------------------------------
+
+  ensureServerKey(name: string, candidate: string, now: Millis): Promise<ServerKey> {
+    return this.#write((s) => {
+      s.ensureServerKey.run(name, candidate, now);
+      return s.listServerKeys.get(name)!;
+    });
+  }
+
+  rotateServerKey(name: string, value: string, now: Millis): Promise<ServerKey> {
+    return this.#write((s) => {
+      s.rotateServerKey.run({ name, value, now });
+      return s.listServerKeys.get(name)!;
+    });
+  }
+
+  listServerKeys(name: string): Promise<ServerKey[]> {
+    return this.#read((s) => s.listServerKeys.all(name));
   }
 
   // --- Abuse control and housekeeping --------------------------------------------------------
