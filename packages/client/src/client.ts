@@ -1,3 +1,4 @@
+import { Paths } from "@mina-auth/protocol";
 import {
   APP_TOKEN_REJECTED_CODES,
   MinaApiError,
@@ -40,13 +41,6 @@ import type {
 export const BaseUrls = {
   feishu: "https://open.feishu.cn",
   lark: "https://open.larksuite.com",
-} as const;
-
-const PATHS = {
-  appAccessToken: "/open-apis/auth/v3/app_access_token/internal",
-  tokenLoginValidate: "/open-apis/mina/v2/tokenLoginValidate",
-  refresh: "/open-apis/authen/v1/oidc/refresh_access_token",
-  userInfo: "/open-apis/authen/v1/user_info",
 } as const;
 
 /** The cached app token is not used in its last 3 minutes (as the official SDKs do). */
@@ -196,8 +190,8 @@ export class MinaClient {
    */
   async tokenLoginValidate(code: string, options: RequestOptions = {}): Promise<LoginSession> {
     requireString(code, "code");
-    const reply = await this.#withAppToken(PATHS.tokenLoginValidate, { code }, [code], options);
-    const target = { method: "POST", path: PATHS.tokenLoginValidate };
+    const reply = await this.#withAppToken(Paths.tokenLoginValidate, { code }, [code], options);
+    const target = { method: "POST", path: Paths.tokenLoginValidate };
     const data = this.#data(reply, target);
     const employeeId = data.optionalString("employee_id");
     return {
@@ -227,12 +221,12 @@ export class MinaClient {
   async refreshUserAccessToken(refreshToken: string, options: RequestOptions = {}): Promise<RefreshedTokens> {
     requireString(refreshToken, "refreshToken");
     const reply = await this.#withAppToken(
-      PATHS.refresh,
+      Paths.oidcRefreshAccessToken,
       { grant_type: "refresh_token", refresh_token: refreshToken },
       [refreshToken],
       options,
     );
-    const data = this.#data(reply, { method: "POST", path: PATHS.refresh });
+    const data = this.#data(reply, { method: "POST", path: Paths.oidcRefreshAccessToken });
     const scope = data.optionalString("scope");
     return {
       accessToken: data.string("access_token"),
@@ -258,7 +252,7 @@ export class MinaClient {
    */
   async getUserInfo(userAccessToken: string, options: RequestOptions = {}): Promise<UserInfo> {
     requireString(userAccessToken, "userAccessToken", true);
-    const target = { method: "GET", path: PATHS.userInfo };
+    const target = { method: "GET", path: Paths.userInfo };
     const reply = await this.#request(target, { bearer: userAccessToken, secrets: [] }, options);
     const data = this.#data(reply, target);
     const userId = data.optionalString("user_id");
@@ -356,7 +350,7 @@ export class MinaClient {
         this.#warn("token cache delete failed", { error: errorName(err) });
       }
     }
-    const target = { method: "POST", path: PATHS.appAccessToken };
+    const target = { method: "POST", path: Paths.appAccessToken };
     const reply = await this.#request(
       target,
       { body: { app_id: this.appId, app_secret: this.#appSecret }, secrets: [] },

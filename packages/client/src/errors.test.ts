@@ -1,17 +1,9 @@
-// Keeps the client's ErrorCodes in step with the server's registry (@mina-auth/protocol).
-// The client must stand alone, so it copies the numbers; this test catches drift.
+// The client's ErrorCodes are built from @mina-auth/protocol (inlined into the client's dist at
+// build): this pins what they hold, the registry's non-admin codes and the platform-only ones.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Errors } from "@mina-auth/protocol";
+import { Errors, PlatformOnlyCodes } from "@mina-auth/protocol";
 import { APP_TOKEN_REJECTED_CODES, ErrorCodes } from "./errors.ts";
-
-/** Codes the client knows that the server never sends, and why. */
-const CLIENT_ONLY: Record<string, string> = {
-  TenantAccessTokenInvalid: "platform gateway code (99991663); mina-auth answers 10202/20014 instead",
-  AppAccessTokenInvalid: "platform gateway code (99991664); mina-auth answers 10202/20014 instead",
-  InvalidTokenFormat: "platform gateway code (99991671); mina-auth answers 10202/20014 instead",
-  RefreshTenantTokenInvalid: "platform code 20013 for a tenant token on authen/v1; mina-auth answers 20014",
-};
 
 describe("ErrorCodes", () => {
   it("has every non-admin registry entry, under the same name, with the same number", () => {
@@ -25,11 +17,16 @@ describe("ErrorCodes", () => {
     }
   });
 
-  it("has nothing else but the documented client-only codes", () => {
+  it("has the platform-only codes and nothing else", () => {
+    for (const [name, code] of Object.entries(PlatformOnlyCodes)) {
+      assert.equal((ErrorCodes as Record<string, number>)[name], code, name);
+      const registry: number[] = Object.values(Errors).map((e) => e.code);
+      assert.ok(!registry.includes(code), `${name} (${code}) is in the registry`);
+    }
     for (const name of Object.keys(ErrorCodes)) {
       assert.ok(
-        name in Errors || name in CLIENT_ONLY,
-        `ErrorCodes.${name} is neither in the registry nor client-only`,
+        (name in Errors && !name.startsWith("Admin")) || name in PlatformOnlyCodes,
+        `ErrorCodes.${name} is neither a non-admin registry entry nor platform-only`,
       );
     }
   });

@@ -7,8 +7,26 @@
  * token, login code or session key in its message or fields.
  */
 
+import { type ErrorName, Errors, PlatformOnlyCodes } from "@mina-auth/protocol";
+
+/** The registry's codes the client may meet: all but the admin API's, which is not the client's. */
+type ClientRegistryName = Exclude<ErrorName, `Admin${string}`>;
+
+/** Name → number for every non-admin entry of the registry, typed with the literal numbers. */
+type RegistryCodes = { readonly [K in ClientRegistryName]: (typeof Errors)[K]["code"] };
+
+function registryCodes(): RegistryCodes {
+  const codes: Record<string, number> = {};
+  for (const [name, definition] of Object.entries(Errors)) {
+    if (!name.startsWith("Admin")) codes[name] = definition.code;
+  }
+  return codes as RegistryCodes;
+}
+
 /**
- * The platform's codes, by name (numbers kept in step with the server's registry by a test).
+ * The platform's codes, by name: every code mina-auth's registry answers with (the admin API's
+ * aside) and the gateway codes only the platform sends, both from the protocol package, so
+ * client and server cannot drift apart. See the main README's table for when each is answered.
  *
  * @example
  * ```ts
@@ -23,77 +41,7 @@
  * }
  * ```
  */
-export const ErrorCodes = {
-  // tokenLoginValidate (mina/v2), all HTTP 200.
-  /** The app_access_token is missing, unknown or expired (the client refetches and retries once). */
-  AccessTokenInvalid: 10202,
-  /** The code was issued to another app, or was already used. */
-  CodeAppIdNotMatch: 10213,
-  /** The code is malformed, unknown or expired. */
-  InvalidCode: 10226,
-  /** The user is outside the app's visibility range. */
-  UserNoVisibility: 10228,
-
-  // auth/v3 app_access_token.
-  /** app_id missing or unknown. */
-  InvalidParam: 10003,
-  /** Wrong app_secret. */
-  AppSecretInvalid: 10014,
-
-  // Gateway codes on open-apis.
-  /** No `Authorization: Bearer <token>` header. */
-  MissingAccessToken: 99991661,
-  /** tenant_access_token invalid (the client refetches and retries once). */
-  TenantAccessTokenInvalid: 99991663,
-  /** app_access_token invalid (the client refetches and retries once). */
-  AppAccessTokenInvalid: 99991664,
-  /** user_access_token unknown, expired or revoked (user_info). */
-  UserAccessTokenInvalid: 99991668,
-  /** Token format wrong: must start with `t-`/`u-` (the client refetches and retries once). */
-  InvalidTokenFormat: 99991671,
-  /** Too many requests: slow down. */
-  RateLimited: 99991400,
-  /** Unknown path (or method). */
-  RouteNotFound: 99991201,
-  /** Generic bad request, e.g. a body that is not JSON. */
-  MalformedJson: 9499,
-
-  // authen/v1 refresh and user_info.
-  /** Missing or malformed request parameter. */
-  RefreshBadRequest: 20001,
-  /** tenant_access_token in the header invalid (the client refetches and retries once). */
-  RefreshTenantTokenInvalid: 20013,
-  /** app_access_token in the header invalid (the client refetches and retries once). */
-  RefreshAppTokenInvalid: 20014,
-  /** The user has been deactivated. */
-  UserFrozen: 20022,
-  /** The refresh_token was issued to another app. */
-  RefreshTokenOtherApp: 20024,
-  /** The refresh_token is malformed or unknown. */
-  RefreshTokenInvalid: 20026,
-  /** `grant_type` is not `refresh_token`. */
-  RefreshGrantTypeInvalid: 20036,
-  /** The refresh_token's 30 days have passed. */
-  RefreshTokenExpired: 20037,
-  /** A rotated refresh_token presented again (mina-auth also revokes the whole family). */
-  RefreshTokenReused: 20038,
-  /** The authen service failed; retry later. */
-  AuthenSystemError: 20050,
-
-  // Transient.
-  /** Internal error; retry later. */
-  StorageUnavailable: 1500,
-
-  // mina-auth's own HTTP-surface codes.
-  /** Content-Type is not application/json. */
-  UnsupportedContentType: 9415,
-  /** Body over 64 KiB. */
-  BodyTooLarge: 9413,
-  /** The request was too slow to arrive. */
-  RequestTimeout: 9408,
-  /** A server bug (never echoes internals). */
-  InternalError: 9500,
-} as const;
+export const ErrorCodes = { ...registryCodes(), ...PlatformOnlyCodes } as const;
 
 /**
  * A name of {@link ErrorCodes}.

@@ -1,3 +1,4 @@
+import type { OidcRefreshData, TokenLoginValidateData, UserInfoData } from "@mina-auth/protocol";
 import type { TokenCache } from "./token-cache.ts";
 
 /**
@@ -146,15 +147,7 @@ export interface RequestOptions {
  * };
  * ```
  */
-export interface RawTokenLoginValidateData {
-  open_id: string;
-  employee_id?: string;
-  session_key: string;
-  tenant_key: string;
-  access_token: string;
-  /** Expiry of access_token, a Unix timestamp in seconds. */
-  expires_in: number;
-  refresh_token: string;
+export interface RawTokenLoginValidateData extends TokenLoginValidateData {
   [field: string]: unknown;
 }
 
@@ -197,14 +190,10 @@ export interface LoginSession {
  * };
  * ```
  */
-export interface RawRefreshData {
-  access_token: string;
-  refresh_token: string;
+export interface RawRefreshData extends Omit<OidcRefreshData, "token_type" | "scope"> {
+  /** `"Bearer"` on the platform; read as any string so that a change there does not break callers. */
   token_type: string;
-  /** Seconds the new access token lives. */
-  expires_in: number;
-  /** Seconds the new refresh token lives. */
-  refresh_expires_in: number;
+  /** Space-separated scopes, when the platform sends them. */
   scope?: string;
   [field: string]: unknown;
 }
@@ -245,16 +234,7 @@ export interface RefreshedTokens {
  * };
  * ```
  */
-export interface RawUserInfoData {
-  name: string;
-  en_name: string;
-  avatar_url: string;
-  open_id: string;
-  union_id: string;
-  tenant_key: string;
-  user_id?: string;
-  email?: string;
-  mobile?: string;
+export interface RawUserInfoData extends UserInfoData {
   [field: string]: unknown;
 }
 

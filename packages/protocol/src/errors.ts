@@ -234,3 +234,20 @@ export interface ErrorEnvelope {
   code: number;
   msg: string;
 }
+
+/**
+ * Codes the platform answers that mina-auth never does (docs/platform-codes.md §2, §3): a client
+ * talking to Feishu/Lark must still recognise them, so they live here beside the registry rather
+ * than in the client. Not in `Errors`: the server never sends them, and the README's table lists
+ * what it sends.
+ */
+export const PlatformOnlyCodes = {
+  /** tenant_access_token invalid at the open-apis gateway. */
+  TenantAccessTokenInvalid: 99991663,
+  /** app_access_token invalid at the open-apis gateway. */
+  AppAccessTokenInvalid: 99991664,
+  /** Token format wrong: must start with `t-`/`u-`. */
+  InvalidTokenFormat: 99991671,
+  /** tenant_access_token in the header of authen/v1 invalid (mina-auth answers 20014). */
+  RefreshTenantTokenInvalid: 20013,
+} as const;

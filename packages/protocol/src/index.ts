@@ -1,3 +1,9 @@
-export { type ErrorDefinition, type ErrorEnvelope, type ErrorName, Errors } from "./errors.ts";
+export {
+  type ErrorDefinition,
+  type ErrorEnvelope,
+  type ErrorName,
+  Errors,
+  PlatformOnlyCodes,
+} from "./errors.ts";
 export * from "./ids.ts";
 export * from "./wire.ts";

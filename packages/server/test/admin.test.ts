@@ -5,19 +5,18 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ADMIN_TOKEN, DEMO, startTestServer, type TestResponse, type TestServer } from "./harness.ts";
+import {
+  ADMIN_TOKEN,
+  assertEnvelope as assertError,
+  DEMO,
+  startTestServer,
+  type TestServer,
+} from "./harness.ts";
 
 const APP_TOKEN_PATH = "/open-apis/auth/v3/app_access_token/internal";
 const REFRESH_PATH = "/open-apis/authen/v1/refresh_access_token";
 const USER_INFO_PATH = "/open-apis/authen/v1/user_info";
 const DAY = 24 * 3600 * 1000;
-
-function assertError(res: TestResponse, code: number, status: number): void {
-  assert.equal(res.status, status, res.text);
-  assert.deepEqual(Object.keys(res.body).sort(), ["code", "msg"], res.text);
-  assert.equal(res.body.code, code, res.text);
-  assert.ok(typeof res.body.msg === "string" && res.body.msg.length > 0);
-}
 
 interface Session {
   session_id: string;

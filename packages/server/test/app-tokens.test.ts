@@ -5,21 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ADMIN_TOKEN, DEMO, startTestServer, type TestResponse, type TestServer } from "./harness.ts";
+import { ADMIN_TOKEN, assertEnvelope, DEMO, startTestServer, type TestServer } from "./harness.ts";
 
 const APP_TOKEN_PATH = "/open-apis/auth/v3/app_access_token/internal";
 const TENANT_TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal";
 const REFRESH_PATH = "/open-apis/authen/v1/refresh_access_token";
 const OIDC_REFRESH_PATH = "/open-apis/authen/v1/oidc/refresh_access_token";
 const MIN = 60_000;
-
-function assertEnvelope(res: TestResponse, code: number, status = 200): void {
-  assert.equal(res.status, status, res.text);
-  assert.deepEqual(Object.keys(res.body).sort(), ["code", "msg"], res.text);
-  assert.equal(res.body.code, code, res.text);
-  assert.equal(typeof res.body.msg, "string");
-  assert.ok(res.body.msg.length > 0);
-}
 
 /** A login through tokenLoginValidate with that app token succeeds (the token is live). */
 async function loginWorks(t: TestServer, appToken: string): Promise<boolean> {

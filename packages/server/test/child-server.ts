@@ -3,7 +3,9 @@
  * is the point. Runs the TypeScript sources (no build needed) and resolves once the CLI prints
  * where it listens.
  */
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { DEMO } from "./harness.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 
@@ -85,4 +87,48 @@ export async function stopServerProcess(child: ServerProcess | undefined): Promi
   if (!child) return null;
   if (isRunning(child)) child.proc.kill("SIGTERM");
   return (await child.exited).code;
+}
+
+/** A server process's answer: the status, the JSON body (`{ unparsed }` if not JSON), Retry-After. */
+export interface Answer {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: inspected field by field
+  body: any;
+  retryAfter: string | null;
+}
+
+/** One request to the server at `base`: a JSON body and a bearer token when given. */
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+): Promise<Answer> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = { unparsed: text };
+  }
+  return { status: res.status, body: parsed, retryAfter: res.headers.get("retry-after") };
+}
+
+/** The demo app's app_access_token from the server at `base`. */
+export async function appToken(base: string): Promise<string> {
+  const res = await call(base, "POST", "/open-apis/auth/v3/app_access_token/internal", {
+    app_id: DEMO.appId,
+    app_secret: DEMO.appSecret,
+  });
+  assert.equal(res.body.code, 0, JSON.stringify(res.body));
+  return res.body.app_access_token;
 }

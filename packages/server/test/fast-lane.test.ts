@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import dns from "node:dns";
 import { createServer as createHttpServer } from "node:http";
-import { connect, createServer } from "node:net";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Limits, Paths } from "@mina-auth/protocol";
 import { EarlyAnswers } from "../src/http/early-answers.ts";
@@ -259,9 +259,11 @@ describe("the server fastify made, with the lane in front", () => {
     });
     const server = await startTestServer({ config: { host: "localhost" } });
     try {
-      const bound = server.server.app.addresses().map((a) => a.address);
+      // Fastify types an address as string | AddressInfo; a TCP listener's are all AddressInfo.
+      const listening = server.server.app.addresses().filter((a): a is AddressInfo => typeof a !== "string");
+      const bound = listening.map((a) => a.address);
       assert.deepEqual(new Set(bound), new Set(["127.0.0.1", "127.0.0.2"]));
-      const port = server.server.app.addresses()[0]!.port;
+      const port = listening[0]!.port;
       for (const address of bound) {
         const res = await fetch(`http://${address}:${port}${ROUTE}`, {
           method: "POST",

@@ -74,6 +74,14 @@ export interface TestResponse {
   text: string;
 }
 
+/** The answer is the platform's failure envelope: exactly `{code, msg}`, that code, a non-empty msg. */
+export function assertEnvelope(res: TestResponse, code: number, status = 200): void {
+  assert.equal(res.status, status, res.text);
+  assert.deepEqual(Object.keys(res.body).sort(), ["code", "msg"], res.text);
+  assert.equal(res.body.code, code, res.text);
+  assert.ok(typeof res.body.msg === "string" && res.body.msg.length > 0, res.text);
+}
+
 export async function startTestServer(
   options: { seed?: SeedFile; config?: Partial<ServerConfig>; dbPath?: string; clock?: ManualClock } = {},
 ): Promise<TestServer> {

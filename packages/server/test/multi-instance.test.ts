@@ -35,7 +35,15 @@ import {
   probePostgres,
   type TestDatabase,
 } from "../src/storage/postgres/test-database.ts";
-import { isRunning, type ServerProcess, startServerProcess, stopServerProcess } from "./child-server.ts";
+import {
+  type Answer,
+  appToken,
+  call,
+  isRunning,
+  type ServerProcess,
+  startServerProcess,
+  stopServerProcess,
+} from "./child-server.ts";
 import { DEMO, startTestServer, until } from "./harness.ts";
 
 const ADMIN = "multi-instance-admin-token-0123456789";
@@ -83,38 +91,6 @@ const stopChild = stopServerProcess;
 
 // --- HTTP helpers -------------------------------------------------------------------------------
 
-interface Answer {
-  status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: inspected field by field
-  body: any;
-  retryAfter: string | null;
-}
-
-async function call(
-  base: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  token?: string,
-): Promise<Answer> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let parsed: unknown = null;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = { unparsed: text };
-  }
-  return { status: res.status, body: parsed, retryAfter: res.headers.get("retry-after") };
-}
-
 const mint = (base: string, userId: string = DEMO.visibleUser) =>
   call(base, "POST", "/admin/v1/login-codes", { app_id: DEMO.appId, user_id: userId }, ADMIN);
 const exchange = (base: string, code: string, token: string) =>
@@ -129,15 +105,6 @@ const refresh = (base: string, refreshToken: string, token: string) =>
     { grant_type: "refresh_token", refresh_token: refreshToken },
     token,
   );
-
-async function appToken(base: string): Promise<string> {
-  const res = await call(base, "POST", "/open-apis/auth/v3/app_access_token/internal", {
-    app_id: DEMO.appId,
-    app_secret: DEMO.appSecret,
-  });
-  assert.equal(res.body.code, 0, JSON.stringify(res.body));
-  return res.body.app_access_token;
-}
 
 async function mintCode(base: string, userId?: string): Promise<string> {
   const res = await mint(base, userId);

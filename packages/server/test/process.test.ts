@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { storageKey } from "../src/secrets.ts";
-import { type ServerProcess, startServerProcess, stopServerProcess } from "./child-server.ts";
+import { appToken, call, type ServerProcess, startServerProcess, stopServerProcess } from "./child-server.ts";
 import { DEMO, until } from "./harness.ts";
 
 const ADMIN = "process-test-admin-token-0123456789";
@@ -28,24 +28,8 @@ const startChild = (dbPath: string, env: Record<string, string> = {}): Promise<C
   });
 const stopChild = stopServerProcess;
 
-async function post(base: string, path: string, body: unknown, token?: string) {
-  const res = await fetch(`${base}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify(body),
-  });
-  // biome-ignore lint/suspicious/noExplicitAny: inspected field by field
-  return { status: res.status, body: (await res.json()) as any };
-}
-
-async function appToken(base: string): Promise<string> {
-  const res = await post(base, "/open-apis/auth/v3/app_access_token/internal", {
-    app_id: DEMO.appId,
-    app_secret: DEMO.appSecret,
-  });
-  assert.equal(res.body.code, 0);
-  return res.body.app_access_token;
-}
+const post = (base: string, path: string, body: unknown, token?: string) =>
+  call(base, "POST", path, body, token);
 
 interface Acked {
   code: string;

@@ -6,18 +6,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { ADMIN_TOKEN, DEMO, startTestServer, type TestResponse, type TestServer } from "./harness.ts";
+import { ADMIN_TOKEN, assertEnvelope, DEMO, startTestServer, type TestServer } from "./harness.ts";
 
 const TLV_PATH = "/open-apis/mina/v2/tokenLoginValidate";
 const REFRESH_PATH = "/open-apis/authen/v1/refresh_access_token";
 const USER_INFO_PATH = "/open-apis/authen/v1/user_info";
-
-function assertEnvelope(res: TestResponse, code: number, status = 200): void {
-  assert.equal(res.status, status, res.text);
-  assert.deepEqual(Object.keys(res.body).sort(), ["code", "msg"], res.text);
-  assert.equal(res.body.code, code, res.text);
-  assert.ok(typeof res.body.msg === "string" && res.body.msg.length > 0);
-}
 
 const wellFormedUnknownCode = () => randomBytes(22).toString("hex");
 
