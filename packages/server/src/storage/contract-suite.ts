@@ -700,6 +700,24 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
         ]);
       });
 
+      it("issued for a code saved without an open_id: the exchange assigns one, kept from then on", async () => {
+        // The adapters once disagreed here (SQLite threw, PostgreSQL assigned): port.ts says which.
+        const { s, w } = await openWorld();
+        const record: LoginCodeRecord = { ...freshCode(w.app, w.alice), codeHash: sha256(newSecret("")) };
+        await s.saveLoginCodes([record]);
+        const { input } = exchangeInput(record.codeHash, w.app.appId, T0 + SECOND);
+        const outcome = await s.exchangeLoginCode(input);
+        assert.equal(outcome.kind, "issued");
+        const openId = (outcome as Extract<ExchangeOutcome, { kind: "issued" }>).identity.openId;
+        assert.match(openId, /^ou_[0-9a-f]{32}$/);
+        assert.equal(
+          await s.ensureOpenId(w.app.appId, w.alice.tenantKey, w.alice.userId, "ou_other"),
+          openId,
+        );
+        const subject = await s.findAccessToken(input.tokens.accessTokenHash, T0 + SECOND);
+        assert.equal(subject?.identity.openId, openId);
+      });
+
       it("invalid: unknown code; nothing created", async () => {
         const { s, w } = await openWorld();
         const { input } = exchangeInput(sha256(newSecret("")), w.app.appId, T0);
@@ -906,6 +924,37 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
         assert.equal(await s.findAccessToken(replay.next.accessTokenHash, T0 + 3 * HOUR), null);
         const grant = (await s.listGrants({ appId: w.app.appId, limit: 1 }))[0];
         assert.equal(grant?.revokedAt, T0 + 2 * HOUR);
+      });
+
+      it("reused: ANY token the family spent, not only the last, revokes it when presented again", async () => {
+        const { s, w } = await openWorld();
+        const first = await login(s, w.app, w.alice, T0);
+        let token = first.refreshTokenHash;
+        const spent: string[] = [];
+        for (let i = 1; i <= 3; i++) {
+          const r = await rotate(s, token, w.app.appId, T0 + i * HOUR);
+          assert.equal(r.outcome.kind, "rotated");
+          spent.push(token);
+          token = r.next.refreshTokenHash;
+        }
+        assert.deepEqual((await rotate(s, spent[0]!, w.app.appId, T0 + 4 * HOUR)).outcome, {
+          kind: "reused",
+          revokedGrantId: first.grantId,
+        });
+        assert.deepEqual((await rotate(s, token, w.app.appId, T0 + 5 * HOUR)).outcome, { kind: "revoked" });
+      });
+
+      it("rotated: the refresh ends the access token it replaces; the new one lives its full term", async () => {
+        // The platform's rule (refreshing invalidates the previous user_access_token): one row
+        // per login holds one current access token.
+        const { s, w } = await openWorld();
+        const first = await login(s, w.app, w.alice, T0);
+        assert.ok(await s.findAccessToken(first.accessTokenHash, T0 + HOUR));
+        const r = await rotate(s, first.refreshTokenHash, w.app.appId, T0 + HOUR);
+        assert.equal(r.outcome.kind, "rotated");
+        assert.equal(await s.findAccessToken(first.accessTokenHash, T0 + HOUR), null);
+        assert.ok(await s.findAccessToken(r.next.accessTokenHash, r.next.accessExpiresAt - 1));
+        assert.equal(await s.findAccessToken(r.next.accessTokenHash, r.next.accessExpiresAt), null);
       });
 
       it("expired: at the family's absolute end (exclusive), whatever the token", async () => {

@@ -125,7 +125,10 @@ export interface GrantIdentity {
  * concurrent caller and every process sharing the database.
  *
  * - `issued`: the code was unconsumed, unexpired and the caller's own; it is now consumed and
- *   the grant, session and tokens exist, all in the same commit.
+ *   the grant, session and tokens exist, all in the same commit. A code saved without an
+ *   open_id for its (app, tenant, user) (an import, a tool: the domain assigns one when it
+ *   mints) gets one in that same commit, never replacing one assigned meanwhile; every
+ *   adapter does this (it once threw on SQLite and was repaired on PostgreSQL).
  * - `invalid`: no such code, or it expired (`now >= expiresAt`). Nothing changed.
  * - `foreign`: the code belongs to another app. Nothing changed: the owner can still use it.
  * - `reused`: the caller's own code, already consumed. When `revokeGrantOnReuse`, the grant its
@@ -152,12 +155,15 @@ export interface RotateInput {
  * The outcome of presenting a refresh token. Exactly one `rotated` per refresh token, ever.
  *
  * - `rotated`: the token was live; it is now spent, and `next` is the family's only live
- *   refresh token (same grant, same absolute expiry).
+ *   refresh token (same grant, same absolute expiry). `next.accessTokenHash` is now the
+ *   family's only live access token: the one it replaces ends here (the platform's rule,
+ *   "refreshing invalidates the old access token").
  * - `invalid`: unknown (nothing changed).
  * - `foreign`: issued to another app; nothing changed, the owner's family is untouched.
  * - `expired`: the family's absolute limit has passed.
  * - `revoked`: the grant was revoked before.
- * - `reused`: the token was already rotated; the whole family (grant) is now revoked.
+ * - `reused`: the token was already rotated (any token the family ever spent, for as long as
+ *   the grant is kept); the whole family (grant) is now revoked.
  */
 export type RotateOutcome =
   | { kind: "rotated"; identity: GrantIdentity; familyExpiresAt: Millis }
@@ -312,13 +318,13 @@ export interface Storage {
   hitRateLimit(input: RateLimitInput): Promise<RateLimitResult>;
 
   /**
-   * Deletes what can no longer decide anything: expired codes, app tokens, access tokens and
-   * rate-limit windows, and grants whose family ended at least {@link ENDED_GRANT_KEPT_MS}
-   * before `now` with their refresh tokens (a revoked grant too waits for that end: its tokens
-   * are refused meanwhile, and it is found by index). A grant goes only once none of its tokens
-   * is left, so a call may take its tokens and a later one the grant. At most `limit` rows of
-   * each kind go per call (all without one); returns how many went. Called until it returns 0,
-   * it leaves nothing that can go.
+   * Deletes what can no longer decide anything: expired codes, app tokens, access tokens (an
+   * expired access digest is cleared from its login's row) and rate-limit windows, and grants
+   * whose family ended at least {@link ENDED_GRANT_KEPT_MS} before `now` with their spent
+   * refresh tokens (a revoked grant too waits for that end: its tokens are refused meanwhile,
+   * and it is found by index). A grant goes only once none of its tokens is left, in a later
+   * call than the one that took its last. At most `limit` of each kind go per call (all
+   * without one); returns how many went. Called until it returns 0, it leaves nothing that can go.
    */
   purgeExpired(now: Millis, limit?: number): Promise<number>;
 }

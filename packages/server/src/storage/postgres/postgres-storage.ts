@@ -594,15 +594,25 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       const rows = await query<
         UserRow & { grant_id: string; app_id: string; open_id: string; scopes: string[] }
       >(
-        `SELECT g.grant_id, g.app_id, o.open_id, a.scopes,
+        // The login's row by its current access digest; else an access token from before
+        // migration 0004, replaced by a refresh but not expired yet (LIMIT 1: the first branch
+        // answers alone whenever it finds the token).
+        `WITH subject AS (
+           SELECT g.grant_id FROM grants g
+            WHERE g.access_hash = $1 AND g.access_expires_at > $2
+           UNION ALL
+           SELECT t.grant_id FROM access_tokens t WHERE t.token_hash = $1 AND t.expires_at > $2
+           LIMIT 1
+         )
+         SELECT g.grant_id, g.app_id, o.open_id, a.scopes,
                 u.tenant_key, u.user_id, u.union_id, u.name, u.en_name, u.email, u.mobile,
                 u.avatar_url, u.status, u.department_ids
-           FROM access_tokens t
-           JOIN grants g ON g.grant_id = t.grant_id
+           FROM subject s
+           JOIN grants g ON g.grant_id = s.grant_id
            JOIN apps a ON a.app_id = g.app_id
            JOIN users u ON u.tenant_key = g.tenant_key AND u.user_id = g.user_id
            JOIN open_ids o ON o.app_id = g.app_id AND o.tenant_key = g.tenant_key AND o.user_id = g.user_id
-          WHERE t.token_hash = $1 AND t.expires_at > $2 AND g.revoked_at IS NULL AND g.expires_at > $2`,
+          WHERE g.revoked_at IS NULL AND g.expires_at > $2`,
         [tokenHash, now],
       );
       const row = rows[0];
@@ -745,10 +755,12 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       // LOCKED, so a row a login still holds waits for the next round. LIMIT NULL is no limit.
       // Migration 0002 dropped the foreign keys to grants on the premise that no grant is
       // deleted; this is the exception, and keeps what they guarded: a grant goes only when no
-      // token names it, a month after its family ended, long after anything could write one.
-      // The oldest `limit` ended grants are picked first, so that a call reads a bounded number
-      // of them however many wait; a grant goes in the call after its last tokens (this
-      // statement's NOT EXISTS still sees the tokens it deletes).
+      // token names it (its spent refresh digests gone, its access digest cleared), a month
+      // after its family ended, long after anything could write one. The oldest `limit` ended
+      // grants are picked first, so that a call reads a bounded number of them however many
+      // wait; a grant goes in the call after its last tokens (this statement's NOT EXISTS and
+      // access_hash still see what it deletes and clears, and a row is never both updated and
+      // deleted by one statement).
       const rows = await query<{ n: number }>(
         `WITH purging AS MATERIALIZED (
                 SELECT pg_try_advisory_xact_lock(
@@ -771,6 +783,14 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
                 RETURNING 1
               ),
               access AS (
+                UPDATE grants SET access_hash = NULL WHERE grant_id IN (
+                  SELECT grant_id FROM grants
+                   WHERE access_expires_at <= $1 AND access_hash IS NOT NULL AND (SELECT ok FROM purging)
+                   LIMIT $3 FOR UPDATE SKIP LOCKED)
+                  AND grant_id NOT IN (SELECT grant_id FROM ended)
+                RETURNING 1
+              ),
+              legacy_access AS (
                 DELETE FROM access_tokens WHERE token_hash IN (
                   SELECT token_hash FROM access_tokens WHERE expires_at <= $1 AND (SELECT ok FROM purging)
                    LIMIT $3 FOR UPDATE SKIP LOCKED)
@@ -782,16 +802,24 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
                    LIMIT $3 FOR UPDATE SKIP LOCKED)
                 RETURNING 1
               ),
-              ended_refresh AS (
-                DELETE FROM refresh_tokens WHERE token_hash IN (
-                  SELECT token_hash FROM refresh_tokens WHERE grant_id IN (SELECT grant_id FROM ended)
+              ended_spent AS (
+                DELETE FROM spent_refresh_tokens WHERE token_hash IN (
+                  SELECT token_hash FROM spent_refresh_tokens WHERE grant_id IN (SELECT grant_id FROM ended)
                    LIMIT $3 FOR UPDATE SKIP LOCKED)
                 RETURNING 1
               ),
               ended_grants AS (
                 DELETE FROM grants g WHERE g.grant_id IN (SELECT grant_id FROM ended)
-                   AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.grant_id)
+                   AND g.access_hash IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM spent_refresh_tokens r WHERE r.grant_id = g.grant_id)
                    AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.grant_id)
+                RETURNING 1
+              ),
+              ended_expired_access AS (
+                -- The access digest of an ended grant that still holds one: cleared here, so that
+                -- the grant goes in a later call (never updated and deleted by one statement).
+                UPDATE grants SET access_hash = NULL
+                 WHERE grant_id IN (SELECT grant_id FROM ended) AND access_hash IS NOT NULL
                 RETURNING 1
               ),
               limits AS (
@@ -801,8 +829,9 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
                 RETURNING 1
               )
          SELECT (SELECT count(*) FROM codes) + (SELECT count(*) FROM app) + (SELECT count(*) FROM access)
-              + (SELECT count(*) FROM ended_access) + (SELECT count(*) FROM ended_refresh)
-              + (SELECT count(*) FROM ended_grants) + (SELECT count(*) FROM limits) AS n`,
+              + (SELECT count(*) FROM legacy_access) + (SELECT count(*) FROM ended_access)
+              + (SELECT count(*) FROM ended_spent) + (SELECT count(*) FROM ended_grants)
+              + (SELECT count(*) FROM ended_expired_access) + (SELECT count(*) FROM limits) AS n`,
         [now, now - ENDED_GRANT_KEPT_MS, limit ?? null],
       );
       return rows[0]!.n;
