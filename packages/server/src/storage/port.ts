@@ -272,7 +272,11 @@ export interface MaintenanceStorage {
   purgeExpired(now: Millis, limit?: number): Promise<number>;
 }
 
-/** The catalogue (admin API, import/export, and the reads a login needs). Upserts replace the whole record. */
+/**
+ * The catalogue (admin API, import/export, and the reads a login needs). Upserts replace the
+ * whole record. A list of ids (a user's departments, an installation's visible users and
+ * departments) is stored with each id once, in the order of its first mention.
+ */
 export interface CatalogueStorage {
   upsertTenant(tenant: Tenant): Promise<void>;
   getTenant(tenantKey: string): Promise<Tenant | null>;
@@ -295,6 +299,7 @@ export interface CatalogueStorage {
 
 /** App and tenant access tokens. */
 export interface AppTokenStorage {
+  /** Stores a new token; a token hash already stored is refused (rejects), nothing replaced. */
   saveAppToken(token: AppTokenRecord): Promise<void>;
   /** The newest unexpired token of that kind for (app, tenant), if any. */
   latestAppToken(

@@ -139,6 +139,32 @@ export function catalogueCases({ open, openWorld }: SuiteContext): void {
       );
     });
 
+    it("id lists keep each id once, in first-mention order (departments, visible users and departments)", async () => {
+      // The adapters once disagreed (SQLite kept each once, PostgreSQL every mention).
+      const { s, w } = await openWorld();
+      const [d1, d2] = [`od-${hex(8)}`, `od-${hex(8)}`];
+      const user = { ...w.bob, departmentIds: [d2, d1, d2, d1] };
+      await s.upsertUser(user);
+      assert.deepEqual((await s.getUser(user.tenantKey, user.userId))?.departmentIds, [d2, d1]);
+      await s.upsertInstallation({
+        appId: w.listed.appId,
+        tenantKey: w.tenant.tenantKey,
+        visibility: {
+          all: false,
+          userIds: [w.eve.userId, w.bob.userId, w.eve.userId],
+          departmentIds: [d1, d1],
+        },
+      });
+      const installation = (await s.listInstallations(w.listed.appId)).find(
+        (i) => i.tenantKey === w.tenant.tenantKey,
+      );
+      assert.deepEqual(installation?.visibility, {
+        all: false,
+        userIds: [w.eve.userId, w.bob.userId],
+        departmentIds: [d1],
+      });
+    });
+
     it("installations: all, listed users and departments; upsert replaces the visibility", async () => {
       const { s, w } = await openWorld();
       const installs = (await s.listInstallations(w.listed.appId)).sort(byKey((i) => i.tenantKey));
@@ -288,6 +314,17 @@ export function catalogueCases({ open, openWorld }: SuiteContext): void {
       assert.deepEqual(await s.findAppToken(app.tokenHash, app.expiresAt - 1), app);
       assert.equal(await s.findAppToken(app.tokenHash, app.expiresAt), null);
       assert.equal(await s.findAppToken(sha256(newSecret("t-")), T0), null);
+    });
+
+    it("saveAppToken refuses a token hash already stored and keeps the stored record", async () => {
+      // The adapters once disagreed (SQLite refused, PostgreSQL replaced): port.ts says which.
+      const { s, w } = await openWorld();
+      const first = appToken(w.app, "app", w.tenant.tenantKey, T0);
+      await s.saveAppToken(first);
+      await assert.rejects(
+        s.saveAppToken({ ...first, kind: "tenant", salt: hex(16), expiresAt: T0 + 3 * HOUR }),
+      );
+      assert.deepEqual(await s.findAppToken(first.tokenHash, T0), first);
     });
   });
 }

@@ -96,7 +96,8 @@ async function upsertUserWith(q: Queryable, user: User): Promise<void> {
       user.mobile,
       user.avatarUrl,
       user.status,
-      user.departmentIds,
+      // A list names each department once, in first-mention order, as on SQLite (port.ts).
+      distinct(user.departmentIds),
     ],
   );
 }
@@ -118,7 +119,13 @@ async function upsertInstallationWith(q: Queryable, installation: Installation):
        visibility_all = EXCLUDED.visibility_all,
        visible_user_ids = EXCLUDED.visible_user_ids,
        visible_department_ids = EXCLUDED.visible_department_ids`,
-    [installation.appId, installation.tenantKey, v.all, v.all ? [] : v.userIds, v.all ? [] : v.departmentIds],
+    [
+      installation.appId,
+      installation.tenantKey,
+      v.all,
+      v.all ? [] : distinct(v.userIds),
+      v.all ? [] : distinct(v.departmentIds),
+    ],
   );
 }
 
@@ -257,4 +264,8 @@ export function pgCatalogue(db: PgAccess): CatalogueStorage {
       });
     },
   };
+}
+
+function distinct(ids: readonly string[]): string[] {
+  return [...new Set(ids)];
 }

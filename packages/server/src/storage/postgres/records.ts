@@ -52,21 +52,17 @@ function toServerKey(row: ServerKeyRow): ServerKey {
 export function pgAppTokens({ query }: PgAccess): AppTokenStorage {
   return {
     async saveAppToken(token: AppTokenRecord) {
-      await query(
-        `INSERT INTO app_tokens (${APP_TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (token_hash) DO UPDATE SET
-           kind = EXCLUDED.kind, app_id = EXCLUDED.app_id, tenant_key = EXCLUDED.tenant_key,
-           salt = EXCLUDED.salt, issued_at = EXCLUDED.issued_at, expires_at = EXCLUDED.expires_at`,
-        [
-          token.tokenHash,
-          token.kind,
-          token.appId,
-          token.tenantKey,
-          token.salt,
-          token.issuedAt,
-          token.expiresAt,
-        ],
-      );
+      // A token hash already stored is refused (unique violation), as on SQLite: a token is
+      // never replaced (port.ts).
+      await query(`INSERT INTO app_tokens (${APP_TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
+        token.tokenHash,
+        token.kind,
+        token.appId,
+        token.tenantKey,
+        token.salt,
+        token.issuedAt,
+        token.expiresAt,
+      ]);
     },
 
     async latestAppToken(kind: AppTokenKind, appId: string, tenantKey: string | null, now: Millis) {
