@@ -6,10 +6,11 @@
 //            even looked up: the least a durable login can write;
 //   consume  the code's row consumed by its primary key (one conditional UPDATE,
 //            exactly one winner) and one row appended: "one row per login";
-//   grant    the code consumed and the real grant row inserted (with the grants table's indexes);
-//   rows     the code consumed and the real exchange's four rows: grant, access token, refresh
-//            token and audit event (the real exchange without its identity and visibility reads
-//            and without the storage adapter and login service around the statements);
+//   grant    the code consumed and the real grant row inserted, with its token digests (one row
+//            per login, migration 0004, with the grants table's indexes);
+//   rows     the code consumed, the grant row and the audit event (the real exchange without its
+//            identity and visibility reads and without the storage adapter and login service
+//            around the statements);
 //   off      (the default) nothing patched: the real exchange, e.g. as the base of an A/B.
 // Secrets are drawn and hashed as in the real exchange and the answer has the real shape; the
 // identity in it is a constant. Tokens it issues do not work. Not an implementation: a bound.
@@ -56,11 +57,10 @@ function open(storage) {
        WHERE code_hash = ? AND consumed_at IS NULL AND expires_at > ?`,
     ),
     grant: db.prepare(
-      `INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at)
-       VALUES (?, 'cli_a1b2c3d4e5f6a7b8', '2c5914ac018f97', '6c486g', ?, ?, ?, ?)`,
+      `INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at,
+         access_hash, access_expires_at, refresh_hash)
+       VALUES (?, 'cli_a1b2c3d4e5f6a7b8', '2c5914ac018f97', '6c486g', ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    access: db.prepare("INSERT INTO access_tokens (token_hash, grant_id, expires_at) VALUES (?, ?, ?)"),
-    refresh: db.prepare("INSERT INTO refresh_tokens (token_hash, grant_id) VALUES (?, ?)"),
     audit: db.prepare(
       `INSERT INTO audit_events (at, type, app_id, tenant_key, user_id, grant_id)
        VALUES (?, 'login_code.consumed', 'cli_a1b2c3d4e5f6a7b8', '2c5914ac018f97', '6c486g', ?)`,
@@ -97,10 +97,8 @@ async function floorExchange(_caller, body) {
       floor.append.run(...row);
       return;
     }
-    floor.grant.run(grantId, row[1], codeHash, now, now + 30 * 86_400_000);
+    floor.grant.run(grantId, row[1], codeHash, now, now + 30 * 86_400_000, row[2], now + 6_900_000, row[3]);
     if (mode === "grant") return;
-    floor.access.run(row[2], grantId, now + 7_200_000);
-    floor.refresh.run(row[3], grantId);
     floor.audit.run(now, grantId);
   });
   return {

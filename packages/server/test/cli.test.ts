@@ -77,8 +77,8 @@ describe("mina-auth migrate", () => {
         "apps",
         "login_codes",
         "grants",
-        "access_tokens",
-        "refresh_tokens",
+        "spent_refresh_tokens",
+        "audit_events",
       ])
         assert.ok(tables.includes(table), `table ${table}`);
     } finally {

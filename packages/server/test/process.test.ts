@@ -79,11 +79,7 @@ function inspect(dbPath: string, acked: Acked[]) {
       )
       .get() as { n: number };
     const grantsWithoutTokens = db
-      .prepare(
-        `SELECT count(*) AS n FROM grants g
-          WHERE NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.grant_id)
-             OR NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.grant_id)`,
-      )
+      .prepare("SELECT count(*) AS n FROM grants WHERE access_hash IS NULL OR refresh_hash IS NULL")
       .get() as { n: number };
     const grantsOfUnconsumedCodes = db
       .prepare(
@@ -97,14 +93,16 @@ function inspect(dbPath: string, acked: Acked[]) {
       }
     ).n;
     const grants = (db.prepare("SELECT count(*) AS n FROM grants").get() as { n: number }).n;
-    const access = db.prepare("SELECT 1 FROM access_tokens WHERE token_hash = ?");
+    // Each acknowledged access token answered user_info above; the refresh that followed
+    // replaced it in its login's row, so what must be on disk is that row, by its code.
+    const grantOf = db.prepare("SELECT 1 FROM grants WHERE code_hash = ? AND refresh_hash IS NOT NULL");
     const code = db.prepare("SELECT consumed_at, grant_id FROM login_codes WHERE code_hash = ?");
     const ackedMissing = acked.filter((a) => {
       const row = code.get(storageKey("login_code", a.code)) as
         | { consumed_at: number | null; grant_id: string | null }
         | undefined;
       return (
-        !access.get(storageKey("access_token", a.accessToken)) ||
+        !grantOf.get(storageKey("login_code", a.code)) ||
         !row ||
         row.consumed_at === null ||
         row.grant_id === null

@@ -176,7 +176,10 @@ describe("T2/T7: no raw secret at rest, in logs or in error bodies", () => {
       [/^access token/, "access_token"],
       [/^(refresh token|rotated refresh)/, "refresh_token"],
     ];
+    // One row per login holds its current access token: login 1's was replaced by its refresh.
+    const replaced = new Set(["access token 1"]);
     const digests = [...secrets].flatMap(([secret, label]) => {
+      if (replaced.has(label)) return [];
       const kind = kinds.find(([pattern]) => pattern.test(label))?.[1];
       return kind ? [storageKey(kind, secret)] : [];
     });

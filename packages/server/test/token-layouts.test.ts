@@ -50,8 +50,9 @@ describe("time-led codes and tokens", () => {
     try {
       for (const [kind, table, column, a, b] of [
         ["login_code", "login_codes", "code_hash", first.code, second.code],
-        ["access_token", "access_tokens", "token_hash", first.access_token, second.access_token],
-        ["refresh_token", "refresh_tokens", "token_hash", first.refresh_token, second.refresh_token],
+        // One row per login: its current tokens' keys are columns of the grant row.
+        ["access_token", "grants", "access_hash", first.access_token, second.access_token],
+        ["refresh_token", "grants", "refresh_hash", first.refresh_token, second.refresh_token],
       ] as const) {
         const keyA = storageKey(kind, a);
         const keyB = storageKey(kind, b);
@@ -95,11 +96,11 @@ describe("time-led codes and tokens", () => {
     const db = new Database(t.dbPath);
     try {
       db.pragma("busy_timeout = 5000");
-      db.prepare("UPDATE access_tokens SET token_hash = ? WHERE token_hash = ?").run(
+      db.prepare("UPDATE grants SET access_hash = ? WHERE access_hash = ?").run(
         sha256Hex(legacyAccess),
         storageKey("access_token", session.access_token),
       );
-      db.prepare("UPDATE refresh_tokens SET token_hash = ? WHERE token_hash = ?").run(
+      db.prepare("UPDATE grants SET refresh_hash = ? WHERE refresh_hash = ?").run(
         sha256Hex(legacyRefresh),
         storageKey("refresh_token", session.refresh_token),
       );

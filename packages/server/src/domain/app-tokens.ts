@@ -1,7 +1,7 @@
 import { Formats, Lifetimes } from "@mina-auth/protocol";
 import type { Clock } from "../clock.ts";
 import { deriveAppToken, matchesDigest, newSalt, sha256Hex } from "../secrets.ts";
-import type { AppTokenKind, AppTokenRecord, Storage } from "../storage/port.ts";
+import type { AppTokenKind, AppTokenRecord, AppTokenStorage, CatalogueStorage } from "../storage/port.ts";
 import { ApiError } from "./errors.ts";
 import type { RateLimiter } from "./rate-limits.ts";
 
@@ -56,7 +56,7 @@ export class AppTokenService {
   readonly #cache = new Map<string, CachedAppToken>();
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: AppTokenStorage & Pick<CatalogueStorage, "getApp" | "listInstallations">,
     private readonly clock: Clock,
     private readonly limiter?: RateLimiter,
   ) {}

@@ -20,10 +20,12 @@ import {
 } from "../secrets.ts";
 import type {
   AppTokenRecord,
+  CatalogueStorage,
   GrantIdentity,
   IssuedTokens,
   LoginCodeRecord,
-  Storage,
+  LoginFlowStorage,
+  SessionStorage,
   User,
 } from "../storage/port.ts";
 import { ApiError } from "./errors.ts";
@@ -55,6 +57,11 @@ export interface MintedCodes {
 
 export type RefreshVariant = "legacy" | "oidc";
 
+/** What the login flow needs of storage: the flow itself, catalogue reads, and revocation. */
+export type LoginStorage = LoginFlowStorage &
+  Pick<CatalogueStorage, "getApp" | "getTenant" | "getUser" | "listInstallations" | "ensureOpenId"> &
+  Pick<SessionStorage, "revokeGrant">;
+
 interface FreshTokens {
   accessToken: string;
   refreshToken: string;
@@ -64,7 +71,7 @@ interface FreshTokens {
 /** The mini-program login flow: mint (what tt.login does), exchange, refresh, user_info. */
 export class LoginService {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: LoginStorage,
     private readonly clock: Clock,
     private readonly policy: LoginPolicy,
     private readonly limiter?: RateLimiter,

@@ -1,6 +1,6 @@
 import { setImmediate as yieldToIo } from "node:timers/promises";
 import type { Clock } from "../clock.ts";
-import type { Storage } from "../storage/port.ts";
+import type { MaintenanceStorage } from "../storage/port.ts";
 
 /** Where the schedule reports; fastify's pino logger fits. */
 export interface PurgeLog {
@@ -9,7 +9,7 @@ export interface PurgeLog {
 }
 
 export interface PurgeScheduleOptions {
-  storage: Pick<Storage, "purgeExpired">;
+  storage: Pick<MaintenanceStorage, "purgeExpired">;
   clock: Clock;
   /** Milliseconds between purges; each instance runs its own. */
   intervalMs: number;

@@ -1,6 +1,6 @@
 /**
  * Abuse limits that hold across instances (security.md H6): fixed-window counters kept in
- * storage (`Storage.hitRateLimit`), so N instances behind a load balancer share one count and
+ * storage (`RateLimitStorage.hitRateLimit`), so N instances behind a load balancer share one count and
  * do not multiply an attacker's attempts. Nothing here is kept in process memory.
  *
  * What is counted, and when:
@@ -24,7 +24,7 @@
  */
 import type { Clock } from "../clock.ts";
 import type { RateLimitConfig, RateLimitRule } from "../config.ts";
-import type { Storage } from "../storage/port.ts";
+import type { RateLimitStorage } from "../storage/port.ts";
 import { ApiError } from "./errors.ts";
 
 export class RateLimitedError extends ApiError {
@@ -42,7 +42,7 @@ export type RefreshSubject = { grantId: string } | { tokenHash: string };
 
 export class RateLimiter {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: RateLimitStorage,
     private readonly clock: Clock,
     private readonly config: RateLimitConfig,
   ) {}

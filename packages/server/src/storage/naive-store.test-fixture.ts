@@ -27,12 +27,13 @@ export function naiveExchange(
   const consume = db.prepare<[number, string, string]>(
     "UPDATE login_codes SET consumed_at = ?, grant_id = ? WHERE code_hash = ?",
   );
-  const insertGrant = db.prepare<[string, string, string, string, string, string, number, number]>(
-    `INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const insertAccess = db.prepare<[string, string, number]>(
-    "INSERT INTO access_tokens (token_hash, grant_id, expires_at) VALUES (?, ?, ?)",
+  // The login's one row (migration 0004).
+  const insertGrant = db.prepare<
+    [string, string, string, string, string, string, number, number, string, number, string]
+  >(
+    `INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at,
+       access_hash, access_expires_at, refresh_hash)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const openId = db
     .prepare<[string, string, string], string>(
@@ -56,8 +57,10 @@ export function naiveExchange(
       input.codeHash,
       input.now,
       input.familyExpiresAt,
+      input.tokens.accessTokenHash,
+      input.tokens.accessExpiresAt,
+      input.tokens.refreshTokenHash,
     );
-    insertAccess.run(input.tokens.accessTokenHash, input.grantId, input.tokens.accessExpiresAt);
     return {
       kind: "issued",
       identity: {

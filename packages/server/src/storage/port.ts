@@ -125,7 +125,10 @@ export interface GrantIdentity {
  * concurrent caller and every process sharing the database.
  *
  * - `issued`: the code was unconsumed, unexpired and the caller's own; it is now consumed and
- *   the grant, session and tokens exist, all in the same commit.
+ *   the grant, session and tokens exist, all in the same commit. A code saved without an
+ *   open_id for its (app, tenant, user) (an import, a tool: the domain assigns one when it
+ *   mints) gets one in that same commit, never replacing one assigned meanwhile; every
+ *   adapter does this (it once threw on SQLite and was repaired on PostgreSQL).
  * - `invalid`: no such code, or it expired (`now >= expiresAt`). Nothing changed.
  * - `foreign`: the code belongs to another app. Nothing changed: the owner can still use it.
  * - `reused`: the caller's own code, already consumed. When `revokeGrantOnReuse`, the grant its
@@ -152,12 +155,15 @@ export interface RotateInput {
  * The outcome of presenting a refresh token. Exactly one `rotated` per refresh token, ever.
  *
  * - `rotated`: the token was live; it is now spent, and `next` is the family's only live
- *   refresh token (same grant, same absolute expiry).
+ *   refresh token (same grant, same absolute expiry). `next.accessTokenHash` is now the
+ *   family's only live access token: the one it replaces ends here (the platform's rule,
+ *   "refreshing invalidates the old access token").
  * - `invalid`: unknown (nothing changed).
  * - `foreign`: issued to another app; nothing changed, the owner's family is untouched.
  * - `expired`: the family's absolute limit has passed.
  * - `revoked`: the grant was revoked before.
- * - `reused`: the token was already rotated; the whole family (grant) is now revoked.
+ * - `reused`: the token was already rotated (any token the family ever spent, for as long as
+ *   the grant is kept); the whole family (grant) is now revoked.
  */
 export type RotateOutcome =
   | { kind: "rotated"; identity: GrantIdentity; familyExpiresAt: Millis }
@@ -240,7 +246,10 @@ export interface CatalogSnapshot {
   openIds: Array<{ appId: string; tenantKey: string; userId: string; openId: string }>;
 }
 
-export interface Storage {
+// --- The port, by role. Each service takes only the part it uses; an adapter is all of them.
+
+/** Lifecycle and housekeeping. */
+export interface MaintenanceStorage {
   /** Adapter name for logs and metrics: `sqlite` or `postgres`. */
   readonly dialect: "sqlite" | "postgres";
 
@@ -251,7 +260,24 @@ export interface Storage {
   /** Waits for queued writes to commit, then releases connections. */
   close(): Promise<void>;
 
-  // Catalogue (admin API, import/export). Upserts replace the whole record.
+  /**
+   * Deletes what can no longer decide anything: expired codes, app tokens, access tokens (an
+   * expired access digest is cleared from its login's row) and rate-limit windows, and grants
+   * whose family ended at least {@link ENDED_GRANT_KEPT_MS} before `now` with their spent
+   * refresh tokens (a revoked grant too waits for that end: its tokens are refused meanwhile,
+   * and it is found by index). A grant goes only once none of its tokens is left, in a later
+   * call than the one that took its last. At most `limit` of each kind go per call (all
+   * without one); returns how many went. Called until it returns 0, it leaves nothing that can go.
+   */
+  purgeExpired(now: Millis, limit?: number): Promise<number>;
+}
+
+/**
+ * The catalogue (admin API, import/export, and the reads a login needs). Upserts replace the
+ * whole record. A list of ids (a user's departments, an installation's visible users and
+ * departments) is stored with each id once, in the order of its first mention.
+ */
+export interface CatalogueStorage {
   upsertTenant(tenant: Tenant): Promise<void>;
   getTenant(tenantKey: string): Promise<Tenant | null>;
   listTenants(): Promise<Tenant[]>;
@@ -269,8 +295,11 @@ export interface Storage {
   /** Replaces nothing: upserts every record of the snapshot in one transaction. */
   importCatalog(snapshot: CatalogSnapshot): Promise<void>;
   exportCatalog(): Promise<CatalogSnapshot>;
+}
 
-  // App and tenant access tokens.
+/** App and tenant access tokens. */
+export interface AppTokenStorage {
+  /** Stores a new token; a token hash already stored is refused (rejects), nothing replaced. */
   saveAppToken(token: AppTokenRecord): Promise<void>;
   /** The newest unexpired token of that kind for (app, tenant), if any. */
   latestAppToken(
@@ -281,23 +310,41 @@ export interface Storage {
   ): Promise<AppTokenRecord | null>;
   /** The unexpired token with that hash, of either kind. */
   findAppToken(tokenHash: string, now: Millis): Promise<AppTokenRecord | null>;
+}
 
-  // The login flow.
+/**
+ * The login flow. One login is one row (migration 0004): the grant, with the digests of its
+ * current access and refresh tokens. An exchange consumes the code and inserts that row; a
+ * rotation updates it, keeping the spent refresh digest for replay detection. Both are found
+ * again by the ids the server proposed (`grantId`, `next.refreshTokenHash`), unique in storage.
+ */
+export interface LoginFlowStorage {
   /** Codes in one write: all of them are stored, or (on any failure) none. */
   saveLoginCodes(codes: readonly LoginCodeRecord[]): Promise<void>;
   exchangeLoginCode(input: ExchangeInput): Promise<ExchangeOutcome>;
   rotateRefreshToken(input: RotateInput): Promise<RotateOutcome>;
-  /** The subject of a live (unexpired, unrevoked) user access token. */
+  /** The subject of a live (unexpired, unrevoked, not replaced by a refresh) user access token. */
   findAccessToken(tokenHash: string, now: Millis): Promise<AccessTokenSubject | null>;
+}
 
-  // Sessions (grants) and audit.
+/** Sessions (grants) and the audit trail. */
+export interface SessionStorage {
   listGrants(query: GrantQuery): Promise<GrantSummary[]>;
   /** Revokes the grant and so every token it issued. False when unknown or already revoked. */
   revokeGrant(grantId: string, now: Millis, reason: string): Promise<boolean>;
+  /**
+   * Newest first. Events are written with the operation that caused them, in the same commit
+   * (an adapter may write a whole group commit's events in one statement): never one for an
+   * operation that did not commit, never a committed operation without its events.
+   */
   listAuditEvents(limit: number, beforeId?: number): Promise<AuditEvent[]>;
+}
 
-  // Keys the server keeps for itself. Versions are never deleted: what was derived from an
-  // older one stays checkable after a rotation.
+/**
+ * Keys the server keeps for itself. Versions are never deleted: what was derived from an older
+ * one stays checkable after a rotation.
+ */
+export interface ServerKeyStorage {
   /**
    * The newest version of `name`. When there is none, stores `candidate` as version 1 first:
    * instances starting together all get the one value that won, whoever proposed it.
@@ -307,21 +354,22 @@ export interface Storage {
   rotateServerKey(name: string, value: string, now: Millis): Promise<ServerKey>;
   /** Every version of `name`, newest first; empty when there is none. */
   listServerKeys(name: string): Promise<ServerKey[]>;
-
-  // Abuse control: a fixed-window counter kept in storage so every instance shares it.
-  hitRateLimit(input: RateLimitInput): Promise<RateLimitResult>;
-
-  /**
-   * Deletes what can no longer decide anything: expired codes, app tokens, access tokens and
-   * rate-limit windows, and grants whose family ended at least {@link ENDED_GRANT_KEPT_MS}
-   * before `now` with their refresh tokens (a revoked grant too waits for that end: its tokens
-   * are refused meanwhile, and it is found by index). A grant goes only once none of its tokens
-   * is left, so a call may take its tokens and a later one the grant. At most `limit` rows of
-   * each kind go per call (all without one); returns how many went. Called until it returns 0,
-   * it leaves nothing that can go.
-   */
-  purgeExpired(now: Millis, limit?: number): Promise<number>;
 }
+
+/** Abuse control: a fixed-window counter kept in storage so every instance shares it. */
+export interface RateLimitStorage {
+  hitRateLimit(input: RateLimitInput): Promise<RateLimitResult>;
+}
+
+/** Every role: what an adapter implements and what the server wires. */
+export interface Storage
+  extends MaintenanceStorage,
+    CatalogueStorage,
+    AppTokenStorage,
+    LoginFlowStorage,
+    SessionStorage,
+    ServerKeyStorage,
+    RateLimitStorage {}
 
 /**
  * How long a grant is kept after its family's end (30 days from login) before the purge deletes

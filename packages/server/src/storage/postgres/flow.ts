@@ -94,17 +94,13 @@ export async function exchangeWith(q: Queryable, input: ExchangeInput): Promise<
   // The domain assigns the open_id when it mints the code; this only covers codes saved
   // without one (an import, a test), and never replaces an existing open_id.
   const openId = app.open_id ?? (await ensureOpenIdWith(q, input.appId, tenantKey, userId, newOpenId()));
+  // The login's one row, with its current tokens; the code names its grant; the event.
   await q.query(
     `WITH grant_row AS (
-       INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at,
+                           access_hash, access_expires_at, refresh_hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        RETURNING grant_id
-     ), access AS (
-       INSERT INTO access_tokens (token_hash, grant_id, issued_at, expires_at)
-       SELECT $9, grant_id, $7, $10 FROM grant_row
-     ), refresh AS (
-       INSERT INTO refresh_tokens (token_hash, grant_id, issued_at)
-       SELECT $11, grant_id, $7 FROM grant_row
      ), code AS (
        UPDATE login_codes SET grant_id = $1 WHERE code_hash = $6
      )
@@ -161,49 +157,47 @@ async function classifyCode(q: Queryable, input: ExchangeInput): Promise<Exchang
   return { kind: "reused", revokedGrantId };
 }
 
-/** Rotates a refresh token: see `RotateOutcome` in port.ts. */
+/**
+ * Rotates a refresh token: see `RotateOutcome` in port.ts. One conditional UPDATE of the
+ * login's row replaces both of its tokens; the same statement keeps the spent digest (for
+ * replay detection) and writes the event, only when the UPDATE matched.
+ */
 export async function rotateWith(q: Queryable, input: RotateInput): Promise<RotateOutcome> {
-  const spent = await q.query<{
+  const { rows } = await q.query<{
     grant_id: string;
     tenant_key: string;
     user_id: string;
     expires_at: number;
+    scopes: string[] | null;
+    open_id: string | null;
   }>(
-    `UPDATE refresh_tokens r SET used_at = $1
-       FROM grants g
-      WHERE r.token_hash = $2 AND r.used_at IS NULL
-        AND g.grant_id = r.grant_id AND g.app_id = $3
-        AND g.revoked_at IS NULL AND g.expires_at > $1
-      RETURNING g.grant_id, g.tenant_key, g.user_id, g.expires_at`,
-    [input.now, input.refreshTokenHash, input.appId],
-  );
-  const grant = spent.rows[0];
-  if (!grant) return classifyRefresh(q, input);
-
-  const { rows } = await q.query<{ scopes: string[] | null; open_id: string | null }>(
-    `WITH access AS (
-       INSERT INTO access_tokens (token_hash, grant_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)
-     ), refresh AS (
-       INSERT INTO refresh_tokens (token_hash, grant_id, issued_at) VALUES ($5, $2, $3)
+    `WITH rotated AS (
+       UPDATE grants SET access_hash = $4, access_expires_at = $5, refresh_hash = $6
+        WHERE refresh_hash = $2 AND app_id = $3 AND revoked_at IS NULL AND expires_at > $1
+        RETURNING grant_id, app_id, tenant_key, user_id, expires_at
+     ), spent AS (
+       INSERT INTO spent_refresh_tokens (token_hash, grant_id, spent_at) SELECT $2, grant_id, $1 FROM rotated
      ), event AS (
        INSERT INTO audit_events (at, type, app_id, tenant_key, user_id, grant_id)
-       VALUES ($3, 'refresh_token.rotated', $6, $7, $8, $2)
+       SELECT $1, 'refresh_token.rotated', app_id, tenant_key, user_id, grant_id FROM rotated
      )
-     SELECT (SELECT scopes FROM apps WHERE app_id = $6) AS scopes,
-            (SELECT open_id FROM open_ids WHERE app_id = $6 AND tenant_key = $7 AND user_id = $8) AS open_id`,
+     SELECT r.grant_id, r.tenant_key, r.user_id, r.expires_at,
+            (SELECT scopes FROM apps WHERE app_id = r.app_id) AS scopes,
+            (SELECT open_id FROM open_ids o
+              WHERE o.app_id = r.app_id AND o.tenant_key = r.tenant_key AND o.user_id = r.user_id) AS open_id
+       FROM rotated r`,
     [
-      input.next.accessTokenHash,
-      grant.grant_id,
       input.now,
+      input.refreshTokenHash,
+      input.appId,
+      input.next.accessTokenHash,
       input.next.accessExpiresAt,
       input.next.refreshTokenHash,
-      input.appId,
-      grant.tenant_key,
-      grant.user_id,
     ],
   );
-  const openId = rows[0]?.open_id;
-  if (!openId) {
+  const grant = rows[0];
+  if (!grant) return classifyRefresh(q, input);
+  if (!grant.open_id) {
     // Never issue an identity without its open_id; throwing rolls the rotation back.
     throw new Error(`postgres: no open_id for the user of grant ${grant.grant_id}`);
   }
@@ -214,16 +208,17 @@ export async function rotateWith(q: Queryable, input: RotateInput): Promise<Rota
       appId: input.appId,
       tenantKey: grant.tenant_key,
       userId: grant.user_id,
-      openId,
-      scopes: rows[0]?.scopes ?? [],
+      openId: grant.open_id,
+      scopes: grant.scopes ?? [],
     },
     familyExpiresAt: grant.expires_at,
   };
 }
 
+/** Why the rotation matched nothing: the digest as a current token, else as a spent one. */
 async function classifyRefresh(q: Queryable, input: RotateInput): Promise<RotateOutcome> {
   const { rows } = await q.query<{
-    used_at: number | null;
+    spent: boolean;
     grant_id: string;
     app_id: string;
     tenant_key: string;
@@ -231,9 +226,12 @@ async function classifyRefresh(q: Queryable, input: RotateInput): Promise<Rotate
     revoked_at: number | null;
     expires_at: number;
   }>(
-    `SELECT r.used_at, g.grant_id, g.app_id, g.tenant_key, g.user_id, g.revoked_at, g.expires_at
-       FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id
-      WHERE r.token_hash = $1`,
+    `SELECT false AS spent, grant_id, app_id, tenant_key, user_id, revoked_at, expires_at
+       FROM grants WHERE refresh_hash = $1
+     UNION ALL
+     SELECT true, g.grant_id, g.app_id, g.tenant_key, g.user_id, g.revoked_at, g.expires_at
+       FROM spent_refresh_tokens s JOIN grants g ON g.grant_id = s.grant_id
+      WHERE s.token_hash = $1`,
     [input.refreshTokenHash],
   );
   const row = rows[0];
@@ -241,7 +239,7 @@ async function classifyRefresh(q: Queryable, input: RotateInput): Promise<Rotate
   if (row.app_id !== input.appId) return { kind: "foreign" };
   if (row.revoked_at !== null) return { kind: "revoked" };
   if (row.expires_at <= input.now) return { kind: "expired" };
-  if (row.used_at === null) {
+  if (!row.spent) {
     throw new StorageUnavailableError("refresh token changed during the rotation; retry");
   }
   // RFC 9700 §4.14.2: a spent refresh token presented again kills the whole family.
@@ -302,7 +300,7 @@ function newOpenId(): string {
  */
 const EXCHANGE_BATCH = {
   // Named: parsed and planned once per connection.
-  name: "mina_auth_exchange_batch_v2",
+  name: "mina_auth_exchange_batch_v3",
   text: `WITH known AS MATERIALIZED (
      SELECT i.idx, i.code_hash, i.app_id, i.grant_id, i.session_key_hash, i.access_hash, i.refresh_hash,
             i.now, i.access_expires, i.family_expires, c.ctid AS code_row, c.tenant_key, c.user_id,
@@ -341,15 +339,12 @@ const EXCHANGE_BATCH = {
      RETURNING k.idx, k.code_hash, k.app_id, k.grant_id, k.session_key_hash, k.access_hash, k.refresh_hash,
                k.now, k.access_expires, k.family_expires, c.tenant_key, c.user_id, k.visible, k.open_id, k.scopes
    ), granted AS (
-     INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at)
-     SELECT grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, now, family_expires
+     -- The login's one row, with its current tokens.
+     INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at,
+                         access_hash, access_expires_at, refresh_hash)
+     SELECT grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, now, family_expires,
+            access_hash, access_expires, refresh_hash
        FROM consumed WHERE visible
-   ), access AS (
-     INSERT INTO access_tokens (token_hash, grant_id, issued_at, expires_at)
-     SELECT access_hash, grant_id, now, access_expires FROM consumed WHERE visible
-   ), refresh AS (
-     INSERT INTO refresh_tokens (token_hash, grant_id, issued_at)
-     SELECT refresh_hash, grant_id, now FROM consumed WHERE visible
    ), events AS (
      INSERT INTO audit_events (at, type, app_id, tenant_key, user_id, grant_id)
      SELECT now, CASE WHEN visible THEN 'login_code.consumed' ELSE 'login_code.rejected_visibility' END,

@@ -13,34 +13,24 @@
 import pg from "pg";
 import type {
   AccessTokenSubject,
-  App,
-  AppTokenKind,
-  AppTokenRecord,
-  AuditEvent,
-  CatalogSnapshot,
   ExchangeInput,
   ExchangeOutcome,
-  GrantQuery,
-  GrantSummary,
-  Installation,
   LoginCodeRecord,
-  Millis,
-  RateLimitInput,
-  RateLimitResult,
   RotateInput,
   RotateOutcome,
-  ServerKey,
   Storage,
-  Tenant,
-  User,
 } from "../port.ts";
-import { ENDED_GRANT_KEPT_MS, StorageUnavailableError } from "../port.ts";
-
+import { StorageUnavailableError } from "../port.ts";
 import type { StorageTestHooks } from "../test-hooks.ts";
+import type { PgAccess, Queryable } from "./access.ts";
 import { type BatchOptions, ExchangeBatcher } from "./batcher.ts";
+import { pgCatalogue, toUser, type UserRow } from "./catalogue.ts";
 import { hasSqlState, isTransient, translateError } from "./errors.ts";
-import { ensureOpenIdWith, exchangeBatchWith, exchangeWith, revokeGrantWith, rotateWith } from "./flow.ts";
+import { exchangeBatchWith, exchangeWith, rotateWith } from "./flow.ts";
+import { pgPurge } from "./maintenance.ts";
 import { migrate } from "./migrate.ts";
+import { pgAppTokens, pgRateLimits, pgServerKeys } from "./records.ts";
+import { pgSessions } from "./sessions.ts";
 
 export interface PostgresStorageOptions {
   /** `postgres://user[:password]@host[:port]/database[?…]`. */
@@ -72,155 +62,11 @@ export interface PostgresStorageOptions {
   onPoolError?: (error: Error) => void;
 }
 
-type Queryable = Pick<pg.ClientBase, "query">;
-
 /** int8 (bigint) as a JavaScript number, refusing silent precision loss. */
 function parseInt8(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${value} exceeds Number.MAX_SAFE_INTEGER`);
   return n;
-}
-
-interface UserRow {
-  tenant_key: string;
-  user_id: string;
-  union_id: string;
-  name: string;
-  en_name: string;
-  email: string | null;
-  mobile: string | null;
-  avatar_url: string;
-  status: User["status"];
-  department_ids: string[];
-}
-
-interface AppRow {
-  app_id: string;
-  name: string;
-  type: App["type"];
-  scopes: string[];
-  secret_hash: string;
-}
-
-interface InstallationRow {
-  app_id: string;
-  tenant_key: string;
-  visibility_all: boolean;
-  visible_user_ids: string[];
-  visible_department_ids: string[];
-}
-
-interface AppTokenRow {
-  token_hash: string;
-  kind: AppTokenKind;
-  app_id: string;
-  tenant_key: string | null;
-  salt: string;
-  issued_at: number;
-  expires_at: number;
-}
-
-const USER_COLUMNS =
-  "tenant_key, user_id, union_id, name, en_name, email, mobile, avatar_url, status, department_ids";
-const APP_COLUMNS = "app_id, name, type, scopes, secret_hash";
-const INSTALLATION_COLUMNS = "app_id, tenant_key, visibility_all, visible_user_ids, visible_department_ids";
-const APP_TOKEN_COLUMNS = "token_hash, kind, app_id, tenant_key, salt, issued_at, expires_at";
-
-function toUser(row: UserRow): User {
-  return {
-    tenantKey: row.tenant_key,
-    userId: row.user_id,
-    unionId: row.union_id,
-    name: row.name,
-    enName: row.en_name,
-    email: row.email,
-    mobile: row.mobile,
-    avatarUrl: row.avatar_url,
-    status: row.status,
-    departmentIds: row.department_ids,
-  };
-}
-
-function toApp(row: AppRow): App {
-  return {
-    appId: row.app_id,
-    name: row.name,
-    type: row.type,
-    scopes: row.scopes,
-    secretHash: row.secret_hash,
-  };
-}
-
-function toInstallation(row: InstallationRow): Installation {
-  return {
-    appId: row.app_id,
-    tenantKey: row.tenant_key,
-    visibility: row.visibility_all
-      ? { all: true }
-      : { all: false, userIds: row.visible_user_ids, departmentIds: row.visible_department_ids },
-  };
-}
-
-function toAppToken(row: AppTokenRow): AppTokenRecord {
-  return {
-    tokenHash: row.token_hash,
-    kind: row.kind,
-    appId: row.app_id,
-    tenantKey: row.tenant_key,
-    salt: row.salt,
-    issuedAt: row.issued_at,
-    expiresAt: row.expires_at,
-  };
-}
-
-async function upsertTenantWith(q: Queryable, tenant: Tenant): Promise<void> {
-  await q.query(
-    "INSERT INTO tenants (tenant_key, name) VALUES ($1, $2) ON CONFLICT (tenant_key) DO UPDATE SET name = EXCLUDED.name",
-    [tenant.tenantKey, tenant.name],
-  );
-}
-
-async function upsertUserWith(q: Queryable, user: User): Promise<void> {
-  await q.query(
-    `INSERT INTO users (${USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-     ON CONFLICT (tenant_key, user_id) DO UPDATE SET
-       union_id = EXCLUDED.union_id, name = EXCLUDED.name, en_name = EXCLUDED.en_name,
-       email = EXCLUDED.email, mobile = EXCLUDED.mobile, avatar_url = EXCLUDED.avatar_url,
-       status = EXCLUDED.status, department_ids = EXCLUDED.department_ids`,
-    [
-      user.tenantKey,
-      user.userId,
-      user.unionId,
-      user.name,
-      user.enName,
-      user.email,
-      user.mobile,
-      user.avatarUrl,
-      user.status,
-      user.departmentIds,
-    ],
-  );
-}
-
-async function upsertAppWith(q: Queryable, app: App): Promise<void> {
-  await q.query(
-    `INSERT INTO apps (${APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (app_id) DO UPDATE SET
-       name = EXCLUDED.name, type = EXCLUDED.type, scopes = EXCLUDED.scopes, secret_hash = EXCLUDED.secret_hash`,
-    [app.appId, app.name, app.type, app.scopes, app.secretHash],
-  );
-}
-
-async function upsertInstallationWith(q: Queryable, installation: Installation): Promise<void> {
-  const v = installation.visibility;
-  await q.query(
-    `INSERT INTO installations (${INSTALLATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (app_id, tenant_key) DO UPDATE SET
-       visibility_all = EXCLUDED.visibility_all,
-       visible_user_ids = EXCLUDED.visible_user_ids,
-       visible_department_ids = EXCLUDED.visible_department_ids`,
-    [installation.appId, installation.tenantKey, v.all, v.all ? [] : v.userIds, v.all ? [] : v.departmentIds],
-  );
 }
 
 /**
@@ -350,7 +196,14 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
           (inputs) => exchangeBatchWith(pool, inputs),
         );
 
+  const db: PgAccess = { query, direct, transaction };
   const storage: Storage = {
+    ...pgCatalogue(db),
+    ...pgAppTokens(db),
+    ...pgSessions(db),
+    ...pgServerKeys(db),
+    ...pgRateLimits(db),
+    purgeExpired: pgPurge(db),
     dialect: "postgres",
 
     migrate: () =>
@@ -386,174 +239,6 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       await batcher?.drain();
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       await pool.end();
-    },
-
-    async upsertTenant(tenant) {
-      await direct((q) => upsertTenantWith(q, tenant));
-    },
-
-    async getTenant(tenantKey) {
-      const rows = await query<{ tenant_key: string; name: string }>(
-        "SELECT tenant_key, name FROM tenants WHERE tenant_key = $1",
-        [tenantKey],
-      );
-      const row = rows[0];
-      return row ? { tenantKey: row.tenant_key, name: row.name } : null;
-    },
-
-    async listTenants() {
-      const rows = await query<{ tenant_key: string; name: string }>(
-        "SELECT tenant_key, name FROM tenants ORDER BY tenant_key",
-      );
-      return rows.map((row) => ({ tenantKey: row.tenant_key, name: row.name }));
-    },
-
-    async upsertUser(user) {
-      await direct((q) => upsertUserWith(q, user));
-    },
-
-    async getUser(tenantKey, userId) {
-      const rows = await query<UserRow>(
-        `SELECT ${USER_COLUMNS} FROM users WHERE tenant_key = $1 AND user_id = $2`,
-        [tenantKey, userId],
-      );
-      return rows[0] ? toUser(rows[0]) : null;
-    },
-
-    async listUsers(tenantKey) {
-      const rows =
-        tenantKey === undefined
-          ? await query<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY tenant_key, user_id`)
-          : await query<UserRow>(
-              `SELECT ${USER_COLUMNS} FROM users WHERE tenant_key = $1 ORDER BY tenant_key, user_id`,
-              [tenantKey],
-            );
-      return rows.map(toUser);
-    },
-
-    async upsertApp(app) {
-      await direct((q) => upsertAppWith(q, app));
-    },
-
-    async getApp(appId) {
-      const rows = await query<AppRow>(`SELECT ${APP_COLUMNS} FROM apps WHERE app_id = $1`, [appId]);
-      return rows[0] ? toApp(rows[0]) : null;
-    },
-
-    async listApps() {
-      const rows = await query<AppRow>(`SELECT ${APP_COLUMNS} FROM apps ORDER BY app_id`);
-      return rows.map(toApp);
-    },
-
-    async upsertInstallation(installation) {
-      await direct((q) => upsertInstallationWith(q, installation));
-    },
-
-    async listInstallations(appId) {
-      const rows = await query<InstallationRow>(
-        `SELECT ${INSTALLATION_COLUMNS} FROM installations WHERE app_id = $1 ORDER BY tenant_key`,
-        [appId],
-      );
-      return rows.map(toInstallation);
-    },
-
-    async ensureOpenId(appId, tenantKey, userId, candidate) {
-      return direct(async (q) => {
-        // Already assigned (the common case: every mint asks): a read, no row lock, no new tuple.
-        const { rows } = await q.query<{ open_id: string }>(
-          "SELECT open_id FROM open_ids WHERE app_id = $1 AND tenant_key = $2 AND user_id = $3",
-          [appId, tenantKey, userId],
-        );
-        return rows[0]?.open_id ?? ensureOpenIdWith(q, appId, tenantKey, userId, candidate);
-      });
-    },
-
-    async importCatalog(snapshot: CatalogSnapshot) {
-      await transaction(async (client) => {
-        for (const tenant of snapshot.tenants) await upsertTenantWith(client, tenant);
-        for (const user of snapshot.users) await upsertUserWith(client, user);
-        for (const app of snapshot.apps) await upsertAppWith(client, app);
-        for (const installation of snapshot.installations) await upsertInstallationWith(client, installation);
-        for (const o of snapshot.openIds) {
-          // An import restores the exported open_id, replacing one assigned meanwhile.
-          await client.query(
-            `INSERT INTO open_ids (app_id, tenant_key, user_id, open_id) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (app_id, tenant_key, user_id) DO UPDATE SET open_id = EXCLUDED.open_id`,
-            [o.appId, o.tenantKey, o.userId, o.openId],
-          );
-        }
-      });
-    },
-
-    async exportCatalog() {
-      // One snapshot for the whole export.
-      return transaction(async (client) => {
-        await client.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-        const tenants = await client.query<{ tenant_key: string; name: string }>(
-          "SELECT tenant_key, name FROM tenants ORDER BY tenant_key",
-        );
-        const users = await client.query<UserRow>(
-          `SELECT ${USER_COLUMNS} FROM users ORDER BY tenant_key, user_id`,
-        );
-        const apps = await client.query<AppRow>(`SELECT ${APP_COLUMNS} FROM apps ORDER BY app_id`);
-        const installations = await client.query<InstallationRow>(
-          `SELECT ${INSTALLATION_COLUMNS} FROM installations ORDER BY app_id, tenant_key`,
-        );
-        const openIds = await client.query<{
-          app_id: string;
-          tenant_key: string;
-          user_id: string;
-          open_id: string;
-        }>("SELECT app_id, tenant_key, user_id, open_id FROM open_ids ORDER BY app_id, tenant_key, user_id");
-        return {
-          tenants: tenants.rows.map((row) => ({ tenantKey: row.tenant_key, name: row.name })),
-          users: users.rows.map(toUser),
-          apps: apps.rows.map(toApp),
-          installations: installations.rows.map(toInstallation),
-          openIds: openIds.rows.map((row) => ({
-            appId: row.app_id,
-            tenantKey: row.tenant_key,
-            userId: row.user_id,
-            openId: row.open_id,
-          })),
-        };
-      });
-    },
-
-    async saveAppToken(token: AppTokenRecord) {
-      await query(
-        `INSERT INTO app_tokens (${APP_TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (token_hash) DO UPDATE SET
-           kind = EXCLUDED.kind, app_id = EXCLUDED.app_id, tenant_key = EXCLUDED.tenant_key,
-           salt = EXCLUDED.salt, issued_at = EXCLUDED.issued_at, expires_at = EXCLUDED.expires_at`,
-        [
-          token.tokenHash,
-          token.kind,
-          token.appId,
-          token.tenantKey,
-          token.salt,
-          token.issuedAt,
-          token.expiresAt,
-        ],
-      );
-    },
-
-    async latestAppToken(kind: AppTokenKind, appId: string, tenantKey: string | null, now: Millis) {
-      const rows = await query<AppTokenRow>(
-        `SELECT ${APP_TOKEN_COLUMNS} FROM app_tokens
-          WHERE app_id = $1 AND kind = $2 AND tenant_key IS NOT DISTINCT FROM $3 AND issued_at <= $4 AND expires_at > $4
-          ORDER BY issued_at DESC, expires_at DESC LIMIT 1`,
-        [appId, kind, tenantKey, now],
-      );
-      return rows[0] ? toAppToken(rows[0]) : null;
-    },
-
-    async findAppToken(tokenHash, now) {
-      const rows = await query<AppTokenRow>(
-        `SELECT ${APP_TOKEN_COLUMNS} FROM app_tokens WHERE token_hash = $1 AND expires_at > $2`,
-        [tokenHash, now],
-      );
-      return rows[0] ? toAppToken(rows[0]) : null;
     },
 
     // One statement, so one implicit transaction: every code or none.
@@ -594,15 +279,25 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       const rows = await query<
         UserRow & { grant_id: string; app_id: string; open_id: string; scopes: string[] }
       >(
-        `SELECT g.grant_id, g.app_id, o.open_id, a.scopes,
+        // The login's row by its current access digest; else an access token from before
+        // migration 0004, replaced by a refresh but not expired yet (LIMIT 1: the first branch
+        // answers alone whenever it finds the token).
+        `WITH subject AS (
+           SELECT g.grant_id FROM grants g
+            WHERE g.access_hash = $1 AND g.access_expires_at > $2
+           UNION ALL
+           SELECT t.grant_id FROM access_tokens t WHERE t.token_hash = $1 AND t.expires_at > $2
+           LIMIT 1
+         )
+         SELECT g.grant_id, g.app_id, o.open_id, a.scopes,
                 u.tenant_key, u.user_id, u.union_id, u.name, u.en_name, u.email, u.mobile,
                 u.avatar_url, u.status, u.department_ids
-           FROM access_tokens t
-           JOIN grants g ON g.grant_id = t.grant_id
+           FROM subject s
+           JOIN grants g ON g.grant_id = s.grant_id
            JOIN apps a ON a.app_id = g.app_id
            JOIN users u ON u.tenant_key = g.tenant_key AND u.user_id = g.user_id
            JOIN open_ids o ON o.app_id = g.app_id AND o.tenant_key = g.tenant_key AND o.user_id = g.user_id
-          WHERE t.token_hash = $1 AND t.expires_at > $2 AND g.revoked_at IS NULL AND g.expires_at > $2`,
+          WHERE g.revoked_at IS NULL AND g.expires_at > $2`,
         [tokenHash, now],
       );
       const row = rows[0];
@@ -619,194 +314,6 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
         user: toUser(row),
       };
     },
-
-    async listGrants(q: GrantQuery): Promise<GrantSummary[]> {
-      const where: string[] = [];
-      const values: unknown[] = [];
-      const param = (value: unknown) => {
-        values.push(value);
-        return `$${values.length}`;
-      };
-      if (q.appId !== undefined) where.push(`app_id = ${param(q.appId)}`);
-      if (q.tenantKey !== undefined) where.push(`tenant_key = ${param(q.tenantKey)}`);
-      if (q.userId !== undefined) where.push(`user_id = ${param(q.userId)}`);
-      if (q.activeAt !== undefined) {
-        where.push(`revoked_at IS NULL AND expires_at > ${param(q.activeAt)}`);
-      }
-      const rows = await query<{
-        grant_id: string;
-        app_id: string;
-        tenant_key: string;
-        user_id: string;
-        created_at: number;
-        expires_at: number;
-        revoked_at: number | null;
-        revoke_reason: string | null;
-      }>(
-        `SELECT grant_id, app_id, tenant_key, user_id, created_at, expires_at, revoked_at, revoke_reason
-           FROM grants ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
-          ORDER BY created_at DESC, grant_id LIMIT ${param(q.limit)}`,
-        values,
-      );
-      return rows.map((row) => ({
-        grantId: row.grant_id,
-        appId: row.app_id,
-        tenantKey: row.tenant_key,
-        userId: row.user_id,
-        createdAt: row.created_at,
-        expiresAt: row.expires_at,
-        revokedAt: row.revoked_at,
-        revokeReason: row.revoke_reason,
-      }));
-    },
-
-    async revokeGrant(grantId, now, reason) {
-      return direct((q) => revokeGrantWith(q, grantId, now, reason));
-    },
-
-    async listAuditEvents(limit, beforeId): Promise<AuditEvent[]> {
-      const rows = await query<{
-        id: number;
-        at: number;
-        type: string;
-        app_id: string | null;
-        tenant_key: string | null;
-        user_id: string | null;
-        grant_id: string | null;
-      }>(
-        `SELECT id, at, type, app_id, tenant_key, user_id, grant_id FROM audit_events
-          ${beforeId === undefined ? "" : "WHERE id < $2"} ORDER BY id DESC LIMIT $1`,
-        beforeId === undefined ? [limit] : [limit, beforeId],
-      );
-      return rows.map((row) => ({
-        id: row.id,
-        at: row.at,
-        type: row.type,
-        appId: row.app_id,
-        tenantKey: row.tenant_key,
-        userId: row.user_id,
-        grantId: row.grant_id,
-      }));
-    },
-
-    async ensureServerKey(name, candidate, now) {
-      // Version 1 always exists once the name does, so a conflict on it means "already there".
-      await query(
-        `INSERT INTO server_keys (name, version, value, created_at) VALUES ($1, 1, $2, $3)
-         ON CONFLICT (name, version) DO NOTHING`,
-        [name, candidate, now],
-      );
-      return (await storage.listServerKeys(name))[0]!;
-    },
-
-    async rotateServerKey(name, value, now) {
-      // Two instances rotating at once compute the same next version: the loser of the insert
-      // takes the one after it, so both values are kept and the later one is newest.
-      for (let attempt = 0; attempt < 8; attempt++) {
-        const rows = await query<ServerKeyRow>(
-          `INSERT INTO server_keys (name, version, value, created_at)
-           SELECT $1, coalesce(max(version), 0) + 1, $2, $3 FROM server_keys WHERE name = $1
-           ON CONFLICT (name, version) DO NOTHING
-           RETURNING name, version, value, created_at`,
-          [name, value, now],
-        );
-        if (rows[0]) return toServerKey(rows[0]);
-      }
-      throw new StorageUnavailableError("postgres: the server key kept changing under rotation");
-    },
-
-    async listServerKeys(name) {
-      const rows = await query<ServerKeyRow>(
-        "SELECT name, version, value, created_at FROM server_keys WHERE name = $1 ORDER BY version DESC",
-        [name],
-      );
-      return rows.map(toServerKey);
-    },
-
-    async hitRateLimit(input: RateLimitInput): Promise<RateLimitResult> {
-      const windowStart = Math.floor(input.now / input.windowMs) * input.windowMs;
-      const windowEnd = windowStart + input.windowMs;
-      // One statement: concurrent hits from every instance serialise on the row.
-      const rows = await query<{ count: number }>(
-        `INSERT INTO rate_limits (key, window_start, window_end, count) VALUES ($1, $2, $3, 1)
-         ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1
-         RETURNING count`,
-        [input.key, windowStart, windowEnd],
-      );
-      const count = rows[0]!.count;
-      return count <= input.limit
-        ? { allowed: true, retryAfterMs: 0 }
-        : { allowed: false, retryAfterMs: windowEnd - input.now };
-    },
-
-    async purgeExpired(now, limit) {
-      // One instance purges at a time, per schema: the others' calls find the lock taken and
-      // delete nothing, rather than pick over the same rows. Every row is picked with SKIP
-      // LOCKED, so a row a login still holds waits for the next round. LIMIT NULL is no limit.
-      // Migration 0002 dropped the foreign keys to grants on the premise that no grant is
-      // deleted; this is the exception, and keeps what they guarded: a grant goes only when no
-      // token names it, a month after its family ended, long after anything could write one.
-      // The oldest `limit` ended grants are picked first, so that a call reads a bounded number
-      // of them however many wait; a grant goes in the call after its last tokens (this
-      // statement's NOT EXISTS still sees the tokens it deletes).
-      const rows = await query<{ n: number }>(
-        `WITH purging AS MATERIALIZED (
-                SELECT pg_try_advisory_xact_lock(
-                  ('x' || substr(md5('mina-auth:purge:' || current_schema()), 1, 16))::bit(64)::bigint) AS ok
-              ),
-              ended AS (
-                SELECT grant_id FROM grants WHERE expires_at <= $2 AND (SELECT ok FROM purging)
-                 ORDER BY expires_at LIMIT $3 FOR UPDATE SKIP LOCKED
-              ),
-              codes AS (
-                DELETE FROM login_codes WHERE code_hash IN (
-                  SELECT code_hash FROM login_codes WHERE expires_at <= $1 AND (SELECT ok FROM purging)
-                   LIMIT $3 FOR UPDATE SKIP LOCKED)
-                RETURNING 1
-              ),
-              app AS (
-                DELETE FROM app_tokens WHERE token_hash IN (
-                  SELECT token_hash FROM app_tokens WHERE expires_at <= $1 AND (SELECT ok FROM purging)
-                   LIMIT $3 FOR UPDATE SKIP LOCKED)
-                RETURNING 1
-              ),
-              access AS (
-                DELETE FROM access_tokens WHERE token_hash IN (
-                  SELECT token_hash FROM access_tokens WHERE expires_at <= $1 AND (SELECT ok FROM purging)
-                   LIMIT $3 FOR UPDATE SKIP LOCKED)
-                RETURNING 1
-              ),
-              ended_access AS (
-                DELETE FROM access_tokens WHERE token_hash IN (
-                  SELECT token_hash FROM access_tokens WHERE grant_id IN (SELECT grant_id FROM ended)
-                   LIMIT $3 FOR UPDATE SKIP LOCKED)
-                RETURNING 1
-              ),
-              ended_refresh AS (
-                DELETE FROM refresh_tokens WHERE token_hash IN (
-                  SELECT token_hash FROM refresh_tokens WHERE grant_id IN (SELECT grant_id FROM ended)
-                   LIMIT $3 FOR UPDATE SKIP LOCKED)
-                RETURNING 1
-              ),
-              ended_grants AS (
-                DELETE FROM grants g WHERE g.grant_id IN (SELECT grant_id FROM ended)
-                   AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.grant_id)
-                   AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.grant_id)
-                RETURNING 1
-              ),
-              limits AS (
-                DELETE FROM rate_limits WHERE (key, window_start) IN (
-                  SELECT key, window_start FROM rate_limits WHERE window_end <= $1 AND (SELECT ok FROM purging)
-                   LIMIT $3 FOR UPDATE SKIP LOCKED)
-                RETURNING 1
-              )
-         SELECT (SELECT count(*) FROM codes) + (SELECT count(*) FROM app) + (SELECT count(*) FROM access)
-              + (SELECT count(*) FROM ended_access) + (SELECT count(*) FROM ended_refresh)
-              + (SELECT count(*) FROM ended_grants) + (SELECT count(*) FROM limits) AS n`,
-        [now, now - ENDED_GRANT_KEPT_MS, limit ?? null],
-      );
-      return rows[0]!.n;
-    },
   };
 
   return storage;
@@ -814,15 +321,4 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
-}
-
-interface ServerKeyRow {
-  name: string;
-  version: number;
-  value: string;
-  created_at: string | number;
-}
-
-function toServerKey(row: ServerKeyRow): ServerKey {
-  return { name: row.name, version: row.version, value: row.value, createdAt: Number(row.created_at) };
 }

@@ -670,19 +670,21 @@ describe("postgres adapter", { skip }, () => {
     const schema = schemaOf(storage);
     const cut = NOW + 120 * 86_400_000;
     const endedBy = cut - 60 * 86_400_000 - 1000; // past its family's end and ENDED_GRANT_KEPT_MS
-    // 600 ended grants with an expired access token and two refresh tokens each, so that every
-    // instance's picks overlap the others' grants; and one live grant that stays.
+    // 600 ended grants, each one row with an expired access token and its current refresh
+    // token, and a spent refresh token each, so that every instance's picks overlap the others'
+    // grants; and one live grant that stays.
     await admin!.query(
-      `INSERT INTO ${schema}.grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at)
-       SELECT 'g_' || n, $1, $2, '6c486g', 'sk', 'c', $3::bigint, $4::bigint FROM generate_series(1, 600) AS n
-       UNION ALL SELECT 'g_live', $1, $2, '6c486g', 'sk', 'c', $5::bigint, $5::bigint + 86400000`,
+      `INSERT INTO ${schema}.grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at,
+                                     expires_at, access_hash, access_expires_at, refresh_hash)
+       SELECT 'g_' || n, $1, $2, '6c486g', 'sk', 'c', $3::bigint, $4::bigint,
+              'a_g_' || n, $3::bigint + 6900000, 'r2_g_' || n FROM generate_series(1, 600) AS n
+       UNION ALL SELECT 'g_live', $1, $2, '6c486g', 'sk', 'c', $5::bigint, $5::bigint + 86400000,
+              'a_g_live', $5::bigint + 6900000, 'r2_g_live'`,
       [APP, TENANT, endedBy - 30 * 86_400_000, endedBy, cut],
     );
     await admin!.query(
-      `INSERT INTO ${schema}.access_tokens (token_hash, grant_id, issued_at, expires_at)
-       SELECT 'a_' || grant_id, grant_id, created_at, created_at + 6900000 FROM ${schema}.grants;
-       INSERT INTO ${schema}.refresh_tokens (token_hash, grant_id, issued_at, used_at)
-       SELECT 'r' || k || '_' || grant_id, grant_id, created_at, NULL FROM ${schema}.grants, generate_series(1, 2) AS k`,
+      `INSERT INTO ${schema}.spent_refresh_tokens (token_hash, grant_id, spent_at)
+       SELECT 'r1_' || grant_id, grant_id, created_at FROM ${schema}.grants`,
     );
     const others = await Promise.all([openStorage({}, url), openStorage({}, url)]);
     const instances = [storage, ...others.map((o) => o.storage)];
@@ -695,18 +697,16 @@ describe("postgres adapter", { skip }, () => {
       const failures = results.filter((r) => r.status === "rejected").map((r) => String(r.reason));
       assert.deepEqual(failures, [], `round ${round}`);
     }
-    const { rows } = await admin!.query<{ grants: string; access: string; refresh: string; orphans: string }>(
+    const { rows } = await admin!.query<{ grants: string; access: string; spent: string; orphans: string }>(
       `SELECT (SELECT count(*) FROM ${schema}.grants) AS grants,
-              (SELECT count(*) FROM ${schema}.access_tokens) AS access,
-              (SELECT count(*) FROM ${schema}.refresh_tokens) AS refresh,
-              (SELECT count(*) FROM ${schema}.refresh_tokens r
-                WHERE NOT EXISTS (SELECT 1 FROM ${schema}.grants g WHERE g.grant_id = r.grant_id))
-            + (SELECT count(*) FROM ${schema}.access_tokens a
-                WHERE NOT EXISTS (SELECT 1 FROM ${schema}.grants g WHERE g.grant_id = a.grant_id)) AS orphans`,
+              (SELECT count(*) FROM ${schema}.grants WHERE access_hash IS NOT NULL) AS access,
+              (SELECT count(*) FROM ${schema}.spent_refresh_tokens) AS spent,
+              (SELECT count(*) FROM ${schema}.spent_refresh_tokens r
+                WHERE NOT EXISTS (SELECT 1 FROM ${schema}.grants g WHERE g.grant_id = r.grant_id)) AS orphans`,
     );
     assert.deepEqual(
       rows[0],
-      { grants: "1", access: "1", refresh: "2", orphans: "0" },
+      { grants: "1", access: "1", spent: "1", orphans: "0" },
       "only the live grant is left",
     );
   });

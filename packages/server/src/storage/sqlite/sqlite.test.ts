@@ -195,11 +195,13 @@ describe("sqlite adapter", () => {
     try {
       await storage.migrate();
       const w = await seedWorld(storage);
-      for (const table of ["grants", "access_tokens", "refresh_tokens", "audit_events"]) {
+      // The login's own writes: the code's consumption, then its one row.
+      for (const table of ["login_codes", "grants"]) {
         const code = await mintCode(storage, w.app, w.alice, T0);
         const bystander = await mintCode(storage, w.app, w.bob, T0);
         storage.database.exec(
-          `CREATE TEMP TRIGGER inject BEFORE INSERT ON main.${table}
+          `CREATE TEMP TRIGGER inject BEFORE ${table === "grants" ? "INSERT" : "UPDATE"} ON main.${table}
+           WHEN ${table === "grants" ? "NEW" : "OLD"}.code_hash = '${code.record.codeHash}'
            BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
         );
         const failing = exchangeInput(code.record.codeHash, w.app.appId, T0 + SECOND);
@@ -223,6 +225,42 @@ describe("sqlite adapter", () => {
         const ok = exchangeInput(bystander.record.codeHash, w.app.appId, T0 + 2 * SECOND);
         assert.equal((await storage.exchangeLoginCode(ok.input)).kind, "issued");
       }
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it("audit events are written with their batch: when that write fails, nothing of the batch commits", async () => {
+    const storage = openFile(tempPath("inject-audit"));
+    try {
+      await storage.migrate();
+      const w = await seedWorld(storage);
+      const code = await mintCode(storage, w.app, w.alice, T0);
+      storage.database.exec(
+        `CREATE TEMP TRIGGER inject BEFORE INSERT ON main.audit_events
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
+      );
+      const failing = exchangeInput(code.record.codeHash, w.app.appId, T0 + SECOND);
+      const results = await Promise.allSettled([
+        storage.exchangeLoginCode(failing.input),
+        storage.upsertTenant({ tenantKey: w.other.tenantKey, name: "never" }),
+      ]);
+      storage.database.exec("DROP TRIGGER temp.inject");
+      for (const result of results) {
+        assert.equal(result.status, "rejected");
+        assert.ok((result as PromiseRejectedResult).reason instanceof StorageUnavailableError);
+      }
+      assert.notEqual((await storage.getTenant(w.other.tenantKey))?.name, "never");
+      assert.equal(await storage.findAccessToken(failing.input.tokens.accessTokenHash, T0 + SECOND), null);
+      // Never a committed login without its event: the retry issues, and its event is there.
+      const retry = exchangeInput(code.record.codeHash, w.app.appId, T0 + 2 * SECOND);
+      assert.equal((await storage.exchangeLoginCode(retry.input)).kind, "issued");
+      const events = await storage.listAuditEvents(10);
+      assert.deepEqual(
+        events.filter((e) => e.grantId === retry.input.grantId).map((e) => e.type),
+        ["login_code.consumed"],
+      );
+      assert.ok(!events.some((e) => e.grantId === failing.input.grantId));
     } finally {
       await storage.close();
     }
@@ -259,7 +297,14 @@ describe("sqlite adapter", () => {
       for (const i of [0, 2]) {
         const grantId = inputs[i]!.input.grantId;
         assert.equal(count("SELECT count(*) AS n FROM grants WHERE grant_id = ?", grantId), 1);
-        assert.equal(count("SELECT count(*) AS n FROM access_tokens WHERE grant_id = ?", grantId), 1);
+        assert.equal(
+          count(
+            "SELECT count(*) AS n FROM grants WHERE grant_id = ? AND access_hash = ?",
+            grantId,
+            inputs[i]!.input.tokens.accessTokenHash,
+          ),
+          1,
+        );
         assert.equal(count("SELECT count(*) AS n FROM audit_events WHERE grant_id = ?", grantId), 1);
       }
       assert.equal(
@@ -311,16 +356,19 @@ describe("sqlite adapter", () => {
         grants.filter((g) => g.revoked_at !== null).map((g) => g.grant_id),
         [inputs[5]!.grantId, inputs[9]!.grantId],
       );
-      for (const table of ["access_tokens", "refresh_tokens"]) {
-        const rows = db
-          .prepare<[], { grant_id: string }>(`SELECT grant_id FROM ${table} ORDER BY rowid`)
-          .all();
-        assert.deepEqual(
-          rows.map((r) => r.grant_id),
-          inputs.map((i) => i.grantId),
-          table,
-        );
-      }
+      // Each login is one row holding its current tokens.
+      const rows = db
+        .prepare<[], { access_hash: string; refresh_hash: string }>(
+          "SELECT access_hash, refresh_hash FROM grants ORDER BY rowid",
+        )
+        .all();
+      assert.deepEqual(
+        rows,
+        inputs.map((i) => ({
+          access_hash: i.tokens.accessTokenHash,
+          refresh_hash: i.tokens.refreshTokenHash,
+        })),
+      );
       const audit = db
         .prepare<[], { type: string; grant_id: string }>(
           "SELECT type, grant_id FROM audit_events ORDER BY id",

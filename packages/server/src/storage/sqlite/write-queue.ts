@@ -24,6 +24,13 @@ export interface WriteQueueOptions {
   durability?: CommitDurability;
   /** Told of every COMMIT, after it returned (the checkpointer counts them). */
   afterCommit?: () => void;
+  /** Told when a batch's transaction begins (again, when a batch is run a second time). */
+  onBegin?: () => void;
+  /**
+   * Runs inside the batch's transaction after its last operation, before COMMIT: work the
+   * batch's operations left for once per commit (their audit events). Throwing fails the batch.
+   */
+  beforeCommit?: () => void;
 }
 
 /**
@@ -42,6 +49,8 @@ export class WriteQueue implements WriteGate {
   readonly #maxBatch: number;
   readonly #durability: CommitDurability | undefined;
   readonly #afterCommit: (() => void) | undefined;
+  readonly #onBegin: (() => void) | undefined;
+  readonly #beforeCommit: (() => void) | undefined;
   #held = false;
   #pending: QueuedWrite[] = [];
   #scheduled = false;
@@ -60,6 +69,8 @@ export class WriteQueue implements WriteGate {
     this.#maxBatch = options.maxBatch ?? 256;
     this.#durability = options.durability;
     this.#afterCommit = options.afterCommit;
+    this.#onBegin = options.onBegin;
+    this.#beforeCommit = options.beforeCommit;
     this.#begin = db.prepare("BEGIN IMMEDIATE");
     this.#commit = db.prepare("COMMIT");
     this.#rollback = db.prepare("ROLLBACK");
@@ -132,6 +143,7 @@ export class WriteQueue implements WriteGate {
     if (settlements === "retry") settlements = this.#runBatch(batch, true);
     if (settlements === "retry" || settlements === "settled") return;
     try {
+      this.#beforeCommit?.();
       this.#commit.run();
     } catch (error) {
       this.#abort();
@@ -163,6 +175,7 @@ export class WriteQueue implements WriteGate {
       this.#settleAll(batch, error);
       return "settled";
     }
+    this.#onBegin?.();
     for (let i = 0; i < batch.length; i++) {
       const op = batch[i]!;
       if (!isolate) {
