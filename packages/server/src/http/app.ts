@@ -116,6 +116,8 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
       fastifyHandler = handler;
       return createServer(httpOptions, handle);
     },
+    // Admin input is validated by its schemas as sent: "3" is not a count, 7 not an app_id.
+    ajv: { customOptions: { coerceTypes: false } },
     onProtoPoisoning: "remove",
     onConstructorPoisoning: "remove",
     return503OnClosing: true,

@@ -9,6 +9,9 @@ export const DURATION_BUCKETS = [
   0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ] as const;
 
+/** How often the event loop is sampled, in milliseconds. */
+const LOOP_SAMPLE_MS = 10;
+
 /** One route's request durations: cumulative-at-render bucket counts, a sum and a count. */
 class Histogram {
   readonly counts = new Float64Array(DURATION_BUCKETS.length + 1);
@@ -37,7 +40,7 @@ const label = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"
 export class Metrics {
   private readonly requests = new Map<string, Map<number, number>>();
   private readonly durations = new Map<string, Histogram>();
-  private readonly eventLoop = monitorEventLoopDelay({ resolution: 10 });
+  private readonly eventLoop = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
   private readonly startedAt = Date.now() / 1000 - process.uptime();
 
   constructor() {
@@ -121,23 +124,25 @@ export class Metrics {
     family("nodejs_external_memory_bytes", "gauge", "Node.js external memory size in bytes.");
     out.push(`nodejs_external_memory_bytes ${memory.external}`);
 
-    // Event-loop delay since the previous scrape (sampled every 10 ms), in seconds.
+    // Event-loop delay since the previous scrape. The sampler's timer fires every LOOP_SAMPLE_MS
+    // and records the whole interval, so the delay is what exceeds that interval.
     const loop = this.eventLoop;
-    const seconds = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0).toFixed(6);
+    const lag = (ns: number) =>
+      (loop.count > 0 && Number.isFinite(ns) ? Math.max(0, ns / 1e6 - LOOP_SAMPLE_MS) / 1000 : 0).toFixed(6);
     family("nodejs_eventloop_lag_seconds", "gauge", "Mean event-loop delay since the previous scrape.");
-    out.push(`nodejs_eventloop_lag_seconds ${seconds(loop.count > 0 ? loop.mean : 0)}`);
+    out.push(`nodejs_eventloop_lag_seconds ${lag(loop.mean)}`);
     family(
       "nodejs_eventloop_lag_p99_seconds",
       "gauge",
       "99th percentile event-loop delay since the previous scrape.",
     );
-    out.push(`nodejs_eventloop_lag_p99_seconds ${seconds(loop.count > 0 ? loop.percentile(99) : 0)}`);
+    out.push(`nodejs_eventloop_lag_p99_seconds ${lag(loop.percentile(99))}`);
     family(
       "nodejs_eventloop_lag_max_seconds",
       "gauge",
       "Largest event-loop delay since the previous scrape.",
     );
-    out.push(`nodejs_eventloop_lag_max_seconds ${seconds(loop.count > 0 ? loop.max : 0)}`);
+    out.push(`nodejs_eventloop_lag_max_seconds ${lag(loop.max)}`);
     loop.reset();
     return `${out.join("\n")}\n`;
   }

@@ -1,5 +1,6 @@
 import type { RouteOptions } from "fastify";
 import type { Endpoint } from "./platform/endpoints.ts";
+import type { BodyRule } from "./platform/schemas.ts";
 
 /** What a fastify route tells /openapi.json beside its validation schemas. */
 export interface RouteDoc {
@@ -50,6 +51,12 @@ const errorResponse = (status: number) => ({
 });
 
 type Operation = Record<string, unknown>;
+
+/** The body rules as one schema: the rule itself, or all of them in their order. */
+function requestSchema(rules: BodyRule[]): object {
+  const described = rules.map((rule) => ({ ...rule.schema, description: rule.description }));
+  return described.length === 1 ? described[0]! : { allOf: described };
+}
 
 /** `/admin/v1/apps/:app_id/secret` → `/admin/v1/apps/{app_id}/secret` */
 const openApiPath = (url: string) => url.replace(/:([A-Za-z_]+)/g, "{$1}");
@@ -113,9 +120,7 @@ export class OpenApiCollector {
           required: true,
           content: {
             "application/json": {
-              schema: {
-                allOf: endpoint.body.map((rule) => ({ ...rule.schema, description: rule.description })),
-              },
+              schema: requestSchema(endpoint.body),
             },
           },
         };
