@@ -1,4 +1,11 @@
-import { type ErrorName, Paths, type TokenLoginValidateData } from "@mina-auth/protocol";
+import {
+  type AppCredentialsRequest,
+  type ErrorName,
+  Paths,
+  type RefreshRequest,
+  type TokenLoginValidateData,
+  type TokenLoginValidateRequest,
+} from "@mina-auth/protocol";
 import type { AppTokenService } from "../../domain/app-tokens.ts";
 import type { LoginService } from "../../domain/login.ts";
 import type { AppTokenRecord } from "../../storage/port.ts";
@@ -14,7 +21,7 @@ import {
 export interface EndpointInput {
   /** The app behind the bearer app/tenant token (endpoints with `auth: app` only). */
   caller: AppTokenRecord;
-  /** The body, valid against the endpoint's rules. */
+  /** The body, valid against the endpoint's rules (so of the request type they describe). */
   body: unknown;
   /** The bearer value, parsed strictly; null when absent or malformed. */
   bearer: string | null;
@@ -59,7 +66,7 @@ export function platformEndpoints(appTokens: AppTokenService, login: LoginServic
       answer: async ({ caller, body, clientAddress }) => ({
         code: 0,
         msg: "success",
-        data: inSchemaOrder(await login.exchange(caller, body, clientAddress)),
+        data: inSchemaOrder(await login.exchange(caller, body as TokenLoginValidateRequest, clientAddress)),
       }),
     },
     {
@@ -73,7 +80,7 @@ export function platformEndpoints(appTokens: AppTokenService, login: LoginServic
       answer: async ({ caller, body }) => ({
         code: 0,
         msg: "success",
-        data: await login.refresh(caller, body, "legacy"),
+        data: await login.refresh(caller, body as RefreshRequest, "legacy"),
       }),
     },
     {
@@ -87,7 +94,7 @@ export function platformEndpoints(appTokens: AppTokenService, login: LoginServic
       answer: async ({ caller, body }) => ({
         code: 0,
         msg: "success",
-        data: await login.refresh(caller, body, "oidc"),
+        data: await login.refresh(caller, body as RefreshRequest, "oidc"),
       }),
     },
     {
@@ -117,7 +124,7 @@ function credentialsEndpoint(appTokens: AppTokenService, kind: "app" | "tenant")
     body: credentialsRules,
     response: kind === "app" ? Responses.appAccessToken : Responses.tenantAccessToken,
     answer: async ({ body }) => {
-      const issued = await appTokens.issue(kind, body);
+      const issued = await appTokens.issue(kind, body as AppCredentialsRequest);
       return { code: 0, msg: "ok", [field]: issued.token, expire: issued.expire };
     },
   };
