@@ -366,7 +366,8 @@ describe("the platform handler's safety net", () => {
       summary: "",
       auth: { kind: "app", failure: "AccessTokenInvalid" },
       response: {},
-      answer: async () => ({ code: 0, msg: "success" }),
+      successMsg: "success",
+      answer: async () => ({}),
     };
     const handler = createPlatformHandler({
       endpoints: [endpoint],

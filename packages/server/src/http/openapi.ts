@@ -112,7 +112,7 @@ export class OpenApiCollector {
         responses: responses(
           200,
           endpoint.response,
-          endpoint.method === "POST" ? [400, 404, 408, 413, 415, 429, 500] : [400, 404, 408, 500],
+          endpoint.method === "POST" ? [400, 408, 413, 415, 429, 500] : [400, 408, 500],
         ),
       };
       if (endpoint.body) {

@@ -45,6 +45,8 @@ export interface Endpoint {
   body?: BodyRule[];
   /** The success answer's schema, for the document. */
   response: object;
+  /** The success envelope's msg: the platform says "ok" on auth/v3 and "success" elsewhere. */
+  successMsg: "ok" | "success";
   /** The success answer's fields after `code` and `msg`. */
   answer(input: EndpointInput): Promise<object>;
 }
@@ -63,9 +65,8 @@ export function platformEndpoints(appTokens: AppTokenService, login: LoginServic
       auth: appAuth("AccessTokenInvalid"),
       body: tokenLoginValidateRules,
       response: Responses.tokenLoginValidate,
+      successMsg: "success",
       answer: async ({ caller, body, clientAddress }) => ({
-        code: 0,
-        msg: "success",
         data: inSchemaOrder(await login.exchange(caller, body as TokenLoginValidateRequest, clientAddress)),
       }),
     },
@@ -77,9 +78,8 @@ export function platformEndpoints(appTokens: AppTokenService, login: LoginServic
       auth: appAuth("RefreshAppTokenInvalid"),
       body: refreshRules,
       response: Responses.legacyRefresh,
+      successMsg: "success",
       answer: async ({ caller, body }) => ({
-        code: 0,
-        msg: "success",
         data: await login.refresh(caller, body as RefreshRequest, "legacy"),
       }),
     },
@@ -91,9 +91,8 @@ export function platformEndpoints(appTokens: AppTokenService, login: LoginServic
       auth: appAuth("RefreshAppTokenInvalid"),
       body: refreshRules,
       response: Responses.oidcRefresh,
+      successMsg: "success",
       answer: async ({ caller, body }) => ({
-        code: 0,
-        msg: "success",
         data: await login.refresh(caller, body as RefreshRequest, "oidc"),
       }),
     },
@@ -104,7 +103,8 @@ export function platformEndpoints(appTokens: AppTokenService, login: LoginServic
       summary: "The user behind a user_access_token; identity fields gated by the app's scopes",
       auth: { kind: "user" },
       response: Responses.userInfo,
-      answer: async ({ bearer }) => ({ code: 0, msg: "success", data: await login.userInfo(bearer) }),
+      successMsg: "success",
+      answer: async ({ bearer }) => ({ data: await login.userInfo(bearer) }),
     },
   ];
 }
@@ -123,9 +123,10 @@ function credentialsEndpoint(appTokens: AppTokenService, kind: "app" | "tenant")
     auth: { kind: "none" },
     body: credentialsRules,
     response: kind === "app" ? Responses.appAccessToken : Responses.tenantAccessToken,
+    successMsg: "ok",
     answer: async ({ body }) => {
       const issued = await appTokens.issue(kind, body as AppCredentialsRequest);
-      return { code: 0, msg: "ok", [field]: issued.token, expire: issued.expire };
+      return { [field]: issued.token, expire: issued.expire };
     },
   };
 }

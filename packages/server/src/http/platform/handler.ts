@@ -135,7 +135,7 @@ async function serve(
       bearer,
       clientAddress: request.socket.remoteAddress ?? "",
     });
-    send(deps, request, response, 200, JSON.stringify(answer), []);
+    send(deps, request, response, 200, JSON.stringify({ code: 0, msg: endpoint.successMsg, ...answer }), []);
     code = 0;
   } catch (error) {
     const failure = answerFailure(error, endpoint.path, deps.log.child({ reqId }));
