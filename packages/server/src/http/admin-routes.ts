@@ -4,17 +4,9 @@ import type { Clock } from "../clock.ts";
 import { parseBearer } from "../domain/bearer.ts";
 import { ApiError } from "../domain/errors.ts";
 import type { LoginService } from "../domain/login.ts";
-import {
-  loadSeed,
-  parseApp,
-  parseTenant,
-  parseUser,
-  parseVisibility,
-  type TenantCheck,
-  toSeedFile,
-} from "../domain/seed.ts";
+import { loadSeed, parseApp, parseTenant, parseUser, type TenantCheck, toSeedFile } from "../domain/seed.ts";
 import { constantTimeEquals, newAppSecret, sha256Hex } from "../secrets.ts";
-import type { App, GrantSummary, Installation, Storage, User } from "../storage/port.ts";
+import type { App, GrantSummary, Installation, Storage, User, Visibility } from "../storage/port.ts";
 import { MAX_CODES_PER_REQUEST, AdminSchemas as S, View } from "./admin-schemas.ts";
 import type { RouteDoc } from "./openapi.ts";
 import { markSuccess, sendError } from "./reply.ts";
@@ -65,6 +57,13 @@ const sessionView = (g: GrantSummary) => ({
   revoked_at: g.revokedAt === null ? null : Math.floor(g.revokedAt / 1000),
   revoke_reason: g.revokeReason,
 });
+
+/** What the installation schema admits (absent means "all", as in a seed file), as stored. */
+type VisibilityBody = "all" | { users?: string[]; departments?: string[] } | undefined;
+const toVisibility = (body: VisibilityBody): Visibility =>
+  body === undefined || body === "all"
+    ? { all: true }
+    : { all: false, userIds: body.users ?? [], departmentIds: body.departments ?? [] };
 
 /** A query value the route's schema already checked as a positive integer. */
 const bounded = (value: string | undefined, fallback: number, max: number) =>
@@ -243,7 +242,10 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
           return { app_id: found.appId, app_secret: appSecret };
         },
       );
-      admin.put<{ Params: { app_id: string; tenant_key: string } }>(
+      admin.put<{
+        Params: { app_id: string; tenant_key: string };
+        Body: { visibility?: VisibilityBody } | undefined;
+      }>(
         "/apps/:app_id/installations/:tenant_key",
         route(
           'Install an app in a tenant or change its visibility: {"visibility": "all" | {"users": [], "departments": []}}',
@@ -259,10 +261,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
           if (found.type === "self_built" && existing.some((i) => i.tenantKey !== tenantKey)) {
             throw new ApiError("AdminInvalidRequest", "a self_built app belongs to one tenant");
           }
-          const visibility = parseVisibility(
-            (request.body as { visibility?: unknown } | null)?.visibility,
-            "body.visibility",
-          );
+          const visibility = toVisibility(request.body?.visibility);
           const installation = { appId: found.appId, tenantKey, visibility };
           await storage.upsertInstallation(installation);
           return { tenant_key: tenantKey, visibility: visibilityView(installation) };

@@ -28,8 +28,9 @@ const seedEntry = (what: string) => ({
   description: `${what}, as in a seed file (README, "Seed file"); checked by the seed-file rules, whose errors name the field`,
 });
 
+const nonEmptyStrings = { type: "array", items: nonEmpty } as const;
 const visibility = {
-  oneOf: [{ const: "all" }, object({ users: strings, departments: strings })],
+  oneOf: [{ const: "all" }, object({ users: nonEmptyStrings, departments: nonEmptyStrings })],
 };
 
 export const View = {
@@ -110,7 +111,7 @@ export const AdminSchemas = {
     "An app: {app_id?, app_secret?, name, type, tenant_key | installations, scopes, visibility}",
   ),
   importBody: seedEntry("A whole seed file: {tenants, users, apps}"),
-  appPatch: object({ name: nonEmpty, scopes: strings }),
+  appPatch: object({ name: nonEmpty, scopes: nonEmptyStrings }),
   installationBody: object({ visibility }),
   loginCodes: object(
     {
