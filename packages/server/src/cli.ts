@@ -28,7 +28,7 @@ Usage:
 --db takes sqlite:PATH (default sqlite:./data/mina-auth.db), sqlite::memory: or postgres://…
 Environment: MINA_AUTH_HOST, MINA_AUTH_PORT, MINA_AUTH_DB, MINA_AUTH_ADMIN_TOKEN, MINA_AUTH_LOG_LEVEL,
              MINA_AUTH_REVOKE_ON_CODE_REUSE (true|false), MINA_AUTH_REQUEST_TIMEOUT_MS (default 10000),
-             MINA_AUTH_RATE_LIMITS (true|false, default true), MINA_AUTH_FAST_LANE (true|false, default true),
+             MINA_AUTH_RATE_LIMITS (true|false, default true),
              MINA_AUTH_PURGE_INTERVAL_MS (default 300000; 0: expired rows are never deleted)
 `;
 
@@ -60,10 +60,6 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ServerConfig {
   if (rateLimits !== undefined && rateLimits !== "true" && rateLimits !== "false") {
     throw new ConfigError("MINA_AUTH_RATE_LIMITS must be true or false");
   }
-  const fastLane = env.MINA_AUTH_FAST_LANE;
-  if (fastLane !== undefined && fastLane !== "true" && fastLane !== "false") {
-    throw new ConfigError("MINA_AUTH_FAST_LANE must be true or false");
-  }
   if (port !== undefined && !/^\d+$/.test(port)) throw new ConfigError(`port must be a number (got ${port})`);
   const requestTimeout = env.MINA_AUTH_REQUEST_TIMEOUT_MS;
   if (requestTimeout !== undefined && !/^[1-9]\d*$/.test(requestTimeout)) {
@@ -88,7 +84,6 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ServerConfig {
       enabled: rateLimits === undefined ? defaultConfig.rateLimits.enabled : rateLimits === "true",
     },
     requestTimeoutMs: requestTimeout === undefined ? defaultConfig.requestTimeoutMs : Number(requestTimeout),
-    fastLane: fastLane === undefined ? defaultConfig.fastLane : fastLane === "true",
     purgeIntervalMs: purgeInterval === undefined ? defaultConfig.purgeIntervalMs : Number(purgeInterval),
   });
 }

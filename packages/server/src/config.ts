@@ -21,11 +21,6 @@ export interface ServerConfig {
   /** Abuse limits kept in storage, so N instances share one count (security.md H6). */
   rateLimits: RateLimitConfig;
   /**
-   * tokenLoginValidate on node:http in front of fastify (http/exchange-fast-lane.ts); false
-   * routes it through fastify like every other endpoint (same answers, more CPU per login).
-   */
-  fastLane: boolean;
-  /**
    * Milliseconds between purges of expired codes, tokens, rate-limit windows and grants whose
    * family ended over 30 days ago (domain/purge-schedule.ts); 0 turns it off.
    */
@@ -61,7 +56,6 @@ export const defaultConfig: ServerConfig = {
   logLevel: "info",
   requestTimeoutMs: 10_000,
   shutdownGraceMs: 10_000,
-  fastLane: true,
   purgeIntervalMs: 5 * MINUTE,
   // Generous for real use: a client caches its app token for 2 h, a login code fails rarely
   // (expired, replayed by a retry), a refresh family rotates about once per 2 h.

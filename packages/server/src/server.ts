@@ -1,3 +1,4 @@
+import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { DestinationStream } from "pino";
 import { type Clock, systemClock } from "./clock.ts";
@@ -5,6 +6,7 @@ import type { ServerConfig } from "./config.ts";
 import { PurgeSchedule } from "./domain/purge-schedule.ts";
 import { type LoadedSeed, loadSeed, type SeedFile } from "./domain/seed.ts";
 import { buildApp } from "./http/app.ts";
+import { listenApp } from "./http/listen.ts";
 import { newAdminToken } from "./secrets.ts";
 import { openStorage } from "./storage/open.ts";
 import type { Storage } from "./storage/port.ts";
@@ -14,6 +16,8 @@ export interface RunningServer {
   storage: Storage;
   /** e.g. http://127.0.0.1:8787 */
   url: string;
+  /** Every address it listens on (several for `localhost` where it resolves to several). */
+  addresses: AddressInfo[];
   adminToken: string;
   /** The seed loaded at start, if the database was empty and a seed was given. */
   seeded: LoadedSeed | null;
@@ -50,7 +54,6 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         logLevel: config.logLevel,
         requestTimeoutMs: config.requestTimeoutMs,
         rateLimits: config.rateLimits,
-        fastLane: config.fastLane,
       },
       {
         storage,
@@ -58,7 +61,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         ...(options.logStream ? { logStream: options.logStream } : {}),
       },
     );
-    await app.listen({ host: config.host, port: config.port });
+    const listening = await listenApp(app, config.host, config.port);
     const purges =
       config.purgeIntervalMs > 0
         ? new PurgeSchedule({
@@ -68,20 +71,21 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
             log: app.log.child({ component: "purge" }),
           })
         : null;
-    const address = app.server.address();
-    const port = typeof address === "object" && address ? address.port : config.port;
+    const port = listening.addresses[0]?.port ?? config.port;
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     let closing: Promise<void> | null = null;
     return {
       app,
       storage,
       url: `http://${host}:${port}`,
+      addresses: listening.addresses,
       adminToken,
       seeded,
       close: () => {
         closing ??= (async () => {
           try {
-            await app.close();
+            // The siblings stop with the main server: app.close() sets every answer to close.
+            await Promise.all([app.close(), listening.closeSiblings()]);
           } finally {
             await purges?.stop();
             await storage.close();

@@ -99,7 +99,7 @@ describe("npm run bench (smoke)", () => {
       "--only",
       "node-http-ceiling",
       "--variant",
-      "MINA_AUTH_FAST_LANE=false",
+      "MINA_AUTH_RATE_LIMITS=false",
     ]);
     assert.equal(alone.code, 2);
     assert.match(alone.output, /--variant is measured beside mina-auth-sqlite/);

@@ -295,8 +295,8 @@ describe("refusals: exit 2, one line, no stack trace", () => {
       /MINA_AUTH_REQUEST_TIMEOUT_MS/,
     );
     assertRefused(
-      await cli(["serve"], { MINA_AUTH_FAST_LANE: "maybe" }),
-      /MINA_AUTH_FAST_LANE must be true or false/,
+      await cli(["serve"], { MINA_AUTH_RATE_LIMITS: "maybe" }),
+      /MINA_AUTH_RATE_LIMITS must be true or false/,
     );
     assertRefused(
       await cli(["serve"], { MINA_AUTH_PURGE_INTERVAL_MS: "hourly" }),

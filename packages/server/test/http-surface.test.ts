@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
+import { platformEndpoints } from "../src/http/platform/endpoints.ts";
 import { ADMIN_TOKEN, DEMO, startTestServer, type TestResponse, type TestServer } from "./harness.ts";
 
 const APP_TOKEN_PATH = "/open-apis/auth/v3/app_access_token/internal";
@@ -330,7 +331,7 @@ describe("HTTP surface", () => {
       ]);
     });
 
-    it("/openapi.json documents exactly the routes the server registered (from Fastify's own route tree)", async () => {
+    it("/openapi.json documents exactly the routes the server serves (Fastify's own route tree and the platform table)", async () => {
       // printRoutes draws a tree: "├── /admin/v1/apps (GET, HEAD, POST)" then "│   └── /:app_id (…)".
       const registered = new Set<string>();
       const stack: string[] = [];
@@ -346,6 +347,12 @@ describe("HTTP surface", () => {
         }
       }
       assert.ok(registered.has("post /admin/v1/apps/{app_id}/secret"), [...registered].join("\n"));
+      // The platform endpoints are served by platform/handler.ts from this table, not by fastify.
+      for (const endpoint of platformEndpoints({} as never, {} as never)) {
+        const key = `${endpoint.method.toLowerCase()} ${endpoint.path}`;
+        assert.ok(!registered.has(key), `${key} is served twice`);
+        registered.add(key);
+      }
       const res = await t.request("GET", "/openapi.json");
       const documented = new Set(
         Object.entries(res.body.paths as Record<string, object>).flatMap(([path, ops]) =>

@@ -1,4 +1,4 @@
-import { Formats, Lifetimes } from "@mina-auth/protocol";
+import { type AppCredentialsRequest, Formats, Lifetimes } from "@mina-auth/protocol";
 import type { Clock } from "../clock.ts";
 import { deriveAppToken, matchesDigest, newSalt, sha256Hex } from "../secrets.ts";
 import type { AppTokenKind, AppTokenRecord, AppTokenStorage, CatalogueStorage } from "../storage/port.ts";
@@ -10,8 +10,6 @@ export interface IssuedAppToken {
   /** Seconds left before it expires. */
   expire: number;
 }
-
-const MAX_CREDENTIAL_CHARS = 256;
 
 /**
  * Bounds of the in-process app-token cache (`authenticate`): at most this many entries, each
@@ -29,23 +27,6 @@ interface CachedAppToken {
   freshUntil: number;
 }
 
-function readCredentials(body: unknown): { appId: string; appSecret: string } {
-  const record = (body ?? {}) as Record<string, unknown>;
-  const appId = record.app_id;
-  const appSecret = record.app_secret;
-  if (
-    typeof appId !== "string" ||
-    typeof appSecret !== "string" ||
-    appId.length === 0 ||
-    appSecret.length === 0 ||
-    appId.length > MAX_CREDENTIAL_CHARS ||
-    appSecret.length > MAX_CREDENTIAL_CHARS
-  ) {
-    throw new ApiError("InvalidParam");
-  }
-  return { appId, appSecret };
-}
-
 /**
  * App and tenant access tokens (auth/v3). Tokens live 2 hours; while 30 minutes or more remain
  * a new request gets the same token back (re-derived from the presented secret), below that a
@@ -61,8 +42,9 @@ export class AppTokenService {
     private readonly limiter?: RateLimiter,
   ) {}
 
-  async issue(kind: AppTokenKind, body: unknown): Promise<IssuedAppToken> {
-    const { appId, appSecret } = readCredentials(body);
+  /** The credentials' shape was checked at the edge (http/platform/schemas.ts: 10003). */
+  async issue(kind: AppTokenKind, credentials: AppCredentialsRequest): Promise<IssuedAppToken> {
+    const { app_id: appId, app_secret: appSecret } = credentials;
     const app = await this.storage.getApp(appId);
     if (!app) throw new ApiError("InvalidParam");
     // Every attempt counts, before the secret is checked (H6: wrong secrets per app).

@@ -3,8 +3,10 @@ import {
   type LegacyRefreshData,
   Lifetimes,
   type OidcRefreshData,
+  type RefreshRequest,
   Scopes,
   type TokenLoginValidateData,
+  type TokenLoginValidateRequest,
   type UserInfoData,
 } from "@mina-auth/protocol";
 import type { Clock } from "../clock.ts";
@@ -120,11 +122,15 @@ export class LoginService {
     return { codes, expiresAt: Math.floor(expiresAt / 1000) };
   }
 
-  /** tokenLoginValidate, after the app token was accepted. Check order: code, then visibility. */
-  async exchange(caller: AppTokenRecord, body: unknown, clientAddress = ""): Promise<TokenLoginValidateData> {
-    const code = (body as { code?: unknown } | null)?.code;
-    if (typeof code !== "string" || !Formats.loginCode.test(code)) throw new ApiError("InvalidCode");
-
+  /**
+   * tokenLoginValidate, after the app token was accepted and the code's format checked at the
+   * edge (http/platform/schemas.ts: 10226). Check order: code, then visibility.
+   */
+  async exchange(
+    caller: AppTokenRecord,
+    { code }: TokenLoginValidateRequest,
+    clientAddress = "",
+  ): Promise<TokenLoginValidateData> {
     const now = this.clock.now();
     const tokens = this.freshTokens(now);
     const sessionKey = newSessionKey();
@@ -166,23 +172,21 @@ export class LoginService {
     }
   }
 
-  async refresh(caller: AppTokenRecord, body: unknown, variant: "oidc"): Promise<OidcRefreshData>;
-  async refresh(caller: AppTokenRecord, body: unknown, variant: "legacy"): Promise<LegacyRefreshData>;
+  /** The request's shape (20001, 20036, 20026 in that order) was checked at the edge. */
+  async refresh(caller: AppTokenRecord, request: RefreshRequest, variant: "oidc"): Promise<OidcRefreshData>;
   async refresh(
     caller: AppTokenRecord,
-    body: unknown,
+    request: RefreshRequest,
+    variant: "legacy",
+  ): Promise<LegacyRefreshData>;
+  async refresh(
+    caller: AppTokenRecord,
+    request: RefreshRequest,
     variant: RefreshVariant,
   ): Promise<OidcRefreshData | LegacyRefreshData> {
-    const record = (body ?? {}) as Record<string, unknown>;
-    if (typeof record.refresh_token !== "string" || record.refresh_token.length === 0) {
-      throw new ApiError("RefreshBadRequest");
-    }
-    if (record.grant_type !== "refresh_token") throw new ApiError("RefreshGrantTypeInvalid");
-    if (!Formats.refreshToken.test(record.refresh_token)) throw new ApiError("RefreshTokenInvalid");
-
     const now = this.clock.now();
     const tokens = this.freshTokens(now);
-    const refreshTokenHash = storageKey("refresh_token", record.refresh_token);
+    const refreshTokenHash = storageKey("refresh_token", request.refresh_token);
     const outcome = await this.storage.rotateRefreshToken({
       refreshTokenHash,
       appId: caller.appId,

@@ -4,17 +4,11 @@ import type { Clock } from "../clock.ts";
 import { parseBearer } from "../domain/bearer.ts";
 import { ApiError } from "../domain/errors.ts";
 import type { LoginService } from "../domain/login.ts";
-import {
-  loadSeed,
-  parseApp,
-  parseTenant,
-  parseUser,
-  parseVisibility,
-  type TenantCheck,
-  toSeedFile,
-} from "../domain/seed.ts";
+import { loadSeed, parseApp, parseTenant, parseUser, type TenantCheck, toSeedFile } from "../domain/seed.ts";
 import { constantTimeEquals, newAppSecret, sha256Hex } from "../secrets.ts";
-import type { App, GrantSummary, Installation, Storage, User } from "../storage/port.ts";
+import type { App, GrantSummary, Installation, Storage, User, Visibility } from "../storage/port.ts";
+import { MAX_CODES_PER_REQUEST, AdminSchemas as S, View } from "./admin-schemas.ts";
+import type { RouteDoc } from "./openapi.ts";
 import { markSuccess, sendError } from "./reply.ts";
 
 export interface AdminDeps {
@@ -25,13 +19,12 @@ export interface AdminDeps {
 }
 
 const tags = ["admin"];
-/** Codes one POST /admin/v1/login-codes may mint (a bounded body and a bounded transaction). */
-const MAX_CODES_PER_REQUEST = 1000;
-const isCodeCount = (value: unknown): value is number =>
-  typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= MAX_CODES_PER_REQUEST;
-const doc = (summary: string, extra: object = {}) => ({
-  doc: { summary, tags, security: "admin" as const, ...extra },
-});
+/** A route's validation schemas and its entry in /openapi.json (openapi.ts). */
+const route = (
+  summary: string,
+  schema: { body?: object; params?: object; querystring?: object },
+  doc: Omit<RouteDoc, "summary" | "tags" | "security"> = {},
+) => ({ schema, config: { doc: { summary, tags, security: "admin" as const, ...doc } } });
 
 const userView = (u: User) => ({
   tenant_key: u.tenantKey,
@@ -65,13 +58,16 @@ const sessionView = (g: GrantSummary) => ({
   revoke_reason: g.revokeReason,
 });
 
-function positiveInt(value: unknown, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new ApiError("AdminInvalidRequest", "limit must be a positive integer");
-  return Math.min(n, max);
-}
+/** What the installation schema admits (absent means "all", as in a seed file), as stored. */
+type VisibilityBody = "all" | { users?: string[]; departments?: string[] } | undefined;
+const toVisibility = (body: VisibilityBody): Visibility =>
+  body === undefined || body === "all"
+    ? { all: true }
+    : { all: false, userIds: body.users ?? [], departmentIds: body.departments ?? [] };
+
+/** A query value the route's schema already checked as a positive integer. */
+const bounded = (value: string | undefined, fallback: number, max: number) =>
+  value === undefined ? fallback : Math.min(Number(value), max);
 
 /** The project's own admin API, `/admin/v1`, behind the admin bearer token. */
 export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void {
@@ -107,12 +103,16 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
         return payload;
       });
 
-      admin.get("/tenants", { config: doc("List tenants") }, async () => ({
+      admin.get("/tenants", route("List tenants", {}, { response: S.tenants }), async () => ({
         tenants: (await storage.listTenants()).map((t) => ({ tenant_key: t.tenantKey, name: t.name })),
       }));
       admin.post(
         "/tenants",
-        { config: doc("Create a tenant (tenant_key generated when left out)") },
+        route(
+          "Create a tenant (tenant_key generated when left out)",
+          { body: S.tenantBody },
+          { status: 201, errors: [409], response: View.tenant },
+        ),
         async (request, reply) => {
           const tenant = parseTenant(request.body, "body");
           if (await storage.getTenant(tenant.tenantKey))
@@ -123,7 +123,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       );
       admin.get<{ Params: { tenant_key: string } }>(
         "/tenants/:tenant_key",
-        { config: doc("One tenant") },
+        route("One tenant", { params: S.tenantParams }, { response: View.tenant }),
         async (request) => {
           const tenant = await storage.getTenant(request.params.tenant_key);
           if (!tenant) throw new ApiError("AdminNotFound", `tenant ${request.params.tenant_key}`);
@@ -133,14 +133,18 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
 
       admin.get<{ Querystring: { tenant_key?: string } }>(
         "/users",
-        { config: doc("List users (filter: tenant_key)") },
+        route("List users (filter: tenant_key)", { querystring: S.usersQuery }, { response: S.users }),
         async (request) => ({
           users: (await storage.listUsers(request.query.tenant_key)).map(userView),
         }),
       );
       admin.post(
         "/users",
-        { config: doc("Create a user (user_id and union_id generated when left out)") },
+        route(
+          "Create a user (user_id and union_id generated when left out)",
+          { body: S.userBody },
+          { status: 201, errors: [404, 409], response: View.user },
+        ),
         async (request, reply) => {
           const user = parseUser(request.body, "body", await tenantCheck());
           if (await storage.getUser(user.tenantKey, user.userId))
@@ -151,12 +155,16 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       );
       admin.get<{ Params: { tenant_key: string; user_id: string } }>(
         "/users/:tenant_key/:user_id",
-        { config: doc("One user") },
+        route("One user", { params: S.userParams }, { response: View.user }),
         async (request) => userView(await mustUser(request.params.tenant_key, request.params.user_id)),
       );
       admin.patch<{ Params: { tenant_key: string; user_id: string } }>(
         "/users/:tenant_key/:user_id",
-        { config: doc("Update a user (e.g. status: deactivated)") },
+        route(
+          "Update a user (e.g. status: deactivated)",
+          { params: S.userParams, body: S.userPatch },
+          { response: View.user },
+        ),
         async (request) => {
           const current = await mustUser(request.params.tenant_key, request.params.user_id);
           const merged = {
@@ -171,7 +179,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
         },
       );
 
-      admin.get("/apps", { config: doc("List apps (never their secrets)") }, async () => {
+      admin.get("/apps", route("List apps (never their secrets)", {}, { response: S.apps }), async () => {
         const apps = await storage.listApps();
         return {
           apps: await Promise.all(
@@ -181,7 +189,11 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       });
       admin.post(
         "/apps",
-        { config: doc("Create an app; the answer shows its app_secret once") },
+        route(
+          "Create an app; the answer shows its app_secret once",
+          { body: S.appBody },
+          { status: 201, errors: [404, 409], response: S.appWithSecret },
+        ),
         async (request, reply) => {
           const parsed = parseApp(request.body, "body", await tenantCheck());
           if (await storage.getApp(parsed.app.appId))
@@ -195,25 +207,22 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       );
       admin.get<{ Params: { app_id: string } }>(
         "/apps/:app_id",
-        { config: doc("One app") },
+        route("One app", { params: S.appParams }, { response: View.app }),
         async (request) => {
           const found = await mustApp(request.params.app_id);
           return appView(found, await storage.listInstallations(found.appId));
         },
       );
-      admin.patch<{ Params: { app_id: string } }>(
+      admin.patch<{ Params: { app_id: string }; Body: { name?: string; scopes?: string[] } | undefined }>(
         "/apps/:app_id",
-        { config: doc("Update an app's name or scopes") },
+        route(
+          "Update an app's name or scopes",
+          { params: S.appParams, body: S.appPatch },
+          { response: View.app },
+        ),
         async (request) => {
           const found = await mustApp(request.params.app_id);
-          const body = (request.body ?? {}) as { name?: unknown; scopes?: unknown };
-          const name = body.name === undefined ? found.name : body.name;
-          const scopes = body.scopes === undefined ? found.scopes : body.scopes;
-          if (typeof name !== "string" || name.length === 0)
-            throw new ApiError("AdminInvalidRequest", "name must be a non-empty string");
-          if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === "string")) {
-            throw new ApiError("AdminInvalidRequest", "scopes must be an array of strings");
-          }
+          const { name = found.name, scopes = found.scopes } = request.body ?? {};
           const updated = { ...found, name, scopes };
           await storage.upsertApp(updated);
           return appView(updated, await storage.listInstallations(found.appId));
@@ -221,7 +230,11 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       );
       admin.post<{ Params: { app_id: string } }>(
         "/apps/:app_id/secret",
-        { config: doc("Rotate an app's secret; the answer shows the new one once") },
+        route(
+          "Rotate an app's secret; the answer shows the new one once",
+          { params: S.appParams },
+          { response: S.secret },
+        ),
         async (request) => {
           const found = await mustApp(request.params.app_id);
           const appSecret = newAppSecret();
@@ -229,13 +242,16 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
           return { app_id: found.appId, app_secret: appSecret };
         },
       );
-      admin.put<{ Params: { app_id: string; tenant_key: string } }>(
+      admin.put<{
+        Params: { app_id: string; tenant_key: string };
+        Body: { visibility?: VisibilityBody } | undefined;
+      }>(
         "/apps/:app_id/installations/:tenant_key",
-        {
-          config: doc(
-            'Install an app in a tenant or change its visibility: {"visibility": "all" | {"users": [], "departments": []}}',
-          ),
-        },
+        route(
+          'Install an app in a tenant or change its visibility: {"visibility": "all" | {"users": [], "departments": []}}',
+          { params: S.installationParams, body: S.installationBody },
+          { response: S.installation },
+        ),
         async (request) => {
           const found = await mustApp(request.params.app_id);
           const tenantKey = request.params.tenant_key;
@@ -245,72 +261,26 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
           if (found.type === "self_built" && existing.some((i) => i.tenantKey !== tenantKey)) {
             throw new ApiError("AdminInvalidRequest", "a self_built app belongs to one tenant");
           }
-          const visibility = parseVisibility(
-            (request.body as { visibility?: unknown } | null)?.visibility,
-            "body.visibility",
-          );
+          const visibility = toVisibility(request.body?.visibility);
           const installation = { appId: found.appId, tenantKey, visibility };
           await storage.upsertInstallation(installation);
           return { tenant_key: tenantKey, visibility: visibilityView(installation) };
         },
       );
 
-      admin.post(
+      admin.post<{ Body: { app_id: string; user_id: string; tenant_key?: string; count?: number } }>(
         "/login-codes",
-        {
-          config: doc(
-            `Mint a login code, as tt.login does on a device; with count (1–${MAX_CODES_PER_REQUEST}), that many at once as {codes, expires_at}`,
-            {
-              body: {
-                type: "object",
-                required: ["app_id", "user_id"],
-                properties: {
-                  app_id: { type: "string" },
-                  user_id: { type: "string" },
-                  tenant_key: { type: "string" },
-                  count: { type: "integer", minimum: 1, maximum: MAX_CODES_PER_REQUEST },
-                },
-              },
-              response: {
-                oneOf: [
-                  {
-                    type: "object",
-                    description: "without count",
-                    properties: { code: { type: "string" }, expires_at: { type: "integer" } },
-                  },
-                  {
-                    type: "object",
-                    description: "with count",
-                    properties: {
-                      codes: { type: "array", items: { type: "string" } },
-                      expires_at: { type: "integer" },
-                    },
-                  },
-                ],
-              },
-            },
-          ),
-        },
+        route(
+          `Mint a login code, as tt.login does on a device; with count (1–${MAX_CODES_PER_REQUEST}), that many at once as {codes, expires_at}`,
+          { body: S.loginCodes },
+          { status: 201, errors: [404], response: S.minted },
+        ),
         async (request, reply) => {
-          const body = (request.body ?? {}) as Record<string, unknown>;
-          for (const key of ["app_id", "user_id"]) {
-            if (typeof body[key] !== "string" || body[key] === "")
-              throw new ApiError("AdminInvalidRequest", `${key} is required`);
-          }
-          if (body.tenant_key !== undefined && typeof body.tenant_key !== "string") {
-            throw new ApiError("AdminInvalidRequest", "tenant_key must be a string");
-          }
-          const { count } = body;
-          if (count !== undefined && !isCodeCount(count)) {
-            throw new ApiError(
-              "AdminInvalidRequest",
-              `count must be an integer from 1 to ${MAX_CODES_PER_REQUEST}`,
-            );
-          }
+          const { app_id, user_id, tenant_key, count } = request.body;
           const mint = {
-            appId: body.app_id as string,
-            userId: body.user_id as string,
-            ...(typeof body.tenant_key === "string" ? { tenantKey: body.tenant_key } : {}),
+            appId: app_id,
+            userId: user_id,
+            ...(tenant_key === undefined ? {} : { tenantKey: tenant_key }),
           };
           const { codes, expiresAt } = await login.mintCodes(mint, count ?? 1);
           // Without count, the contract's one-code shape.
@@ -321,7 +291,11 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
 
       admin.get<{ Querystring: Record<string, string | undefined> }>(
         "/sessions",
-        { config: doc("List sessions (filters: app_id, tenant_key, user_id, active=true, limit)") },
+        route(
+          "List sessions (filters: app_id, tenant_key, user_id, active=true, limit)",
+          { querystring: S.sessionsQuery },
+          { response: S.sessions },
+        ),
         async (request) => {
           const q = request.query;
           const grants = await storage.listGrants({
@@ -329,14 +303,18 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
             ...(q.tenant_key ? { tenantKey: q.tenant_key } : {}),
             ...(q.user_id ? { userId: q.user_id } : {}),
             ...(q.active === "true" ? { activeAt: clock.now() } : {}),
-            limit: positiveInt(q.limit, 100, 1000),
+            limit: bounded(q.limit, 100, 1000),
           });
           return { sessions: grants.map(sessionView) };
         },
       );
       admin.post<{ Params: { session_id: string } }>(
         "/sessions/:session_id/revoke",
-        { config: doc("Revoke a session: its access and refresh tokens stop working") },
+        route(
+          "Revoke a session: its access and refresh tokens stop working",
+          { params: S.sessionParams },
+          { response: S.revoked },
+        ),
         async (request) => {
           const revoked = await storage.revokeGrant(request.params.session_id, clock.now(), "admin");
           if (!revoked) throw new ApiError("AdminNotFound", `active session ${request.params.session_id}`);
@@ -346,13 +324,17 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
 
       admin.get<{ Querystring: Record<string, string | undefined> }>(
         "/audit-events",
-        { config: doc("Audit events, newest first (limit, before=<id>)") },
+        route(
+          "Audit events, newest first (limit, before=<id>)",
+          { querystring: S.auditQuery },
+          { response: S.events },
+        ),
         async (request) => {
-          const before =
-            request.query.before === undefined
-              ? undefined
-              : positiveInt(request.query.before, 1, Number.MAX_SAFE_INTEGER);
-          const events = await storage.listAuditEvents(positiveInt(request.query.limit, 100, 1000), before);
+          const { before, limit } = request.query;
+          const events = await storage.listAuditEvents(
+            bounded(limit, 100, 1000),
+            before === undefined ? undefined : bounded(before, 1, Number.MAX_SAFE_INTEGER),
+          );
           return {
             events: events.map((e) => ({
               id: e.id,
@@ -369,7 +351,11 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
 
       admin.post(
         "/import",
-        { config: doc("Import a seed file (upserts; IDs left out are generated)") },
+        route(
+          "Import a seed file (upserts; IDs left out are generated)",
+          { body: S.importBody },
+          { errors: [404], response: S.imported },
+        ),
         async (request) => {
           const known = (await storage.listTenants()).map((t) => t.tenantKey);
           const seed = loadSeed(request.body, known);
@@ -386,7 +372,11 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       );
       admin.get(
         "/export",
-        { config: doc("Export the catalogue as a seed file (secrets as digests, never tokens)") },
+        route(
+          "Export the catalogue as a seed file (secrets as digests, never tokens)",
+          {},
+          { response: S.seedFile },
+        ),
         async () => toSeedFile(await storage.exportCatalog()),
       );
     },

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createServer, type RequestListener, type Server, type ServerOptions } from "node:http";
 import type { Socket } from "node:net";
 import { Errors, Limits } from "@mina-auth/protocol";
-import Fastify, { type FastifyInstance, LogController } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { DestinationStream } from "pino";
 import type { Clock } from "../clock.ts";
 import { defaultConfig, type LogLevel, type RateLimitConfig } from "../config.ts";
@@ -12,14 +12,26 @@ import { RateLimiter } from "../domain/rate-limits.ts";
 import type { Storage } from "../storage/port.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
 import { EarlyAnswers } from "./early-answers.ts";
-import { createExchangeFastLane, type FastLane } from "./exchange-fast-lane.ts";
 import { answerFailure } from "./failures.ts";
 import { Metrics } from "./metrics.ts";
 import { OpenApiCollector } from "./openapi.ts";
-import { registerPlatformRoutes } from "./platform-routes.ts";
+import { platformEndpoints } from "./platform/endpoints.ts";
+import { type AnsweredRequest, createPlatformHandler, type PlatformHandler } from "./platform/handler.ts";
+import { drainBriefly } from "./platform/request-body.ts";
 import { sendError } from "./reply.ts";
 
 export const VERSION = "0.1.0";
+/** Fastify's default, which its own servers had: idle keep-alive connections live 72 s. */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The server's request listener: the platform handler, then fastify. */
+    handle: RequestListener;
+    /** Another server like `app.server`, answering with `handle` (listen.ts binds it). */
+    newServer: () => Server;
+  }
+}
 
 export interface AppOptions {
   adminToken: string;
@@ -28,8 +40,6 @@ export interface AppOptions {
   requestTimeoutMs: number;
   /** Shared-store abuse limits (security.md H6); `defaultConfig.rateLimits` when left out. */
   rateLimits?: RateLimitConfig;
-  /** tokenLoginValidate on node:http in front of fastify (exchange-fast-lane.ts); default true. */
-  fastLane?: boolean;
 }
 
 export interface AppDeps {
@@ -39,7 +49,25 @@ export interface AppDeps {
   logStream?: DestinationStream;
 }
 
-/** Builds the whole HTTP application without listening: tests drive it in-process or on loopback. */
+/** An answer's log line and metrics: one function for the platform handler and fastify's routes. */
+function observer(metrics: Metrics, log: FastifyBaseLogger) {
+  return (answered: AnsweredRequest): void => {
+    metrics.record(answered.route, answered.code, answered.ms / 1000);
+    // The line's fields are built only when they will be written (the benchmark logs at warn).
+    if (LOGS_INFO.has(log.level)) {
+      const { reqId, method, route, status, code } = answered;
+      log.info({ reqId, method, route, status, code, ms: Math.round(answered.ms * 10) / 10 }, "request");
+    }
+  };
+}
+const LOGS_INFO = new Set(["trace", "debug", "info"]);
+
+/**
+ * Builds the whole HTTP application without listening: tests drive it in-process or on loopback.
+ * One node:http server: the platform endpoints (/open-apis/…) are answered by the platform
+ * handler (platform/handler.ts), everything else by fastify. `app.handle` is that server's
+ * request listener, for in-process requests (light-my-request's inject) and sibling servers.
+ */
 export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   const { storage, clock } = deps;
   // Request ids correlate log lines; they are not secrets. A random prefix per app and a counter
@@ -51,6 +79,22 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     return `${reqIdPrefix}${reqIdSeq.toString(16).padStart(8, "0")}`;
   };
   const earlyAnswers = new EarlyAnswers();
+  // Given to http.createServer:
+  // - Node checks the timeouts only every connectionsCheckingInterval (30 s by default), which
+  //   let a slow client hold its socket for up to requestTimeout + 30 s;
+  // - with headersTimeout left at its 60 s default, Node 20 did not apply requestTimeout to a
+  //   body that never finishes: such a client held its socket for 60 s whatever the setting.
+  const httpOptions: ServerOptions = {
+    requestTimeout: options.requestTimeoutMs,
+    headersTimeout: Math.min(60_000, options.requestTimeoutMs),
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(options.requestTimeoutMs / 4))),
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+  };
+  let fastifyHandler: RequestListener | undefined;
+  let platform: PlatformHandler | undefined;
+  const handle: RequestListener = (request, response) => {
+    if (!platform!(request, response)) fastifyHandler!(request, response);
+  };
   const app = Fastify({
     logger: {
       level: options.logLevel,
@@ -66,16 +110,14 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     genReqId: nextRequestId,
     bodyLimit: Limits.bodyBytes,
     requestTimeout: options.requestTimeoutMs,
-    // Given to http.createServer, because Fastify assigns requestTimeout only after construction:
-    // - Node checks the timeouts only every connectionsCheckingInterval (30 s by default), which
-    //   let a slow client hold its socket for up to requestTimeout + 30 s;
-    // - with headersTimeout left at its 60 s default, Node 20 did not apply requestTimeout to a
-    //   body that never finishes: such a client held its socket for 60 s whatever the setting.
-    http: {
-      requestTimeout: options.requestTimeoutMs,
-      headersTimeout: Math.min(60_000, options.requestTimeoutMs),
-      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(options.requestTimeoutMs / 4))),
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // The server is ours, so that one listener answers both the platform and fastify's routes.
+    serverFactory: (handler) => {
+      fastifyHandler = handler;
+      return createServer(httpOptions, handle);
     },
+    // Admin input is validated by its schemas as sent: "3" is not a count, 7 not an app_id.
+    ajv: { customOptions: { coerceTypes: false } },
     onProtoPoisoning: "remove",
     onConstructorPoisoning: "remove",
     return503OnClosing: true,
@@ -96,6 +138,14 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
       }
     },
   });
+  app.decorate("handle", handle);
+  app.decorate("newServer", () => {
+    const server = createServer(httpOptions, handle);
+    for (const listener of app.server.listeners("clientError")) {
+      server.on("clientError", listener as (error: Error, socket: Socket) => void);
+    }
+    return server;
+  });
   // JSON only (security.md H3): text/plain would otherwise reach handlers as a string.
   app.removeContentTypeParser("text/plain");
 
@@ -113,30 +163,46 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     done(null, payload);
   });
 
-  const LOGS_INFO = new Set(["trace", "debug", "info"]);
   const metrics = new Metrics();
-  const openApi = new OpenApiCollector();
+  app.addHook("onClose", (_instance, done) => {
+    metrics.stop();
+    done();
+  });
+  const observe = observer(metrics, app.log);
+  const limiter = new RateLimiter(storage, clock, options.rateLimits ?? defaultConfig.rateLimits);
+  const appTokens = new AppTokenService(storage, clock, limiter);
+  const login = new LoginService(
+    storage,
+    clock,
+    { revokeGrantOnCodeReuse: options.revokeGrantOnCodeReuse },
+    limiter,
+  );
+  const endpoints = platformEndpoints(appTokens, login);
+  platform = createPlatformHandler({
+    endpoints,
+    appTokens,
+    log: app.log,
+    nextRequestId,
+    isClosing: () => closing,
+    earlyAnswers,
+    bodyLimit: Limits.bodyBytes,
+    requestTimeoutMs: options.requestTimeoutMs,
+    observe,
+  });
+  const openApi = new OpenApiCollector(endpoints);
   app.addHook("onRoute", (route) => openApi.add(route));
   app.decorateRequest("resultCode", Errors.InternalError.code);
 
   // One line per request: route pattern (never the raw URL), status, result code, duration.
   app.addHook("onResponse", (request, reply, done) => {
-    const route = request.routeOptions.url ?? "unmatched";
-    const elapsed = reply.elapsedTime;
-    metrics.record(route, request.resultCode, elapsed / 1000);
-    // The line's fields are built only when they will be written (the benchmark logs at warn).
-    if (LOGS_INFO.has(request.log.level)) {
-      request.log.info(
-        {
-          method: request.method,
-          route,
-          status: reply.statusCode,
-          code: request.resultCode,
-          ms: Math.round(elapsed * 10) / 10,
-        },
-        "request",
-      );
-    }
+    observe({
+      reqId: request.id,
+      method: request.method,
+      route: request.routeOptions.url ?? "unmatched",
+      status: reply.statusCode,
+      code: request.resultCode,
+      ms: reply.elapsedTime,
+    });
     done();
   });
 
@@ -144,9 +210,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     const { definition, msg, headers } = answerFailure(thrown, request.url, request.log);
     for (const [name, value] of headers) reply.header(name, value);
     if (definition === Errors.BodyTooLarge && !request.raw.complete) {
-      // Closing while the client still uploads makes the kernel answer its data with a reset,
-      // which discards our 413 before the client reads it. Read and drop the rest for a moment
-      // (bounded), so the 413 arrives; a client still sending after that is cut off.
+      // As the platform handler does (platform/handler.ts): let the 413 arrive before closing.
       return drainBriefly(request.raw, Math.min(1000, options.requestTimeoutMs)).then(() =>
         sendError(reply, definition, msg),
       );
@@ -158,35 +222,19 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     return sendError(reply, Errors.RouteNotFound);
   });
 
-  const limiter = new RateLimiter(storage, clock, options.rateLimits ?? defaultConfig.rateLimits);
-  const appTokens = new AppTokenService(storage, clock, limiter);
-  const login = new LoginService(
-    storage,
-    clock,
-    { revokeGrantOnCodeReuse: options.revokeGrantOnCodeReuse },
-    limiter,
-  );
-  registerPlatformRoutes(app, appTokens, login);
-  if (options.fastLane !== false) {
-    offerFirst(
-      app.server,
-      createExchangeFastLane({
-        appTokens,
-        login,
-        metrics,
-        log: app.log,
-        nextRequestId,
-        isClosing: () => closing,
-        earlyAnswers,
-        bodyLimit: Limits.bodyBytes,
-      }),
-    );
-  }
   registerAdminRoutes(app, { storage, login, clock, adminToken: options.adminToken });
 
   app.get(
     "/healthz",
-    { config: { doc: { summary: "200 while the process lives", tags: ["operations"] } } },
+    {
+      config: {
+        doc: {
+          summary: "200 while the process lives",
+          tags: ["operations"],
+          response: { type: "object", properties: { status: { const: "ok" } } },
+        },
+      },
+    },
     async (request) => {
       request.resultCode = 0;
       return { status: "ok" };
@@ -194,7 +242,19 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   );
   app.get(
     "/readyz",
-    { config: { doc: { summary: "200 while storage answers, 503 otherwise", tags: ["operations"] } } },
+    {
+      config: {
+        doc: {
+          summary: "200 while storage answers, 503 otherwise",
+          tags: ["operations"],
+          errors: [503],
+          response: {
+            type: "object",
+            properties: { status: { const: "ready" }, storage: { type: "string" } },
+          },
+        },
+      },
+    },
     async (request, reply) => {
       try {
         await withTimeout(storage.ping(), 2000);
@@ -210,7 +270,12 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     "/metrics",
     {
       config: {
-        doc: { summary: "Prometheus text: requests by route and result code", tags: ["operations"] },
+        doc: {
+          summary: "Prometheus text: requests by route and code, request durations, process and event loop",
+          tags: ["operations"],
+          contentType: "text/plain",
+          response: { type: "string" },
+        },
       },
     },
     async (request, reply) => {
@@ -220,10 +285,10 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   );
   app.get(
     "/openapi.json",
-    { config: { doc: { summary: "This document", tags: ["operations"] } } },
+    { config: { doc: { summary: "This document", tags: ["operations"], response: { type: "object" } } } },
     async (request) => {
       request.resultCode = 0;
-      return openApi.document(VERSION);
+      return openApi.document(VERSION, "/");
     },
   );
 
@@ -234,41 +299,6 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
 function answerStarted(socket: Socket): boolean {
   // Node keeps the response in flight on its socket until it finishes (not in its typings).
   return (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-}
-
-/**
- * Puts the fast lane in front of fastify's request handler on the server fastify made, leaving
- * its options, timeouts and listen logic untouched (a serverFactory would cost fastify's binding
- * of every address `localhost` resolves to; the extra servers it makes for those serve through
- * fastify alone, with the same answers, and with Node's bare timeout answers).
- */
-function offerFirst(server: Server, lane: FastLane): void {
-  const handlers = server.listeners("request") as Array<
-    (request: IncomingMessage, response: ServerResponse) => void
-  >;
-  if (handlers.length !== 1) {
-    throw new Error(`fast lane: expected fastify's one request handler, found ${handlers.length}`);
-  }
-  const [handler] = handlers as [(request: IncomingMessage, response: ServerResponse) => void];
-  server.removeListener("request", handler);
-  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
-    if (!lane(request, response)) handler(request, response);
-  });
-}
-
-/** Resumes a request stream and resolves when it ends, fails, or after `ms`, whichever is first. */
-function drainBriefly(stream: IncomingMessage, ms: number): Promise<void> {
-  if (stream.complete || stream.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      stream.off("end", done).off("close", done).off("error", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    stream.on("end", done).on("close", done).on("error", done);
-    stream.resume();
-  });
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -56,7 +56,7 @@ export function classify(
 /**
  * Classifies a failure, logs what deserves a line (never the request's data: only the error's
  * type and message, which carry no secret) and names the headers the answer adds. Shared by the
- * fastify error handler and the tokenLoginValidate fast lane, so both answer a failure alike.
+ * fastify error handler and the platform handler (platform/handler.ts), so both answer alike.
  */
 export function answerFailure(thrown: unknown, url: string, log: FastifyBaseLogger): FailureAnswer {
   const error = thrown instanceof Error ? thrown : new Error(String(thrown));

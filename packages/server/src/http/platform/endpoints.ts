@@ -1,0 +1,145 @@
+import {
+  type AppCredentialsRequest,
+  type ErrorName,
+  Paths,
+  type RefreshRequest,
+  type TokenLoginValidateData,
+  type TokenLoginValidateRequest,
+} from "@mina-auth/protocol";
+import type { AppTokenService } from "../../domain/app-tokens.ts";
+import type { LoginService } from "../../domain/login.ts";
+import type { AppTokenRecord } from "../../storage/port.ts";
+import {
+  type BodyRule,
+  credentialsRules,
+  Responses,
+  refreshRules,
+  tokenLoginValidateRules,
+} from "./schemas.ts";
+
+/** What an endpoint's answer is computed from, once its caller and body passed their checks. */
+export interface EndpointInput {
+  /** The app behind the bearer app/tenant token (endpoints with `auth: app` only). */
+  caller: AppTokenRecord;
+  /** The body, valid against the endpoint's rules (so of the request type they describe). */
+  body: unknown;
+  /** The bearer value, parsed strictly; null when absent or malformed. */
+  bearer: string | null;
+  clientAddress: string;
+}
+
+/**
+ * Who may call: anyone, the holder of an app or tenant token (checked before the body is even
+ * parsed, so a bad token answers its own code whatever the body), or of a user token (checked by
+ * the domain, which answers its own codes).
+ */
+export type Auth = { kind: "none" } | { kind: "app"; failure: ErrorName } | { kind: "user" };
+
+export interface Endpoint {
+  method: "GET" | "POST";
+  path: string;
+  operationId: string;
+  summary: string;
+  auth: Auth;
+  /** Ordered body rules (schemas.ts); none for an endpoint without a body. */
+  body?: BodyRule[];
+  /** The success answer's schema, for the document. */
+  response: object;
+  /** The success envelope's msg: the platform says "ok" on auth/v3 and "success" elsewhere. */
+  successMsg: "ok" | "success";
+  /** The success answer's fields after `code` and `msg`. */
+  answer(input: EndpointInput): Promise<object>;
+}
+
+/** The platform endpoints: one definition each, served by handler.ts and documented by openapi.ts. */
+export function platformEndpoints(appTokens: AppTokenService, login: LoginService): Endpoint[] {
+  const appAuth = (failure: ErrorName): Auth => ({ kind: "app", failure });
+  return [
+    credentialsEndpoint(appTokens, "app"),
+    credentialsEndpoint(appTokens, "tenant"),
+    {
+      method: "POST",
+      path: Paths.tokenLoginValidate,
+      operationId: "tokenLoginValidate",
+      summary: "Exchange a mini program's one-time login code for the user's identity and tokens",
+      auth: appAuth("AccessTokenInvalid"),
+      body: tokenLoginValidateRules,
+      response: Responses.tokenLoginValidate,
+      successMsg: "success",
+      answer: async ({ caller, body, clientAddress }) => ({
+        data: inSchemaOrder(await login.exchange(caller, body as TokenLoginValidateRequest, clientAddress)),
+      }),
+    },
+    {
+      method: "POST",
+      path: Paths.refreshAccessToken,
+      operationId: "refreshAccessToken",
+      summary: "Refresh a user_access_token (v1, with the user's profile): rotates the refresh_token",
+      auth: appAuth("RefreshAppTokenInvalid"),
+      body: refreshRules,
+      response: Responses.legacyRefresh,
+      successMsg: "success",
+      answer: async ({ caller, body }) => ({
+        data: await login.refresh(caller, body as RefreshRequest, "legacy"),
+      }),
+    },
+    {
+      method: "POST",
+      path: Paths.oidcRefreshAccessToken,
+      operationId: "oidcRefreshAccessToken",
+      summary: "Refresh a user_access_token (OIDC): rotates the refresh_token",
+      auth: appAuth("RefreshAppTokenInvalid"),
+      body: refreshRules,
+      response: Responses.oidcRefresh,
+      successMsg: "success",
+      answer: async ({ caller, body }) => ({
+        data: await login.refresh(caller, body as RefreshRequest, "oidc"),
+      }),
+    },
+    {
+      method: "GET",
+      path: Paths.userInfo,
+      operationId: "userInfo",
+      summary: "The user behind a user_access_token; identity fields gated by the app's scopes",
+      auth: { kind: "user" },
+      response: Responses.userInfo,
+      successMsg: "success",
+      answer: async ({ bearer }) => ({ data: await login.userInfo(bearer) }),
+    },
+  ];
+}
+
+/** app_access_token/internal or tenant_access_token/internal: the app's own credentials. */
+function credentialsEndpoint(appTokens: AppTokenService, kind: "app" | "tenant"): Endpoint {
+  const field = `${kind}_access_token`;
+  return {
+    method: "POST",
+    path: kind === "app" ? Paths.appAccessToken : Paths.tenantAccessToken,
+    operationId: `${kind}AccessToken`,
+    summary:
+      kind === "app"
+        ? "Get a self-built app's app_access_token (2 h; the same token while ≥ 30 min remain)"
+        : "Get a self-built app's tenant_access_token",
+    auth: { kind: "none" },
+    body: credentialsRules,
+    response: kind === "app" ? Responses.appAccessToken : Responses.tenantAccessToken,
+    successMsg: "ok",
+    answer: async ({ body }) => {
+      const issued = await appTokens.issue(kind, body as AppCredentialsRequest);
+      return { [field]: issued.token, expire: issued.expire };
+    },
+  };
+}
+
+/** The fields in the order of the response schema (as the platform's own answers list them). */
+function inSchemaOrder(data: TokenLoginValidateData): TokenLoginValidateData {
+  return {
+    open_id: data.open_id,
+    ...(data.employee_id === undefined ? {} : { employee_id: data.employee_id }),
+    session_key: data.session_key,
+    tenant_key: data.tenant_key,
+    access_token: data.access_token,
+    expires_in: Math.trunc(data.expires_in),
+    refresh_token: data.refresh_token,
+  };
+}
