@@ -40,8 +40,11 @@ export interface RateLimitRule {
 
 export interface RateLimitConfig {
   enabled: boolean;
-  /** Every app/tenant token request per known app_id, counted before the secret is checked. */
+  /** App/tenant token requests with the right secret, per app_id. */
   appToken: RateLimitRule;
+  /** App/tenant token requests with a wrong secret, per known app_id (counted apart, so an
+   * outsider who knows the public app_id cannot lock the owner out). */
+  failedAppSecretPerApp: RateLimitRule;
   /** Failed tokenLoginValidate redemptions per app. */
   failedRedeemPerApp: RateLimitRule;
   /** Failed tokenLoginValidate redemptions per client address (`request.ip`). */
@@ -68,6 +71,7 @@ export const defaultConfig: ServerConfig = {
   rateLimits: {
     enabled: true,
     appToken: { limit: 120, windowMs: MINUTE },
+    failedAppSecretPerApp: { limit: 120, windowMs: MINUTE },
     failedRedeemPerApp: { limit: 600, windowMs: MINUTE },
     failedRedeemPerAddress: { limit: 600, windowMs: MINUTE },
     refreshPerFamily: { limit: 30, windowMs: MINUTE },
@@ -106,6 +110,7 @@ export function validateConfig(config: ServerConfig): ServerConfig {
   const limits = config.rateLimits;
   for (const name of [
     "appToken",
+    "failedAppSecretPerApp",
     "failedRedeemPerApp",
     "failedRedeemPerAddress",
     "refreshPerFamily",
