@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { systemClock } from "./clock.ts";
 import {
@@ -12,7 +12,7 @@ import {
 import { DEMO_APP_SECRET, demoSeed } from "./demo-seed.ts";
 import { ApiError } from "./domain/errors.ts";
 import { LoginService } from "./domain/login.ts";
-import { loadSeed, SeedError, type SeedFile, toSeedFile } from "./domain/seed.ts";
+import { importSeed, readSeedFile, SeedError, toSeedFile } from "./domain/seed.ts";
 import { startServer } from "./server.ts";
 import { describeDb, openStorage } from "./storage/open.ts";
 
@@ -93,20 +93,6 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ServerConfig {
   });
 }
 
-function readJsonFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new SeedError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new SeedError(`${path} is not valid JSON`);
-  }
-}
-
 function walkthrough(base: string, adminToken: string, appId: string, appSecret: string): string {
   const pick = (field: string) => `node -pe 'JSON.parse(require("fs").readFileSync(0,"utf8")).${field}'`;
   return `Demo app: app_id ${appId}  app_secret ${appSecret}
@@ -130,11 +116,8 @@ Try the whole flow (paste into a shell):
 
 async function serve(flags: Flags): Promise<void> {
   const config = configFrom(flags, process.env);
-  let seed: SeedFile | undefined;
-  if (flags.seed) seed = readJsonFile(flags.seed) as SeedFile;
-  else if (flags.demo) seed = demoSeed;
-
-  const server = await startServer({ config, ...(seed ? { seed } : {}) });
+  const seed = flags.seed ? { seedDocument: readSeedFile(flags.seed) } : flags.demo ? { seed: demoSeed } : {};
+  const server = await startServer({ config, ...seed });
   const log = server.app.log;
   const demoApp = flags.demo ? await server.storage.getApp("cli_a1b2c3d4e5f6a7b8") : null;
   process.stderr.write(`\nmina-auth listening on ${server.url} (storage: ${describeDb(config.db)})\n`);
@@ -214,13 +197,9 @@ async function main(argv: string[]): Promise<number> {
     case "import": {
       const file = rest[0];
       if (!file) throw new ConfigError("import needs a FILE");
-      const raw = readJsonFile(file);
+      const document = readSeedFile(file);
       await withStorage(flags, async (storage) => {
-        const seed = loadSeed(
-          raw,
-          (await storage.listTenants()).map((t) => t.tenantKey),
-        );
-        await storage.importCatalog(seed.snapshot);
+        const seed = await importSeed(storage, document);
         const { tenants, users, apps } = seed.snapshot;
         process.stdout.write(
           `imported ${tenants.length} tenant(s), ${users.length} user(s), ${apps.length} app(s)\n`,

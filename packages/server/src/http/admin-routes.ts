@@ -5,7 +5,7 @@ import { parseBearer } from "../domain/bearer.ts";
 import { ApiError } from "../domain/errors.ts";
 import type { LoginService } from "../domain/login.ts";
 import {
-  loadSeed,
+  importSeed,
   parseApp,
   parseTenant,
   parseUser,
@@ -371,9 +371,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
         "/import",
         { config: doc("Import a seed file (upserts; IDs left out are generated)") },
         async (request) => {
-          const known = (await storage.listTenants()).map((t) => t.tenantKey);
-          const seed = loadSeed(request.body, known);
-          await storage.importCatalog(seed.snapshot);
+          const seed = await importSeed(storage, { value: request.body, source: "request body" });
           return {
             imported: {
               tenants: seed.snapshot.tenants.length,

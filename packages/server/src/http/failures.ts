@@ -30,7 +30,7 @@ export function classify(
   if (error instanceof SeedError)
     return {
       definition: Errors.AdminInvalidRequest,
-      msg: `${Errors.AdminInvalidRequest.msg}: ${error.message}`,
+      msg: `${Errors.AdminInvalidRequest.msg}: ${error.oneLine}`,
     };
   switch ((error as FastifyError).code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
