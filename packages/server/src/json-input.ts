@@ -172,7 +172,7 @@ export function object<S extends Shape, R extends keyof S & string>(
     for (const key of Object.keys(value)) {
       if (Object.hasOwn(shape, key)) continue;
       const near = closest(key, known);
-      issues.add(childPath(path, key), `unknown key${near ? `; did you mean "${near}"?` : ""}`);
+      issues.add(childPath(path, key), `unknown key${near ? ` (did you mean "${near}"?)` : ""}`);
     }
     const out: Record<string, unknown> = {};
     for (const key of known) {

@@ -10,6 +10,7 @@ import {
   parseTenant,
   parseUser,
   parseVisibility,
+  SEED_IMPORT_LIMIT,
   type TenantCheck,
   toSeedFile,
 } from "../domain/seed.ts";
@@ -369,7 +370,12 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
 
       admin.post(
         "/import",
-        { config: doc("Import a seed file (upserts; IDs left out are generated)") },
+        {
+          bodyLimit: SEED_IMPORT_LIMIT.bytes,
+          config: doc(
+            `Import a seed file (up to ${SEED_IMPORT_LIMIT.text}; upserts; an entry without its ID is matched by name or generated)`,
+          ),
+        },
         async (request) => {
           const seed = await importSeed(storage, { value: request.body, source: "request body" });
           return {
