@@ -1,14 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { systemClock } from "./clock.ts";
-import {
-  ConfigError,
-  defaultConfig,
-  isLoopback,
-  type LogLevel,
-  type ServerConfig,
-  validateConfig,
-} from "./config.ts";
+import { ConfigError, isLoopback, type ServerConfig } from "./config.ts";
+import { resolveConfig } from "./config-sources.ts";
 import { DEMO_APP_SECRET, demoSeed } from "./demo-seed.ts";
 import { ApiError } from "./domain/errors.ts";
 import { LoginService } from "./domain/login.ts";
@@ -26,6 +20,8 @@ Usage:
   mina-auth migrate [--db URL]
 
 --db takes sqlite:PATH (default sqlite:./data/mina-auth.db), sqlite::memory: or postgres://…
+--config FILE (default ./mina-auth.config.json when present) sets what the environment can;
+a flag wins over the environment, which wins over the file.
 Environment: MINA_AUTH_HOST, MINA_AUTH_PORT, MINA_AUTH_DB, MINA_AUTH_ADMIN_TOKEN, MINA_AUTH_LOG_LEVEL,
              MINA_AUTH_REVOKE_ON_CODE_REUSE (true|false), MINA_AUTH_REQUEST_TIMEOUT_MS (default 10000),
              MINA_AUTH_RATE_LIMITS (true|false, default true), MINA_AUTH_FAST_LANE (true|false, default true),
@@ -40,6 +36,7 @@ const options = {
   demo: { type: "boolean" },
   "admin-token": { type: "string" },
   "log-level": { type: "string" },
+  config: { type: "string" },
   out: { type: "string" },
   app: { type: "string" },
   user: { type: "string" },
@@ -49,48 +46,20 @@ const options = {
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>["values"];
 
-/** Flags win over the environment, which wins over the defaults. */
+/** Flag > environment > config file > default (config-sources.ts). */
 function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ServerConfig {
-  const port = flags.port ?? env.MINA_AUTH_PORT;
-  const reuse = env.MINA_AUTH_REVOKE_ON_CODE_REUSE;
-  if (reuse !== undefined && reuse !== "true" && reuse !== "false") {
-    throw new ConfigError("MINA_AUTH_REVOKE_ON_CODE_REUSE must be true or false");
-  }
-  const rateLimits = env.MINA_AUTH_RATE_LIMITS;
-  if (rateLimits !== undefined && rateLimits !== "true" && rateLimits !== "false") {
-    throw new ConfigError("MINA_AUTH_RATE_LIMITS must be true or false");
-  }
-  const fastLane = env.MINA_AUTH_FAST_LANE;
-  if (fastLane !== undefined && fastLane !== "true" && fastLane !== "false") {
-    throw new ConfigError("MINA_AUTH_FAST_LANE must be true or false");
-  }
-  if (port !== undefined && !/^\d+$/.test(port)) throw new ConfigError(`port must be a number (got ${port})`);
-  const requestTimeout = env.MINA_AUTH_REQUEST_TIMEOUT_MS;
-  if (requestTimeout !== undefined && !/^[1-9]\d*$/.test(requestTimeout)) {
-    throw new ConfigError(`MINA_AUTH_REQUEST_TIMEOUT_MS must be a positive integer (got ${requestTimeout})`);
-  }
-  const purgeInterval = env.MINA_AUTH_PURGE_INTERVAL_MS;
-  if (purgeInterval !== undefined && !/^\d+$/.test(purgeInterval)) {
-    throw new ConfigError(
-      `MINA_AUTH_PURGE_INTERVAL_MS must be a whole number of milliseconds, 0 for off (got ${purgeInterval})`,
-    );
-  }
-  return validateConfig({
-    ...defaultConfig,
-    host: flags.host ?? env.MINA_AUTH_HOST ?? defaultConfig.host,
-    port: port === undefined ? defaultConfig.port : Number(port),
-    db: flags.db ?? env.MINA_AUTH_DB ?? defaultConfig.db,
-    adminToken: flags["admin-token"] ?? env.MINA_AUTH_ADMIN_TOKEN ?? null,
-    logLevel: (flags["log-level"] ?? env.MINA_AUTH_LOG_LEVEL ?? defaultConfig.logLevel) as LogLevel,
-    revokeGrantOnCodeReuse: reuse === undefined ? defaultConfig.revokeGrantOnCodeReuse : reuse === "true",
-    rateLimits: {
-      ...defaultConfig.rateLimits,
-      enabled: rateLimits === undefined ? defaultConfig.rateLimits.enabled : rateLimits === "true",
+  return resolveConfig({
+    flags: {
+      host: flags.host,
+      port: flags.port,
+      db: flags.db,
+      adminToken: flags["admin-token"],
+      logLevel: flags["log-level"],
     },
-    requestTimeoutMs: requestTimeout === undefined ? defaultConfig.requestTimeoutMs : Number(requestTimeout),
-    fastLane: fastLane === undefined ? defaultConfig.fastLane : fastLane === "true",
-    purgeIntervalMs: purgeInterval === undefined ? defaultConfig.purgeIntervalMs : Number(purgeInterval),
-  });
+    env,
+    configFile: flags.config,
+    cwd: process.cwd(),
+  }).config;
 }
 
 function walkthrough(base: string, adminToken: string, appId: string, appSecret: string): string {

@@ -1,6 +1,7 @@
 /**
  * Configuration as one typed object: defaults here, validated at start with messages that name
- * the key. The environment is read only at the edge (cli.ts).
+ * the key. Flags, the environment and the config file are read at the edge (config-sources.ts,
+ * called by cli.ts).
  */
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
@@ -82,13 +83,15 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+export const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+/** What `db` may name: a SQLite file, SQLite in memory, or PostgreSQL. */
+export const DB_URL = /^(sqlite:|postgres:\/\/|postgresql:\/\/)/;
 
 export function validateConfig(config: ServerConfig): ServerConfig {
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new ConfigError(`port must be an integer from 0 to 65535 (got ${String(config.port)})`);
   }
-  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(config.db)) {
+  if (!DB_URL.test(config.db)) {
     throw new ConfigError("db must be sqlite:PATH, sqlite::memory: or postgres://…");
   }
   if (config.adminToken !== null && config.adminToken.length < 16) {
