@@ -271,18 +271,20 @@ export function parseJsonText(
   const offsets = new Map<string, number>();
   const failure = new JsonScanner(body, offsets).scanDocument();
   if (failure) {
-    const { line, column } = lineAndColumn(body, failure.offset);
+    const { line, column } = lineFinder(body)(failure.offset);
     throw new ErrorClass(source, [{ path: "", message: `not valid JSON: ${failure.message}`, line, column }]);
   }
   const value: unknown = JSON.parse(body);
   return {
     value,
     source,
-    locate: (issues) =>
-      issues.map((issue) => {
+    locate: (issues) => {
+      const at = lineFinder(body);
+      return issues.map((issue) => {
         const offset = offsets.get(issue.path) ?? offsets.get(parentOf(issue.path));
-        return offset === undefined ? issue : { ...issue, ...lineAndColumn(body, offset) };
-      }),
+        return offset === undefined ? issue : { ...issue, ...at(offset) };
+      });
+    },
   };
 }
 
@@ -291,14 +293,20 @@ function parentOf(path: string): string {
   return cut <= 0 ? "" : path.slice(0, cut);
 }
 
-function lineAndColumn(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let start = 0;
-  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
-    line++;
-    start = i + 1;
-  }
-  return { line, column: offset - start + 1 };
+/** Line and column (both from 1) of offsets in `text`; a file may have thousands of issues. */
+function lineFinder(text: string): (offset: number) => { line: number; column: number } {
+  const starts = [0];
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+  return (offset) => {
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (starts[mid]! <= offset) low = mid;
+      else high = mid - 1;
+    }
+    return { line: low + 1, column: offset - starts[low]! + 1 };
+  };
 }
 
 /**

@@ -6,14 +6,15 @@
  * @see issue 14, item 10
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
-import { SeedError } from "../src/domain/seed.ts";
+import { loadSeed, SeedError } from "../src/domain/seed.ts";
+import { parseJsonText } from "../src/json-input.ts";
 import { startEmulator } from "../src/testing.ts";
-import { type CliRun, runCli } from "./cli-process.ts";
+import { type CliRun, REPO_ROOT, runCli } from "./cli-process.ts";
 import { ADMIN_TOKEN, DEMO, startTestServer, type TestServer } from "./harness.ts";
 
 const TENANT = "aaaabbbbccccdd";
@@ -304,6 +305,20 @@ describe("the emulator refuses a seed with mistakes", () => {
         error instanceof SeedError &&
         error.issues.length === EXPECTED.length &&
         EXPECTED.every(([path]) => error.issues.some((issue) => issue.path === path)),
+    );
+  });
+});
+
+describe("the README's seed example", () => {
+  it("is a seed that loads as it stands", () => {
+    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Seed file"));
+    const example = /```json\n([\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(example, "the section opens with a JSON example");
+    const loaded = loadSeed(parseJsonText(example, "README.md"));
+    assert.deepEqual(
+      [loaded.snapshot.tenants.length, loaded.snapshot.users.length, loaded.snapshot.apps.length],
+      [1, 1, 1],
     );
   });
 });
