@@ -436,7 +436,7 @@ class JsonScanner {
         this.#fail("a string is not closed");
       }
       if (c === '"') break;
-      if (c < " ") this.#fail("a control character (a line break?) inside a string; write it as \\n");
+      if (c < " ") this.#fail("a control character (a line break?) inside a string (write it as \\n)");
       if (c === "\\") {
         const escaped = this.text[this.#at + 1] ?? "";
         if (escaped === "u") {

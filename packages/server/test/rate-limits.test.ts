@@ -147,6 +147,28 @@ describe("H6: an outsider's wrong secrets never lock the owner out", () => {
   });
 });
 
+describe("H6: the issue's case, with the default limits", () => {
+  it("130 wrong secrets in a minute, then the owner's app and tenant token requests answer 0", async () => {
+    const t = await startTestServer({
+      config: { rateLimits: { ...defaultConfig.rateLimits, enabled: true } },
+    });
+    try {
+      t.clock.set(T0);
+      const answers = new Map<number, number>();
+      for (let i = 0; i < 130; i++) {
+        const code = (await appTokenRequest(t, `guess-${i}`, i % 2 ? TENANT_TOKEN : APP_TOKEN)).body
+          .code as number;
+        answers.set(code, (answers.get(code) ?? 0) + 1);
+      }
+      assert.deepEqual(Object.fromEntries(answers), { 10014: 120, 99991400: 10 });
+      assert.equal((await appTokenRequest(t)).body.code, 0);
+      assert.equal((await appTokenRequest(t, DEMO.appSecret, TENANT_TOKEN)).body.code, 0);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe("H6: failed tokenLoginValidate redemptions", () => {
   it("per app: only failures count; over the limit failures answer 99991400, valid codes still work", async () => {
     const t = await startTestServer({

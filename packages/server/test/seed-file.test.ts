@@ -243,6 +243,76 @@ describe("the admin import API reads seeds as strictly, with its own body limit"
     assert.equal(apps.filter((a) => a.name === "Refs").length, 1);
   });
 
+  it("refuses what an import cannot do to stored entries, and shapes that contradict an app's type", async () => {
+    const hash = "0".repeat(64);
+    const res = await post({
+      tenants: [{ name: "Same" }, { name: "Same" }],
+      users: [
+        { tenant_key: DEMO.acme, user_id: "x1", name: "X1", union_id: `on_${"a".repeat(32)}` },
+        { tenant_key: DEMO.acme, user_id: "x2", name: "X2", union_id: `on_${"a".repeat(32)}` },
+      ],
+      apps: [
+        {
+          app_id: DEMO.storeAppId,
+          name: "Now self-built",
+          type: "self_built",
+          tenant_key: DEMO.acme,
+          visibility: "all",
+        },
+        { app_id: DEMO.appId, name: "Moved", tenant_key: DEMO.globex, visibility: "all" },
+        {
+          name: "Both secrets",
+          tenant_key: DEMO.acme,
+          visibility: "all",
+          app_secret: SECRET,
+          app_secret_sha256: hash,
+        },
+        { name: "Store with a tenant", type: "store", tenant_key: DEMO.acme, installations: [] },
+        {
+          name: "Self-built with installations",
+          tenant_key: DEMO.acme,
+          visibility: "all",
+          installations: [],
+        },
+      ],
+      open_ids: [
+        {
+          app_id: "cli_0000000000000000",
+          tenant_key: DEMO.acme,
+          user_id: "nobody1",
+          open_id: `ou_${"b".repeat(32)}`,
+        },
+      ],
+    });
+    assert.equal(res.status, 400, res.text);
+    const expected: Array<[string, RegExp]> = [
+      ["tenants[1]", /a tenant of this name twice \(also at tenants\[0\]\)/],
+      ["users[1].union_id", /is also the union_id of users\[0\]/],
+      [
+        "apps[0].type",
+        new RegExp(`app ${DEMO.storeAppId} is a store app in storage: import cannot change its type`),
+      ],
+      [
+        "apps[1].tenant_key",
+        new RegExp(`belongs to tenant ${DEMO.acme} in storage, and a self_built app has one tenant`),
+      ],
+      ["apps[2].app_secret_sha256", /give app_secret or app_secret_sha256, not both/],
+      ["apps[3].tenant_key", /a store app lists installations instead/],
+      ["apps[4].installations", /a self_built app has tenant_key and visibility instead/],
+      ["open_ids[0].app_id", /no app cli_0000000000000000/],
+      ["open_ids[0].user_id", /no user nobody1 in tenant/],
+    ];
+    const parts = (res.body.msg as string).split("; ");
+    assert.match(parts[0]!, new RegExp(`request body: ${expected.length} errors$`));
+    for (const [path, message] of expected) {
+      const item = parts.find((part) => part.startsWith(`${path}:`));
+      assert.ok(item, `${path} is listed: ${res.body.msg}`);
+      assert.match(item, message);
+    }
+    const store = await t.request("GET", `/admin/v1/apps/${DEMO.storeAppId}`, { token: ADMIN_TOKEN });
+    assert.equal(store.body.type, "store", "nothing was changed");
+  });
+
   it("refuses a name that matches several stored entries, saying to give the ID", async () => {
     for (const tenant_key of ["cccc000000000001", "cccc000000000002"]) {
       assert.equal((await post({ tenants: [{ tenant_key, name: "Twin" }] })).status, 200);

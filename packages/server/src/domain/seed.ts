@@ -335,7 +335,8 @@ export function loadSeed(document: JsonDocument, existing: CatalogSnapshot = EMP
     const path = `tenants[${i}]`;
     const matched = t.tenant_key === undefined ? matchOne(tenantsNamed(t.name), path, "tenants") : undefined;
     const tenantKey = t.tenant_key ?? matched?.tenantKey ?? newTenantKey();
-    once(`tenant ${tenantKey}`, path, t.tenant_key === undefined ? "a tenant of this name" : "tenant_key");
+    if (t.tenant_key === undefined) once(`tenant named ${t.name}`, path, "a tenant of this name");
+    else once(`tenant ${tenantKey}`, path, "tenant_key");
     known.tenants.add(tenantKey);
     counts.tenants[known.storedTenants.has(tenantKey) ? "matched" : "added"]++;
     return { tenantKey, name: t.name };
@@ -355,7 +356,8 @@ export function loadSeed(document: JsonDocument, existing: CatalogSnapshot = EMP
         ? matchOne(usersNamed(`${u.tenant_key}/${u.name}`), path, "users of this tenant")
         : storedUsers.get(`${u.tenant_key}/${u.user_id}`);
     const userId = u.user_id ?? matched?.userId ?? newUserId();
-    once(`user ${u.tenant_key}/${userId}`, path, u.user_id === undefined ? "a user of this name" : "user_id");
+    if (u.user_id === undefined) once(`user named ${u.tenant_key}/${u.name}`, path, "a user of this name");
+    else once(`user ${u.tenant_key}/${userId}`, path, "user_id");
     counts.users[matched ? "matched" : "added"]++;
     // A stored user keeps its union_id when the seed leaves it out: it is the user's identity.
     const unionId = u.union_id ?? matched?.unionId ?? newUnionId();
@@ -392,7 +394,8 @@ export function loadSeed(document: JsonDocument, existing: CatalogSnapshot = EMP
     const stored =
       a.app_id === undefined ? matchOne(appsNamed(a.name), path, "apps") : storedApps.get(a.app_id);
     const appId = a.app_id ?? stored?.appId ?? newAppId();
-    once(`app ${appId}`, path, a.app_id === undefined ? "an app of this name" : "app_id");
+    if (a.app_id === undefined) once(`app named ${a.name}`, path, "an app of this name");
+    else once(`app ${appId}`, path, "app_id");
     known.apps.add(appId);
     counts.apps[stored ? "matched" : "added"]++;
     if (issues.count > before) return;
@@ -400,7 +403,7 @@ export function loadSeed(document: JsonDocument, existing: CatalogSnapshot = EMP
     if (stored && stored.type !== type)
       issues.add(
         childPath(path, "type"),
-        `app ${appId} is a ${stored.type} app in storage; import cannot change its type`,
+        `app ${appId} is a ${stored.type} app in storage: import cannot change its type`,
       );
     const parsed = toApp(a, appId, stored?.secretHash ?? null);
     parsed.installations.forEach((installation, j) => {
@@ -412,7 +415,7 @@ export function loadSeed(document: JsonDocument, existing: CatalogSnapshot = EMP
     if (type === "self_built" && stored?.type === "self_built" && elsewhere)
       issues.add(
         childPath(path, "tenant_key"),
-        `app ${appId} belongs to tenant ${elsewhere.tenantKey} in storage; a self_built app has one tenant`,
+        `app ${appId} belongs to tenant ${elsewhere.tenantKey} in storage, and a self_built app has one tenant`,
       );
     apps.push(parsed.app);
     installations.push(...parsed.installations);
