@@ -306,140 +306,179 @@ export function loadSeed(document: JsonDocument, existing: CatalogSnapshot = EMP
   const issues = new Issues();
   const read = seedFields(document.value, "", issues);
   if (read === undefined) throw issuesError(document, issues, SeedError);
-  const known = knownIds(document.value, existing);
-  const counts: LoadedSeed["counts"] = {
+  const seed = new SeedReader(issues, existing, knownIds(document.value, existing));
+  const rawApps = isRecord(document.value) && Array.isArray(document.value.apps) ? document.value.apps : [];
+  const tenants = (read.tenants ?? []).map((t, i) => seed.tenant(t, `tenants[${i}]`));
+  const users = (read.users ?? []).map((u, i) => seed.user(u, `users[${i}]`));
+  const apps = (read.apps ?? []).flatMap((a, i) => seed.app(rawApps[i], a, `apps[${i}]`) ?? []);
+  const openIds = (read.open_ids ?? []).map((o, i) => seed.openId(o, `open_ids[${i}]`));
+  throwIssues(document, issues, SeedError);
+  return {
+    snapshot: {
+      tenants,
+      users,
+      apps: apps.map((a) => a.app),
+      installations: apps.flatMap((a) => a.installations),
+      openIds,
+    },
+    appSecrets: apps.flatMap(({ app, appSecret, secretGenerated }) =>
+      appSecret ? [{ appId: app.appId, name: app.name, appSecret, generated: secretGenerated }] : [],
+    ),
+    counts: seed.counts,
+  };
+}
+
+/** Groups items by a key; answers the items with that key. */
+function grouped<T>(items: readonly T[], keyOf: (item: T) => string): (key: string) => readonly T[] {
+  const map = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = map.get(key);
+    if (group) group.push(item);
+    else map.set(key, [item]);
+  }
+  return (key) => map.get(key) ?? [];
+}
+
+type TenantFields = NonNullable<ReturnType<typeof tenantFields>>;
+type OpenIdFields = NonNullable<ReturnType<typeof openIdFields>>;
+
+/** One seed's entries, resolved against storage in file order; issues go to `issues`. */
+class SeedReader {
+  readonly counts: LoadedSeed["counts"] = {
     tenants: { added: 0, matched: 0 },
     users: { added: 0, matched: 0 },
     apps: { added: 0, matched: 0 },
   };
-  const firstAt = new Map<string, string>();
-  const once = (key: string, path: string, what: string) => {
-    const first = firstAt.get(key);
-    if (first !== undefined) issues.add(path, `${what} twice (also at ${first})`);
-    else firstAt.set(key, path);
-  };
-  const byName = <T>(items: T[], nameOf: (item: T) => string) => {
-    const map = new Map<string, T[]>();
-    for (const item of items) map.set(nameOf(item), [...(map.get(nameOf(item)) ?? []), item]);
-    return (name: string) => map.get(name) ?? [];
-  };
-  /** The one stored entry with this natural key; an issue when several have it. */
-  const matchOne = <T>(found: T[], path: string, what: string): T | undefined => {
-    if (found.length > 1)
-      issues.add(path, `${found.length} ${what} in storage have this name: give the ID to say which`);
-    return found.length === 1 ? found[0] : undefined;
-  };
+  /** The first path of each ID or natural key, to report a second one. */
+  readonly #firstAt = new Map<string, string>();
+  readonly #unionIds = new Map<string, string>();
+  readonly #tenantsNamed: (name: string) => readonly Tenant[];
+  readonly #usersNamed: (tenantAndName: string) => readonly User[];
+  readonly #storedUsers: Map<string, User>;
+  readonly #appsNamed: (name: string) => readonly App[];
+  readonly #storedApps: Map<string, App>;
+  readonly #installedIn: (appId: string) => readonly Installation[];
 
-  const tenantsNamed = byName(existing.tenants, (t) => t.name);
-  const tenants: Tenant[] = (read.tenants ?? []).map((t, i) => {
-    const path = `tenants[${i}]`;
-    const matched = t.tenant_key === undefined ? matchOne(tenantsNamed(t.name), path, "tenants") : undefined;
+  constructor(
+    private readonly issues: Issues,
+    existing: CatalogSnapshot,
+    private readonly known: ReturnType<typeof knownIds>,
+  ) {
+    this.#tenantsNamed = grouped(existing.tenants, (t) => t.name);
+    this.#usersNamed = grouped(existing.users, (u) => `${u.tenantKey}/${u.name}`);
+    this.#storedUsers = new Map(existing.users.map((u) => [`${u.tenantKey}/${u.userId}`, u]));
+    this.#appsNamed = grouped(existing.apps, (a) => a.name);
+    this.#storedApps = new Map(existing.apps.map((a) => [a.appId, a]));
+    this.#installedIn = grouped(existing.installations, (i) => i.appId);
+  }
+
+  tenant(t: TenantFields, path: string): Tenant {
+    const matched =
+      t.tenant_key === undefined ? this.#matchOne(this.#tenantsNamed(t.name), path, "tenants") : undefined;
     const tenantKey = t.tenant_key ?? matched?.tenantKey ?? newTenantKey();
-    if (t.tenant_key === undefined) once(`tenant named ${t.name}`, path, "a tenant of this name");
-    else once(`tenant ${tenantKey}`, path, "tenant_key");
-    known.tenants.add(tenantKey);
-    counts.tenants[known.storedTenants.has(tenantKey) ? "matched" : "added"]++;
+    if (t.tenant_key === undefined) this.#once(`tenant named ${t.name}`, path, "a tenant of this name");
+    else this.#once(`tenant ${tenantKey}`, path, "tenant_key");
+    this.known.tenants.add(tenantKey);
+    this.counts.tenants[this.known.storedTenants.has(tenantKey) ? "matched" : "added"]++;
     return { tenantKey, name: t.name };
-  });
-  const checkTenant = (tenantKey: string, path: string) => {
-    if (!known.tenants.has(tenantKey)) issues.add(path, `no tenant ${tenantKey} in this seed or in storage`);
-  };
+  }
 
-  const storedUsers = new Map(existing.users.map((u) => [`${u.tenantKey}/${u.userId}`, u]));
-  const usersNamed = byName(existing.users, (u) => `${u.tenantKey}/${u.name}`);
-  const unionIds = new Map<string, string>();
-  const users: User[] = (read.users ?? []).map((u, i) => {
-    const path = `users[${i}]`;
-    checkTenant(u.tenant_key, childPath(path, "tenant_key"));
+  user(u: UserFields, path: string): User {
+    this.#checkTenant(u.tenant_key, childPath(path, "tenant_key"));
     const matched =
       u.user_id === undefined
-        ? matchOne(usersNamed(`${u.tenant_key}/${u.name}`), path, "users of this tenant")
-        : storedUsers.get(`${u.tenant_key}/${u.user_id}`);
+        ? this.#matchOne(this.#usersNamed(`${u.tenant_key}/${u.name}`), path, "users of this tenant")
+        : this.#storedUsers.get(`${u.tenant_key}/${u.user_id}`);
     const userId = u.user_id ?? matched?.userId ?? newUserId();
-    if (u.user_id === undefined) once(`user named ${u.tenant_key}/${u.name}`, path, "a user of this name");
-    else once(`user ${u.tenant_key}/${userId}`, path, "user_id");
-    counts.users[matched ? "matched" : "added"]++;
-    // A stored user keeps its union_id when the seed leaves it out: it is the user's identity.
-    const unionId = u.union_id ?? matched?.unionId ?? newUnionId();
+    if (u.user_id === undefined)
+      this.#once(`user named ${u.tenant_key}/${u.name}`, path, "a user of this name");
+    else this.#once(`user ${u.tenant_key}/${userId}`, path, "user_id");
+    this.counts.users[matched ? "matched" : "added"]++;
     if (u.union_id !== undefined) {
-      const first = unionIds.get(u.union_id);
-      if (first !== undefined) issues.add(childPath(path, "union_id"), `is also the union_id of ${first}`);
-      else unionIds.set(u.union_id, path);
+      const first = this.#unionIds.get(u.union_id);
+      if (first !== undefined)
+        this.issues.add(childPath(path, "union_id"), `is also the union_id of ${first}`);
+      else this.#unionIds.set(u.union_id, path);
     }
-    return toUser(u, { userId, unionId });
-  });
+    // A stored user keeps its union_id when the seed leaves it out: it is the user's identity.
+    return toUser(u, { userId, unionId: u.union_id ?? matched?.unionId ?? newUnionId() });
+  }
 
-  const storedApps = new Map(existing.apps.map((a) => [a.appId, a]));
-  const appsNamed = byName(existing.apps, (a) => a.name);
-  const installedIn = byName(existing.installations, (i) => i.appId);
-  const checkVisibility = (visibility: Visibility, tenantKey: string, path: string) => {
-    if (visibility.all) return;
-    visibility.userIds.forEach((userId, k) => {
-      if (!known.users.has(`${tenantKey}/${userId}`))
-        issues.add(`${path}.users[${k}]`, `no user ${userId} in tenant ${tenantKey}`);
-    });
-    visibility.departmentIds.forEach((department, k) => {
-      if (!known.departments.has(`${tenantKey}/${department}`))
-        issues.add(`${path}.departments[${k}]`, `no user of tenant ${tenantKey} is in this department`);
-    });
-  };
-  const apps: App[] = [];
-  const installations: Installation[] = [];
-  const appSecrets: LoadedSeed["appSecrets"] = [];
-  (read.apps ?? []).forEach((a, i) => {
-    const path = `apps[${i}]`;
-    const raw = isRecord(document.value) && Array.isArray(document.value.apps) ? document.value.apps[i] : a;
-    const before = issues.count;
-    checkAppShape(raw, a, path, issues);
+  /** The app, or undefined when its own fields contradict each other (already reported). */
+  app(raw: unknown, a: AppFields, path: string): ParsedApp | undefined {
+    const before = this.issues.count;
+    checkAppShape(raw, a, path, this.issues);
     const stored =
-      a.app_id === undefined ? matchOne(appsNamed(a.name), path, "apps") : storedApps.get(a.app_id);
+      a.app_id === undefined
+        ? this.#matchOne(this.#appsNamed(a.name), path, "apps")
+        : this.#storedApps.get(a.app_id);
     const appId = a.app_id ?? stored?.appId ?? newAppId();
-    if (a.app_id === undefined) once(`app named ${a.name}`, path, "an app of this name");
-    else once(`app ${appId}`, path, "app_id");
-    known.apps.add(appId);
-    counts.apps[stored ? "matched" : "added"]++;
-    if (issues.count > before) return;
+    if (a.app_id === undefined) this.#once(`app named ${a.name}`, path, "an app of this name");
+    else this.#once(`app ${appId}`, path, "app_id");
+    this.known.apps.add(appId);
+    this.counts.apps[stored ? "matched" : "added"]++;
+    if (this.issues.count > before) return undefined;
     const type = a.type ?? "self_built";
     if (stored && stored.type !== type)
-      issues.add(
+      this.issues.add(
         childPath(path, "type"),
         `app ${appId} is a ${stored.type} app in storage: import cannot change its type`,
       );
-    const parsed = toApp(a, appId, stored?.secretHash ?? null);
-    parsed.installations.forEach((installation, j) => {
-      const at = type === "self_built" ? path : `${path}.installations[${j}]`;
-      checkTenant(installation.tenantKey, childPath(at, "tenant_key"));
-      checkVisibility(installation.visibility, installation.tenantKey, childPath(at, "visibility"));
-    });
-    const elsewhere = installedIn(appId).find((x) => x.tenantKey !== a.tenant_key);
+    const elsewhere = this.#installedIn(appId).find((x) => x.tenantKey !== a.tenant_key);
     if (type === "self_built" && stored?.type === "self_built" && elsewhere)
-      issues.add(
+      this.issues.add(
         childPath(path, "tenant_key"),
         `app ${appId} belongs to tenant ${elsewhere.tenantKey} in storage, and a self_built app has one tenant`,
       );
-    apps.push(parsed.app);
-    installations.push(...parsed.installations);
-    if (parsed.appSecret)
-      appSecrets.push({
-        appId,
-        name: parsed.app.name,
-        appSecret: parsed.appSecret,
-        generated: parsed.secretGenerated,
-      });
-  });
+    // A stored app whose secret the seed leaves out keeps its own.
+    const parsed = toApp(a, appId, stored?.secretHash ?? null);
+    parsed.installations.forEach((installation, j) => {
+      const at = type === "self_built" ? path : `${path}.installations[${j}]`;
+      this.#checkTenant(installation.tenantKey, childPath(at, "tenant_key"));
+      this.#checkVisibility(installation.visibility, installation.tenantKey, childPath(at, "visibility"));
+    });
+    return parsed;
+  }
 
-  const openIds = (read.open_ids ?? []).map((o, i) => {
-    const path = `open_ids[${i}]`;
-    if (!known.apps.has(o.app_id))
-      issues.add(childPath(path, "app_id"), `no app ${o.app_id} in this seed or in storage`);
-    checkTenant(o.tenant_key, childPath(path, "tenant_key"));
-    if (!known.users.has(`${o.tenant_key}/${o.user_id}`))
-      issues.add(childPath(path, "user_id"), `no user ${o.user_id} in tenant ${o.tenant_key}`);
+  openId(o: OpenIdFields, path: string): CatalogSnapshot["openIds"][number] {
+    if (!this.known.apps.has(o.app_id))
+      this.issues.add(childPath(path, "app_id"), `no app ${o.app_id} in this seed or in storage`);
+    this.#checkTenant(o.tenant_key, childPath(path, "tenant_key"));
+    if (!this.known.users.has(`${o.tenant_key}/${o.user_id}`))
+      this.issues.add(childPath(path, "user_id"), `no user ${o.user_id} in tenant ${o.tenant_key}`);
     return { appId: o.app_id, tenantKey: o.tenant_key, userId: o.user_id, openId: o.open_id };
-  });
+  }
 
-  throwIssues(document, issues, SeedError);
-  return { snapshot: { tenants, users, apps, installations, openIds }, appSecrets, counts };
+  #once(key: string, path: string, what: string): void {
+    const first = this.#firstAt.get(key);
+    if (first !== undefined) this.issues.add(path, `${what} twice (also at ${first})`);
+    else this.#firstAt.set(key, path);
+  }
+
+  /** The one stored entry with this natural key; an issue when several have it. */
+  #matchOne<T>(found: readonly T[], path: string, what: string): T | undefined {
+    if (found.length > 1)
+      this.issues.add(path, `${found.length} ${what} in storage have this name: give the ID to say which`);
+    return found.length === 1 ? found[0] : undefined;
+  }
+
+  #checkTenant(tenantKey: string, path: string): void {
+    if (!this.known.tenants.has(tenantKey))
+      this.issues.add(path, `no tenant ${tenantKey} in this seed or in storage`);
+  }
+
+  #checkVisibility(visibility: Visibility, tenantKey: string, path: string): void {
+    if (visibility.all) return;
+    visibility.userIds.forEach((userId, k) => {
+      if (!this.known.users.has(`${tenantKey}/${userId}`))
+        this.issues.add(`${path}.users[${k}]`, `no user ${userId} in tenant ${tenantKey}`);
+    });
+    visibility.departmentIds.forEach((department, k) => {
+      if (!this.known.departments.has(`${tenantKey}/${department}`))
+        this.issues.add(`${path}.departments[${k}]`, `no user of tenant ${tenantKey} is in this department`);
+    });
+  }
 }
 
 /**
