@@ -139,7 +139,7 @@ export const Errors = define({
     msg: "request trigger frequency limit",
     httpStatus: 429,
     origin: "platform",
-    when: "too many failed attempts for an app, client address or refresh family",
+    when: "over a rate limit: wrong app secrets, or token requests, per app; failed redemptions per app or client address; refreshes per family",
   },
   StorageUnavailable: {
     code: 1500,
@@ -181,7 +181,7 @@ export const Errors = define({
     msg: "request body exceeds 64 KiB",
     httpStatus: 413,
     origin: "ours",
-    when: "any endpoint: body over the limit, counted while streaming (chunked too)",
+    when: "any endpoint: body over the limit, counted while streaming (chunked too); POST /admin/v1/import has 16 MiB, and its msg says so",
   },
   RequestTimeout: {
     code: 9408,

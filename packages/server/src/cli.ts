@@ -1,18 +1,12 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { systemClock } from "./clock.ts";
-import {
-  ConfigError,
-  defaultConfig,
-  isLoopback,
-  type LogLevel,
-  type ServerConfig,
-  validateConfig,
-} from "./config.ts";
+import { ConfigError, isLoopback, type ServerConfig } from "./config.ts";
+import { resolveConfig } from "./config-sources.ts";
 import { DEMO_APP_SECRET, demoSeed } from "./demo-seed.ts";
 import { ApiError } from "./domain/errors.ts";
 import { LoginService } from "./domain/login.ts";
-import { loadSeed, SeedError, type SeedFile, toSeedFile } from "./domain/seed.ts";
+import { importSeed, readSeedFile, SeedError, toSeedFile } from "./domain/seed.ts";
 import { startServer } from "./server.ts";
 import { describeDb, openStorage } from "./storage/open.ts";
 
@@ -26,6 +20,8 @@ Usage:
   mina-auth migrate [--db URL]
 
 --db takes sqlite:PATH (default sqlite:./data/mina-auth.db), sqlite::memory: or postgres://…
+--config FILE (default ./mina-auth.config.json when present) sets what the environment can;
+a flag wins over the environment, which wins over the file.
 Environment: MINA_AUTH_HOST, MINA_AUTH_PORT, MINA_AUTH_DB, MINA_AUTH_ADMIN_TOKEN, MINA_AUTH_LOG_LEVEL,
              MINA_AUTH_REVOKE_ON_CODE_REUSE (true|false), MINA_AUTH_REQUEST_TIMEOUT_MS (default 10000),
              MINA_AUTH_RATE_LIMITS (true|false, default true),
@@ -40,6 +36,7 @@ const options = {
   demo: { type: "boolean" },
   "admin-token": { type: "string" },
   "log-level": { type: "string" },
+  config: { type: "string" },
   out: { type: "string" },
   app: { type: "string" },
   user: { type: "string" },
@@ -49,57 +46,20 @@ const options = {
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>["values"];
 
-/** Flags win over the environment, which wins over the defaults. */
+/** Flag > environment > config file > default (config-sources.ts). */
 function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ServerConfig {
-  const port = flags.port ?? env.MINA_AUTH_PORT;
-  const reuse = env.MINA_AUTH_REVOKE_ON_CODE_REUSE;
-  if (reuse !== undefined && reuse !== "true" && reuse !== "false") {
-    throw new ConfigError("MINA_AUTH_REVOKE_ON_CODE_REUSE must be true or false");
-  }
-  const rateLimits = env.MINA_AUTH_RATE_LIMITS;
-  if (rateLimits !== undefined && rateLimits !== "true" && rateLimits !== "false") {
-    throw new ConfigError("MINA_AUTH_RATE_LIMITS must be true or false");
-  }
-  if (port !== undefined && !/^\d+$/.test(port)) throw new ConfigError(`port must be a number (got ${port})`);
-  const requestTimeout = env.MINA_AUTH_REQUEST_TIMEOUT_MS;
-  if (requestTimeout !== undefined && !/^[1-9]\d*$/.test(requestTimeout)) {
-    throw new ConfigError(`MINA_AUTH_REQUEST_TIMEOUT_MS must be a positive integer (got ${requestTimeout})`);
-  }
-  const purgeInterval = env.MINA_AUTH_PURGE_INTERVAL_MS;
-  if (purgeInterval !== undefined && !/^\d+$/.test(purgeInterval)) {
-    throw new ConfigError(
-      `MINA_AUTH_PURGE_INTERVAL_MS must be a whole number of milliseconds, 0 for off (got ${purgeInterval})`,
-    );
-  }
-  return validateConfig({
-    ...defaultConfig,
-    host: flags.host ?? env.MINA_AUTH_HOST ?? defaultConfig.host,
-    port: port === undefined ? defaultConfig.port : Number(port),
-    db: flags.db ?? env.MINA_AUTH_DB ?? defaultConfig.db,
-    adminToken: flags["admin-token"] ?? env.MINA_AUTH_ADMIN_TOKEN ?? null,
-    logLevel: (flags["log-level"] ?? env.MINA_AUTH_LOG_LEVEL ?? defaultConfig.logLevel) as LogLevel,
-    revokeGrantOnCodeReuse: reuse === undefined ? defaultConfig.revokeGrantOnCodeReuse : reuse === "true",
-    rateLimits: {
-      ...defaultConfig.rateLimits,
-      enabled: rateLimits === undefined ? defaultConfig.rateLimits.enabled : rateLimits === "true",
+  return resolveConfig({
+    flags: {
+      host: flags.host,
+      port: flags.port,
+      db: flags.db,
+      adminToken: flags["admin-token"],
+      logLevel: flags["log-level"],
     },
-    requestTimeoutMs: requestTimeout === undefined ? defaultConfig.requestTimeoutMs : Number(requestTimeout),
-    purgeIntervalMs: purgeInterval === undefined ? defaultConfig.purgeIntervalMs : Number(purgeInterval),
-  });
-}
-
-function readJsonFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new SeedError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new SeedError(`${path} is not valid JSON`);
-  }
+    env,
+    configFile: flags.config,
+    cwd: process.cwd(),
+  }).config;
 }
 
 function walkthrough(base: string, adminToken: string, appId: string, appSecret: string): string {
@@ -125,11 +85,8 @@ Try the whole flow (paste into a shell):
 
 async function serve(flags: Flags): Promise<void> {
   const config = configFrom(flags, process.env);
-  let seed: SeedFile | undefined;
-  if (flags.seed) seed = readJsonFile(flags.seed) as SeedFile;
-  else if (flags.demo) seed = demoSeed;
-
-  const server = await startServer({ config, ...(seed ? { seed } : {}) });
+  const seed = flags.seed ? { seedDocument: readSeedFile(flags.seed) } : flags.demo ? { seed: demoSeed } : {};
+  const server = await startServer({ config, ...seed });
   const log = server.app.log;
   const demoApp = flags.demo ? await server.storage.getApp("cli_a1b2c3d4e5f6a7b8") : null;
   process.stderr.write(`\nmina-auth listening on ${server.url} (storage: ${describeDb(config.db)})\n`);
@@ -209,13 +166,9 @@ async function main(argv: string[]): Promise<number> {
     case "import": {
       const file = rest[0];
       if (!file) throw new ConfigError("import needs a FILE");
-      const raw = readJsonFile(file);
+      const document = readSeedFile(file);
       await withStorage(flags, async (storage) => {
-        const seed = loadSeed(
-          raw,
-          (await storage.listTenants()).map((t) => t.tenantKey),
-        );
-        await storage.importCatalog(seed.snapshot);
+        const seed = await importSeed(storage, document);
         const { tenants, users, apps } = seed.snapshot;
         process.stdout.write(
           `imported ${tenants.length} tenant(s), ${users.length} user(s), ${apps.length} app(s)\n`,

@@ -1,6 +1,7 @@
 /**
  * Configuration as one typed object: defaults here, validated at start with messages that name
- * the key. The environment is read only at the edge (cli.ts).
+ * the key. Flags, the environment and the config file are read at the edge (config-sources.ts,
+ * called by cli.ts).
  */
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
@@ -35,8 +36,11 @@ export interface RateLimitRule {
 
 export interface RateLimitConfig {
   enabled: boolean;
-  /** Every app/tenant token request per known app_id, counted before the secret is checked. */
+  /** App/tenant token requests with the right secret, per app_id. */
   appToken: RateLimitRule;
+  /** App/tenant token requests with a wrong secret, per known app_id (counted apart, so an
+   * outsider who knows the public app_id cannot lock the owner out). */
+  failedAppSecretPerApp: RateLimitRule;
   /** Failed tokenLoginValidate redemptions per app. */
   failedRedeemPerApp: RateLimitRule;
   /** Failed tokenLoginValidate redemptions per client address (`request.ip`). */
@@ -62,6 +66,7 @@ export const defaultConfig: ServerConfig = {
   rateLimits: {
     enabled: true,
     appToken: { limit: 120, windowMs: MINUTE },
+    failedAppSecretPerApp: { limit: 120, windowMs: MINUTE },
     failedRedeemPerApp: { limit: 600, windowMs: MINUTE },
     failedRedeemPerAddress: { limit: 600, windowMs: MINUTE },
     refreshPerFamily: { limit: 30, windowMs: MINUTE },
@@ -72,13 +77,15 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+export const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+/** What `db` may name: a SQLite file, SQLite in memory, or PostgreSQL. */
+export const DB_URL = /^(sqlite:|postgres:\/\/|postgresql:\/\/)/;
 
 export function validateConfig(config: ServerConfig): ServerConfig {
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new ConfigError(`port must be an integer from 0 to 65535 (got ${String(config.port)})`);
   }
-  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(config.db)) {
+  if (!DB_URL.test(config.db)) {
     throw new ConfigError("db must be sqlite:PATH, sqlite::memory: or postgres://…");
   }
   if (config.adminToken !== null && config.adminToken.length < 16) {
@@ -100,6 +107,7 @@ export function validateConfig(config: ServerConfig): ServerConfig {
   const limits = config.rateLimits;
   for (const name of [
     "appToken",
+    "failedAppSecretPerApp",
     "failedRedeemPerApp",
     "failedRedeemPerAddress",
     "refreshPerFamily",

@@ -4,9 +4,10 @@ import type { DestinationStream } from "pino";
 import { type Clock, systemClock } from "./clock.ts";
 import type { ServerConfig } from "./config.ts";
 import { PurgeSchedule } from "./domain/purge-schedule.ts";
-import { type LoadedSeed, loadSeed, type SeedFile } from "./domain/seed.ts";
+import { importSeed, type LoadedSeed, type SeedFile } from "./domain/seed.ts";
 import { buildApp } from "./http/app.ts";
 import { listenApp } from "./http/listen.ts";
+import type { JsonDocument } from "./json-input.ts";
 import { newAdminToken } from "./secrets.ts";
 import { openStorage } from "./storage/open.ts";
 import type { Storage } from "./storage/port.ts";
@@ -29,6 +30,8 @@ export interface StartOptions {
   config: ServerConfig;
   /** Loaded only into an empty catalogue (no apps yet). */
   seed?: SeedFile;
+  /** The same from a file (`serve --seed`), so that errors carry the file's lines and columns. */
+  seedDocument?: JsonDocument;
   clock?: Clock;
   storage?: Storage;
   logStream?: DestinationStream;
@@ -41,10 +44,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   try {
     await storage.migrate();
     let seeded: LoadedSeed | null = null;
-    if (options.seed && (await storage.listApps()).length === 0) {
-      seeded = loadSeed(options.seed);
-      await storage.importCatalog(seeded.snapshot);
-    }
+    const seed: JsonDocument | undefined =
+      options.seedDocument ?? (options.seed ? { value: options.seed, source: "seed" } : undefined);
+    if (seed && (await storage.listApps()).length === 0) seeded = await importSeed(storage, seed);
     const adminToken = config.adminToken ?? newAdminToken();
     const clock = options.clock ?? systemClock;
     const app = buildApp(

@@ -49,7 +49,10 @@ export interface EmulatorUser {
 }
 
 export interface EmulatorOptions {
-  /** A seed-file object to load instead of the demo data. */
+  /**
+   * A seed-file object to load instead of the demo data, read as strictly as a seed file: a
+   * mistake rejects `startEmulator` with a SeedError whose `issues` list every one, by JSON path.
+   */
   seed?: SeedFile;
   /** A clock to drive expiry in tests (codes live 180 s, user tokens 6,900 s). */
   clock?: Clock;

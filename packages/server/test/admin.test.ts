@@ -393,11 +393,20 @@ describe("admin API", () => {
     });
 
     it("409 on a duplicate app_id, 404 for an unknown tenant or app, 400 naming the bad field", async () => {
-      const body = { app_id: "cli_00112233445566ff", name: "Fixed", tenant_key: DEMO.acme };
+      const body = {
+        app_id: "cli_00112233445566ff",
+        name: "Fixed",
+        tenant_key: DEMO.acme,
+        visibility: "all",
+      };
       assert.equal((await admin("POST", "/apps", body)).status, 201);
       assertError(await admin("POST", "/apps", body), 9409, 409);
       assertError(await admin("POST", "/apps", { ...body, app_id: DEMO.appId }), 9409, 409);
-      assertError(await admin("POST", "/apps", { name: "x", tenant_key: "ffffffffffffff" }), 9404, 404);
+      assertError(
+        await admin("POST", "/apps", { name: "x", tenant_key: "ffffffffffffff", visibility: "all" }),
+        9404,
+        404,
+      );
       assertError(await admin("GET", "/apps/cli_0000000000000000"), 9404, 404);
       assertError(await admin("PATCH", "/apps/cli_0000000000000000", { scopes: [] }), 9404, 404);
       assertError(await admin("POST", "/apps/cli_0000000000000000/secret"), 9404, 404);
@@ -418,7 +427,12 @@ describe("admin API", () => {
     });
 
     it("PATCH changes scopes (employee_id appears on the next login) and validates them", async () => {
-      const created = await admin("POST", "/apps", { name: "Scoped", tenant_key: DEMO.acme, scopes: [] });
+      const created = await admin("POST", "/apps", {
+        name: "Scoped",
+        tenant_key: DEMO.acme,
+        scopes: [],
+        visibility: "all",
+      });
       const appId = created.body.app_id as string;
       const token = await t.appToken(appId, created.body.app_secret);
       const before = await t.exchange(await t.mintCode(DEMO.visibleUser, appId), token);
@@ -442,7 +456,11 @@ describe("admin API", () => {
     });
 
     it("rotates a secret: the old one answers 10014, the new one gets a token", async () => {
-      const created = await admin("POST", "/apps", { name: "Rotate me", tenant_key: DEMO.acme });
+      const created = await admin("POST", "/apps", {
+        name: "Rotate me",
+        tenant_key: DEMO.acme,
+        visibility: "all",
+      });
       const appId = created.body.app_id as string;
       const oldSecret = created.body.app_secret as string;
       const oldToken = await t.appToken(appId, oldSecret);
@@ -707,7 +725,12 @@ describe("admin API", () => {
         { tenant_key: "aaaabbbbccccdd", name: "Generated Id" },
       ],
       apps: [
-        { name: "Imported app", tenant_key: "aaaabbbbccccdd", scopes: ["contact:user.employee_id:readonly"] },
+        {
+          name: "Imported app",
+          tenant_key: "aaaabbbbccccdd",
+          scopes: ["contact:user.employee_id:readonly"],
+          visibility: "all",
+        },
         {
           app_id: "cli_abcdefabcdef0123",
           app_secret: "given-secret-0123456789",

@@ -218,7 +218,7 @@ describe("app and tenant tokens together", () => {
   it("after a secret rotation the old secret gets 10014 and the new one a token", async () => {
     const created = await t.request("POST", "/admin/v1/apps", {
       token: ADMIN_TOKEN,
-      body: { name: "Rotating", type: "self_built", tenant_key: DEMO.acme, scopes: [] },
+      body: { name: "Rotating", type: "self_built", tenant_key: DEMO.acme, scopes: [], visibility: "all" },
     });
     assert.equal(created.status, 201, created.text);
     const appId = created.body.app_id as string;

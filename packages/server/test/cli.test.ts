@@ -304,7 +304,7 @@ describe("refusals: exit 2, one line, no stack trace", () => {
     );
     assertRefused(
       await cli(["serve"], { MINA_AUTH_PURGE_INTERVAL_MS: "4294967296" }),
-      /purgeIntervalMs must be/,
+      /MINA_AUTH_PURGE_INTERVAL_MS must be an integer from 0 to 2147483647/,
     );
   });
 

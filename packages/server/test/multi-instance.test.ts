@@ -348,7 +348,7 @@ describe("two mina-auth processes on one PostgreSQL", { skip: !probe.ok }, () =>
       rateLimits: {
         ...defaultConfig.rateLimits,
         enabled: true,
-        appToken: { limit: 6, windowMs: 60_000 },
+        failedAppSecretPerApp: { limit: 4, windowMs: 60_000 },
         failedRedeemPerAddress: { limit: 4, windowMs: 60_000 },
       },
     };
@@ -367,7 +367,7 @@ describe("two mina-auth processes on one PostgreSQL", { skip: !probe.ok }, () =>
       const refused = await wrong(one);
       assert.equal(refused.status, 429);
       assert.equal(refused.body.code, 99991400);
-      assert.equal(refused.headers.get("x-ogw-ratelimit-limit"), "6");
+      assert.equal(refused.headers.get("x-ogw-ratelimit-limit"), "4");
       assert.equal(refused.headers.get("x-ogw-ratelimit-reset"), "60");
 
       const unknown = () => randomBytes(22).toString("hex");

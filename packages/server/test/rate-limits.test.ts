@@ -30,6 +30,7 @@ function limits(overrides: Partial<RateLimitConfig> = {}): RateLimitConfig {
     ...defaultConfig.rateLimits,
     enabled: true,
     appToken: high,
+    failedAppSecretPerApp: high,
     failedRedeemPerApp: high,
     failedRedeemPerAddress: high,
     refreshPerFamily: high,
@@ -64,23 +65,29 @@ describe("H6: app and tenant token requests per app_id", () => {
   let t: TestServer;
   before(async () => {
     t = await startTestServer({
-      config: { rateLimits: limits({ appToken: { limit: 3, windowMs: MINUTE } }) },
+      config: {
+        rateLimits: limits({
+          appToken: { limit: 3, windowMs: MINUTE },
+          failedAppSecretPerApp: { limit: 2, windowMs: MINUTE },
+        }),
+      },
     });
   });
   after(() => t.close());
 
-  it("counts every attempt before the secret check; over the limit even the right secret gets 429", async () => {
+  it("counts right secrets and wrong ones apart; over the success limit the owner gets 429", async () => {
     t.clock.set(T0);
     assert.equal((await appTokenRequest(t, "wrong-secret")).body.code, 10014);
-    assert.equal((await appTokenRequest(t, "wrong-secret")).body.code, 10014);
+    assert.equal((await appTokenRequest(t)).body.code, 0);
     assert.equal(
       (await appTokenRequest(t, DEMO.appSecret, TENANT_TOKEN)).body.code,
       0,
       "tenant tokens count too",
     );
+    assert.equal((await appTokenRequest(t)).body.code, 0, "one wrong secret took none of the 3");
     t.clock.set(T0 + 15_000);
     assertRateLimited(await appTokenRequest(t), 3, 45);
-    assertRateLimited(await appTokenRequest(t, "wrong-secret", TENANT_TOKEN), 3, 45);
+    assertRateLimited(await appTokenRequest(t, DEMO.appSecret, TENANT_TOKEN), 3, 45);
   });
 
   it("another app has its own count; an unknown app_id is refused without counting", async () => {
@@ -100,6 +107,65 @@ describe("H6: app and tenant token requests per app_id", () => {
     assert.equal(res.status, 200);
     assert.equal(res.body.code, 0, res.text);
     assert.equal(res.headers.get("x-ogw-ratelimit-limit"), null, "no rate-limit headers on success");
+  });
+});
+
+/** @see issue 14, item 6: 121 wrong secrets a minute made the owner's token requests answer 429. */
+describe("H6: an outsider's wrong secrets never lock the owner out", () => {
+  it("over the failure limit wrong secrets answer 99991400; the right one still answers 0", async () => {
+    const t = await startTestServer({
+      config: {
+        rateLimits: limits({
+          appToken: { limit: 3, windowMs: MINUTE },
+          failedAppSecretPerApp: { limit: 5, windowMs: MINUTE },
+        }),
+      },
+    });
+    try {
+      t.clock.set(T0);
+      const outsider = [];
+      for (let i = 0; i < 40; i++) {
+        const path = i % 2 === 0 ? APP_TOKEN : TENANT_TOKEN;
+        outsider.push((await appTokenRequest(t, `guess-${i}`, path)).body.code);
+      }
+      assert.deepEqual(outsider.slice(0, 5), [10014, 10014, 10014, 10014, 10014]);
+      assert.deepEqual(new Set(outsider.slice(5)), new Set([99991400]), "the outsider is slowed down");
+      assertRateLimited(await appTokenRequest(t, "guess-again"), 5, 60);
+
+      const owner = await appTokenRequest(t);
+      assert.equal(owner.status, 200, owner.text);
+      assert.equal(owner.body.code, 0, "the real backend's app token request is answered");
+      const tenant = await appTokenRequest(t, DEMO.appSecret, TENANT_TOKEN);
+      assert.equal(tenant.body.code, 0, "and its tenant token request");
+      assert.equal(tenant.headers.get("x-ogw-ratelimit-limit"), null);
+      // The issued token works: the owner's login path is whole.
+      const login = await t.exchange(await t.mintCode(), tenant.body.tenant_access_token as string);
+      assert.equal(login.body.code, 0, login.text);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("H6: the issue's case, with the default limits", () => {
+  it("130 wrong secrets in a minute, then the owner's app and tenant token requests answer 0", async () => {
+    const t = await startTestServer({
+      config: { rateLimits: { ...defaultConfig.rateLimits, enabled: true } },
+    });
+    try {
+      t.clock.set(T0);
+      const answers = new Map<number, number>();
+      for (let i = 0; i < 130; i++) {
+        const code = (await appTokenRequest(t, `guess-${i}`, i % 2 ? TENANT_TOKEN : APP_TOKEN)).body
+          .code as number;
+        answers.set(code, (answers.get(code) ?? 0) + 1);
+      }
+      assert.deepEqual(Object.fromEntries(answers), { 10014: 120, 99991400: 10 });
+      assert.equal((await appTokenRequest(t)).body.code, 0);
+      assert.equal((await appTokenRequest(t, DEMO.appSecret, TENANT_TOKEN)).body.code, 0);
+    } finally {
+      await t.close();
+    }
   });
 });
 
@@ -231,6 +297,7 @@ describe("H6: two servers on one database share the counts", () => {
     const config = {
       rateLimits: limits({
         appToken: { limit: 4, windowMs: MINUTE },
+        failedAppSecretPerApp: { limit: 4, windowMs: MINUTE },
         failedRedeemPerApp: { limit: 4, windowMs: MINUTE },
       }),
     };
@@ -243,14 +310,15 @@ describe("H6: two servers on one database share the counts", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("app token attempts on A and B add up to one limit", async () => {
+  it("app token requests and wrong secrets on A and B add up to one limit each", async () => {
     clock.set(T0 + 40 * MINUTE);
     const answers = [];
+    for (const server of [a, b, a, b]) answers.push((await appTokenRequest(server)).body.code);
     for (const server of [a, b, a, b])
       answers.push((await appTokenRequest(server, "wrong-secret")).body.code);
-    assert.deepEqual(answers, [10014, 10014, 10014, 10014]);
+    assert.deepEqual(answers, [0, 0, 0, 0, 10014, 10014, 10014, 10014]);
     assertRateLimited(await appTokenRequest(a), 4, 60);
-    assertRateLimited(await appTokenRequest(b), 4, 60);
+    assertRateLimited(await appTokenRequest(b, "wrong-secret"), 4, 60);
   });
 
   it("failed redemptions on A and B add up to one limit", async () => {

@@ -74,7 +74,13 @@ describe("tokenLoginValidate", () => {
     it("leaves employee_id out when the app lacks contact:user.employee_id:readonly", async () => {
       const created = await t.request("POST", "/admin/v1/apps", {
         token: ADMIN_TOKEN,
-        body: { name: "No employee id", type: "self_built", tenant_key: DEMO.acme, scopes: [] },
+        body: {
+          name: "No employee id",
+          type: "self_built",
+          tenant_key: DEMO.acme,
+          scopes: [],
+          visibility: "all",
+        },
       });
       assert.equal(created.status, 201, created.text);
       const appId = created.body.app_id as string;

@@ -35,7 +35,13 @@ describe("user_info", () => {
   const appWithScopes = async (scopes: string[]) => {
     const created = await t.request("POST", "/admin/v1/apps", {
       token: ADMIN_TOKEN,
-      body: { name: `scopes ${scopes.length}`, type: "self_built", tenant_key: DEMO.acme, scopes },
+      body: {
+        name: `scopes ${scopes.length}`,
+        type: "self_built",
+        tenant_key: DEMO.acme,
+        scopes,
+        visibility: "all",
+      },
     });
     assert.equal(created.status, 201, created.text);
     const appId = created.body.app_id as string;

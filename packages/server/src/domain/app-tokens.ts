@@ -47,9 +47,13 @@ export class AppTokenService {
     const { app_id: appId, app_secret: appSecret } = credentials;
     const app = await this.storage.getApp(appId);
     if (!app) throw new ApiError("InvalidParam");
-    // Every attempt counts, before the secret is checked (H6: wrong secrets per app).
-    await this.limiter?.appTokenAttempt(appId);
-    if (!matchesDigest(appSecret, app.secretHash)) throw new ApiError("AppSecretInvalid");
+    // Wrong and right secrets are counted apart (H6): an outsider who knows the public app_id
+    // fills only the failure count, and the owner's requests are still answered.
+    if (!matchesDigest(appSecret, app.secretHash)) {
+      await this.limiter?.failedAppSecret(appId);
+      throw new ApiError("AppSecretInvalid");
+    }
+    await this.limiter?.appTokenIssued(appId);
 
     const tenantKey = app.type === "self_built" ? await this.ownTenant(appId) : null;
     if (kind === "tenant" && tenantKey === null) {

@@ -4,7 +4,15 @@ import type { Clock } from "../clock.ts";
 import { parseBearer } from "../domain/bearer.ts";
 import { ApiError } from "../domain/errors.ts";
 import type { LoginService } from "../domain/login.ts";
-import { loadSeed, parseApp, parseTenant, parseUser, type TenantCheck, toSeedFile } from "../domain/seed.ts";
+import {
+  importSeed,
+  parseApp,
+  parseTenant,
+  parseUser,
+  SEED_IMPORT_LIMIT,
+  type TenantCheck,
+  toSeedFile,
+} from "../domain/seed.ts";
 import { constantTimeEquals, newAppSecret, sha256Hex } from "../secrets.ts";
 import type { App, GrantSummary, Installation, Storage, User, Visibility } from "../storage/port.ts";
 import { MAX_CODES_PER_REQUEST, AdminSchemas as S, View } from "./admin-schemas.ts";
@@ -351,15 +359,16 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
 
       admin.post(
         "/import",
-        route(
-          "Import a seed file (upserts; IDs left out are generated)",
-          { body: S.importBody },
-          { errors: [404], response: S.imported },
-        ),
+        {
+          ...route(
+            `Import a seed file (up to ${SEED_IMPORT_LIMIT.text}; upserts; an entry without its ID is matched by name or generated)`,
+            { body: S.importBody },
+            { errors: [404], response: S.imported },
+          ),
+          bodyLimit: SEED_IMPORT_LIMIT.bytes,
+        },
         async (request) => {
-          const known = (await storage.listTenants()).map((t) => t.tenantKey);
-          const seed = loadSeed(request.body, known);
-          await storage.importCatalog(seed.snapshot);
+          const seed = await importSeed(storage, { value: request.body, source: "request body" });
           return {
             imported: {
               tenants: seed.snapshot.tenants.length,

@@ -2,7 +2,7 @@ import { type ErrorDefinition, Errors } from "@mina-auth/protocol";
 import type { FastifyBaseLogger, FastifyError } from "fastify";
 import { ApiError } from "../domain/errors.ts";
 import { RateLimitedError } from "../domain/rate-limits.ts";
-import { SeedError } from "../domain/seed.ts";
+import { SEED_IMPORT_LIMIT, SeedError } from "../domain/seed.ts";
 import { StorageUnavailableError } from "../storage/port.ts";
 
 /** What a failure answers: the registry entry, its public msg and any headers it adds. */
@@ -30,11 +30,14 @@ export function classify(
   if (error instanceof SeedError)
     return {
       definition: Errors.AdminInvalidRequest,
-      msg: `${Errors.AdminInvalidRequest.msg}: ${error.message}`,
+      msg: `${Errors.AdminInvalidRequest.msg}: ${error.oneLine}`,
     };
   switch ((error as FastifyError).code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return { definition: Errors.BodyTooLarge };
+      // The import API has a limit of its own (domain/seed.ts).
+      return url.startsWith("/admin/v1/import")
+        ? { definition: Errors.BodyTooLarge, msg: `request body exceeds ${SEED_IMPORT_LIMIT.text}` }
+        : { definition: Errors.BodyTooLarge };
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return { definition: Errors.UnsupportedContentType };
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
