@@ -363,7 +363,7 @@ describe("the admin import API reads seeds as strictly, with its own body limit"
       body: { visiblity: "all" },
     });
     assert.equal(put.status, 400, put.text);
-    assert.match(put.body.msg, /body\.visibility: is required/);
+    assert.match(put.body.msg, /body must have required property .visibility./);
   });
 });
 

@@ -112,7 +112,7 @@ export const AdminSchemas = {
   ),
   importBody: seedEntry("A whole seed file: {tenants, users, apps}"),
   appPatch: object({ name: nonEmpty, scopes: nonEmptyStrings }),
-  installationBody: object({ visibility }),
+  installationBody: object({ visibility }, ["visibility"]),
   loginCodes: object(
     {
       app_id: nonEmpty,
