@@ -28,6 +28,8 @@ export interface StartOptions {
   clock?: Clock;
   storage?: Storage;
   logStream?: DestinationStream;
+  /** `/dev/v1` without the admin token (the emulator, for the tt shim). */
+  openDevEndpoints?: boolean;
 }
 
 /** Opens storage, migrates, seeds an empty catalogue, builds the app and listens. */
@@ -51,6 +53,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         requestTimeoutMs: config.requestTimeoutMs,
         rateLimits: config.rateLimits,
         fastLane: config.fastLane,
+        openDevEndpoints: options.openDevEndpoints === true,
       },
       {
         storage,

@@ -80,6 +80,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       purgeIntervalMs: 0,
     },
     seed: options.seed ?? demoSeed,
+    // The tt shim's endpoints answer without the admin token here: createTt({ baseUrl, appId, userId }).
+    openDevEndpoints: true,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.logStream ? { logStream: options.logStream } : {}),
   });

@@ -9,11 +9,9 @@ import {
 } from "@mina-auth/protocol";
 import type { Clock } from "../clock.ts";
 import {
-  newGrantId,
   newLoginCode,
   newOpenId,
   newRefreshToken,
-  newSessionKey,
   newUserAccessToken,
   sha256Hex,
   storageKey,
@@ -28,6 +26,7 @@ import type {
 } from "../storage/port.ts";
 import { ApiError } from "./errors.ts";
 import { RateLimitedError, type RateLimiter } from "./rate-limits.ts";
+import { deriveSessionKey, newLinkedGrantId, SessionKeys } from "./session-keys.ts";
 
 export interface LoginPolicy {
   /** RFC 6749 §4.1.2: a second redemption revokes what the first one issued. */
@@ -63,12 +62,17 @@ interface FreshTokens {
 
 /** The mini-program login flow: mint (what tt.login does), exchange, refresh, user_info. */
 export class LoginService {
+  /** Where each session_key comes from (derived per grant, never stored): session-keys.ts. */
+  readonly sessionKeys: SessionKeys;
+
   constructor(
     private readonly storage: Storage,
     private readonly clock: Clock,
     private readonly policy: LoginPolicy,
     private readonly limiter?: RateLimiter,
-  ) {}
+  ) {
+    this.sessionKeys = new SessionKeys(storage, clock);
+  }
 
   async mintCode(request: MintCodeRequest): Promise<MintedCode> {
     const { codes, expiresAt } = await this.mintCodes(request, 1);
@@ -118,14 +122,17 @@ export class LoginService {
     const code = (body as { code?: unknown } | null)?.code;
     if (typeof code !== "string" || !Formats.loginCode.test(code)) throw new ApiError("InvalidCode");
 
+    const serverKey = await this.sessionKeys.current();
     const now = this.clock.now();
     const tokens = this.freshTokens(now);
-    const sessionKey = newSessionKey();
+    const codeHash = storageKey("login_code", code);
+    const grantId = newLinkedGrantId(now, codeHash, serverKey.version);
+    const sessionKey = deriveSessionKey(serverKey.value, grantId);
     const outcome = await this.storage.exchangeLoginCode({
-      codeHash: storageKey("login_code", code),
+      codeHash,
       appId: caller.appId,
       now,
-      grantId: newGrantId(now),
+      grantId,
       sessionKeyHash: sha256Hex(sessionKey),
       tokens: tokens.hashed,
       familyExpiresAt: now + Lifetimes.refreshFamily * 1000,

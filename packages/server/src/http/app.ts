@@ -11,6 +11,7 @@ import { LoginService } from "../domain/login.ts";
 import { RateLimiter } from "../domain/rate-limits.ts";
 import type { Storage } from "../storage/port.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
+import { registerDevRoutes } from "./dev-routes.ts";
 import { EarlyAnswers } from "./early-answers.ts";
 import { createExchangeFastLane, type FastLane } from "./exchange-fast-lane.ts";
 import { answerFailure } from "./failures.ts";
@@ -30,6 +31,8 @@ export interface AppOptions {
   rateLimits?: RateLimitConfig;
   /** tokenLoginValidate on node:http in front of fastify (exchange-fast-lane.ts); default true. */
   fastLane?: boolean;
+  /** `/dev/v1` (the tt shim's endpoints) without the admin token: the emulator only. */
+  openDevEndpoints?: boolean;
 }
 
 export interface AppDeps {
@@ -183,6 +186,13 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     );
   }
   registerAdminRoutes(app, { storage, login, clock, adminToken: options.adminToken });
+  registerDevRoutes(app, {
+    storage,
+    login,
+    clock,
+    adminToken: options.adminToken,
+    openDevEndpoints: options.openDevEndpoints === true,
+  });
 
   app.get(
     "/healthz",
