@@ -131,8 +131,8 @@ describe("T2/T7: no raw secret at rest, in logs or in error bodies", () => {
       body: { app_id: DEMO.appId, user_id: DEMO.visibleUser },
     });
     keep(devCode.body.code, "shim login code");
-    expectError(
-      await t.request("POST", "/dev/v1/tt/user-info", {
+    const sealedUserInfo = () =>
+      t.request("POST", "/dev/v1/tt/user-info", {
         token: ADMIN_TOKEN,
         body: {
           app_id: DEMO.appId,
@@ -140,23 +140,14 @@ describe("T2/T7: no raw secret at rest, in logs or in error bodies", () => {
           code: devCode.body.code,
           with_credentials: true,
         },
-      }),
-      1001001,
-    );
+      });
+    expectError(await sealedUserInfo(), 1001001);
     const devLogin = await t.exchange(devCode.body.code, appToken);
     assert.equal(devLogin.body.code, 0, devLogin.text);
     keep(devLogin.body.data.session_key, "session_key after a key rotation");
     keep(devLogin.body.data.access_token, "access token after a key rotation");
     keep(devLogin.body.data.refresh_token, "refresh token after a key rotation");
-    const sealed = await t.request("POST", "/dev/v1/tt/user-info", {
-      token: ADMIN_TOKEN,
-      body: {
-        app_id: DEMO.appId,
-        user_id: DEMO.visibleUser,
-        code: devCode.body.code,
-        with_credentials: true,
-      },
-    });
+    const sealed = await sealedUserInfo();
     assert.equal(sealed.status, 200, sealed.text);
 
     // An admin-created app with a generated secret, then its secret rotated.
