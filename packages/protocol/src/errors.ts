@@ -225,7 +225,8 @@ export const Errors = define({
     origin: "ours",
     when: "admin API: creating a resource whose id is taken",
   },
-  SessionInvalid: {
+  // Behind the admin token (the tt shim's dev endpoints), so named with the admin codes: not the client SDK's.
+  AdminSessionInvalid: {
     code: 1001001,
     msg: "invalid session",
     httpStatus: 404,

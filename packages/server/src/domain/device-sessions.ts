@@ -62,10 +62,10 @@ export class DeviceSessions {
   /** getUserInfo({withCredentials: true}) for the session the code opened; 1001001 when it is not live. */
   async credentialedUserInfo(device: DeviceRef, code: string): Promise<CredentialedUserInfo> {
     const found = await this.findSession(device, code);
-    if (!found) throw new ApiError("SessionInvalid");
+    if (!found) throw new ApiError("AdminSessionInvalid");
     const { grant, sessionKey, user } = found;
     const app = await this.storage.getApp(grant.appId);
-    if (!app) throw new ApiError("SessionInvalid");
+    if (!app) throw new ApiError("AdminSessionInvalid");
     const openId = await this.storage.ensureOpenId(grant.appId, grant.tenantKey, grant.userId, newOpenId());
     const sensitive = sensitiveDataOf(
       user,
