@@ -26,10 +26,13 @@ export const Errno = {
   invalidSession: 1001001,
 } as const;
 
+/** A failed call, as the platform's fail callback receives it: `{errMsg, errno, errString}`. */
 export interface TtFail {
   /** `"<api>:fail <reason>"`. */
   errMsg: string;
   errno: number;
+  /** The reason alone. */
+  errString: string;
 }
 
 export interface Callbacks<T> {
@@ -112,11 +115,13 @@ export interface CreateTtOptions {
 /** A failed call: the promise rejects with it (unless a `fail` callback was given). */
 export class TtError extends Error implements TtFail {
   override readonly name = "TtError";
+  readonly errString: string;
   constructor(
     readonly errMsg: string,
     readonly errno: number,
   ) {
     super(errMsg);
+    this.errString = errMsg.replace(/^[A-Za-z]+:fail /, "");
   }
 }
 
@@ -269,7 +274,8 @@ async function settle<T>(
     callbacks?.complete?.(outcome.value);
     return outcome.value;
   }
-  const fail: TtFail = { errMsg: outcome.error.errMsg, errno: outcome.error.errno };
+  const { errMsg, errno, errString } = outcome.error;
+  const fail: TtFail = { errMsg, errno, errString };
   callbacks?.fail?.(fail);
   callbacks?.complete?.(fail);
   if (callbacks?.fail) return undefined as T;

@@ -96,7 +96,11 @@ describe("@mina-auth/tt against the emulator", () => {
     });
     assert.equal(resolved, undefined, "with a fail callback the promise resolves");
     assert.deepEqual(seen, [
-      { errMsg: "requestAccess:fail user refused the authorization", errno: 2700002 },
+      {
+        errMsg: "requestAccess:fail user refused the authorization",
+        errno: 2700002,
+        errString: "user refused the authorization",
+      },
       "complete",
     ]);
     tt.refuseAccess(false);
