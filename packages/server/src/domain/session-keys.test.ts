@@ -17,9 +17,10 @@ import {
 const CODE_KEY = storageKey("login_code", `${"0".repeat(12)}${"ab".repeat(16)}`);
 
 describe("grant ids that carry their code link and key version", () => {
-  it("keep the former layout: g_ and 24 hex digits, time first", () => {
+  it("extend the former layout (g_, 12 hex of time, 12 random): unique per proposal, time first", () => {
     const id = newLinkedGrantId(0x0123456789a, CODE_KEY, 7);
-    assert.match(id, /^g_[0-9a-f]{24}$/);
+    assert.match(id, /^g_[0-9a-f]{36}$/);
+    assert.notEqual(newLinkedGrantId(0x0123456789a, CODE_KEY, 7), id, "two proposals for one code differ");
     assert.ok(id.startsWith("g_00123456789a"));
     assert.deepEqual(parseGrantId(id), { link: codeLink(CODE_KEY), version: 7 });
   });
@@ -28,7 +29,8 @@ describe("grant ids that carry their code link and key version", () => {
     assert.throws(() => newLinkedGrantId(1, CODE_KEY, 0), RangeError);
     assert.throws(() => newLinkedGrantId(1, CODE_KEY, MAX_SESSION_KEY_VERSION + 1), RangeError);
     assert.equal(parseGrantId(newLinkedGrantId(1, CODE_KEY, MAX_SESSION_KEY_VERSION))?.version, 4095);
-    assert.equal(parseGrantId("g_000000000001000000000000"), null, "version 0: a grant from before");
+    assert.equal(parseGrantId("g_000000000001000000000000"), null, "a grant from before: 24 hex digits");
+    assert.equal(parseGrantId(`g_${"0".repeat(36)}`), null, "version 0");
     assert.equal(parseGrantId("not-a-grant"), null);
   });
 

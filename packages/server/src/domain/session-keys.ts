@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from "node:crypto";
 import type { Clock } from "../clock.ts";
-import { sha256Hex } from "../secrets.ts";
+import { newGrantId, sha256Hex } from "../secrets.ts";
 import type { ServerKey, Storage } from "../storage/port.ts";
 
 /**
@@ -10,10 +10,11 @@ import type { ServerKey, Storage } from "../storage/port.ts";
  * while storage holds only the key it is derived from and the SHA-256 of each session_key.
  *
  * Which version of the server key a grant used is written into the grant id, which the domain
- * makes (`g_` + 12 hex of time + 9 hex linking it to its login code + 3 hex of key version):
- * exact under rotations and across instances whose caches lag, with no change to the grants
- * table. The link (a digest of the code's storage key) lets the dev endpoints find the session a
- * code opened, as a device knows its own session.
+ * makes: the former id (`g_` + 12 hex of time + 12 random hex, unique per proposal as before),
+ * then 9 hex linking it to its login code and 3 hex of key version. Exact under rotations and
+ * across instances whose caches lag, with no change to the grants table. The link (a digest of
+ * the code's storage key) lets the dev endpoints find the session a code opened, as a device
+ * knows its own session.
  */
 export const SESSION_KEY_NAME = "session_key";
 
@@ -23,7 +24,7 @@ export const SESSION_KEY_REFRESH_MS = 60_000;
 /** Three hex digits in the grant id. */
 export const MAX_SESSION_KEY_VERSION = 0xfff;
 
-const GRANT_ID = /^g_([0-9a-f]{12})([0-9a-f]{9})([0-9a-f]{3})$/;
+const GRANT_ID = /^g_[0-9a-f]{24}([0-9a-f]{9})([0-9a-f]{3})$/;
 
 /** 9 hex digits (36 bits) of the code's storage key's digest: enough to tell a user's grants apart. */
 export const codeLink = (codeStorageKey: string): string =>
@@ -33,17 +34,15 @@ export const codeLink = (codeStorageKey: string): string =>
 export function newLinkedGrantId(now: number, codeStorageKey: string, version: number): string {
   if (!Number.isInteger(version) || version < 1 || version > MAX_SESSION_KEY_VERSION)
     throw new RangeError(`session key version out of range: ${version}`);
-  return `g_${Math.floor(now).toString(16).padStart(12, "0")}${codeLink(codeStorageKey)}${version
-    .toString(16)
-    .padStart(3, "0")}`;
+  return `${newGrantId(now)}${codeLink(codeStorageKey)}${version.toString(16).padStart(3, "0")}`;
 }
 
 /** The link and key version a grant id carries; null for ids of another layout (older grants). */
 export function parseGrantId(grantId: string): { link: string; version: number } | null {
   const match = GRANT_ID.exec(grantId);
   if (!match) return null;
-  const version = Number.parseInt(match[3]!, 16);
-  return version === 0 ? null : { link: match[2]!, version };
+  const version = Number.parseInt(match[2]!, 16);
+  return version === 0 ? null : { link: match[1]!, version };
 }
 
 /** 32 hex digits: the session_key of that grant under that server key. */
