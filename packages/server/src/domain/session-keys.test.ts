@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { ManualClock } from "../clock.ts";
 import { storageKey } from "../secrets.ts";
@@ -32,6 +33,15 @@ describe("grant ids that carry their code link and key version", () => {
     assert.equal(parseGrantId("g_000000000001000000000000"), null, "a grant from before: 24 hex digits");
     assert.equal(parseGrantId(`g_${"0".repeat(36)}`), null, "version 0");
     assert.equal(parseGrantId("not-a-grant"), null);
+  });
+
+  it("never change the derivation: every live session's key depends on it", () => {
+    const grant = "g_0192f0e4a1c3a1b2c3d4e5f6123456789001";
+    assert.equal(deriveSessionKey("0".repeat(64), grant), "63ef155d0756eeabe9ad2aba9a554a7c");
+    assert.equal(
+      deriveSessionKey("0".repeat(64), grant),
+      createHmac("sha256", "0".repeat(64)).update(`session_key|${grant}`).digest("hex").slice(0, 32),
+    );
   });
 
   it("derive a 32-hex session_key per (server key, grant), deterministic", () => {
