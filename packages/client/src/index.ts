@@ -38,3 +38,4 @@ export type {
   RequestOptions,
   UserInfo,
 } from "./types.ts";
+export * from "./user-data.ts";

@@ -225,6 +225,14 @@ export const Errors = define({
     origin: "ours",
     when: "admin API: creating a resource whose id is taken",
   },
+  // Behind the admin token (the tt shim's dev endpoints), so named with the admin codes: not the client SDK's.
+  AdminSessionInvalid: {
+    code: 1001001,
+    msg: "invalid session",
+    httpStatus: 404,
+    origin: "platform",
+    when: "dev endpoints (the tt shim): the session a code opened is not live (never exchanged, revoked, ended, or its user deactivated); the platform's getUserInfo errno, HTTP 404 is ours",
+  },
 });
 
 export type ErrorName = keyof typeof Errors;

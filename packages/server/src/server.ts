@@ -35,6 +35,8 @@ export interface StartOptions {
   clock?: Clock;
   storage?: Storage;
   logStream?: DestinationStream;
+  /** `/dev/v1` without the admin token (the emulator, for the tt shim). */
+  openDevEndpoints?: boolean;
 }
 
 /** Opens storage, migrates, seeds an empty catalogue, builds the app and listens. */
@@ -56,6 +58,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         logLevel: config.logLevel,
         requestTimeoutMs: config.requestTimeoutMs,
         rateLimits: config.rateLimits,
+        openDevEndpoints: options.openDevEndpoints === true,
       },
       {
         storage,

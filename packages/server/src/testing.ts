@@ -17,6 +17,10 @@ import { startServer } from "./server.ts";
  * // …call your backend, pointed at emu.baseUrl, with `code`…
  * await emu.close();
  * ```
+ *
+ * The device's half, for a mini program's own tests: the tt shim's endpoints (`/dev/v1/tt/*`)
+ * answer here without the admin token, so `@mina-auth/tt` installs in one line:
+ * `globalThis.tt = createTt({ baseUrl: emu.baseUrl, appId: emu.app.appId, userId })`.
  */
 export interface Emulator {
   /** e.g. `http://127.0.0.1:41234`: use it as the SDK's `baseUrl` or the platform domain. */
@@ -83,6 +87,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       purgeIntervalMs: 0,
     },
     seed: options.seed ?? demoSeed,
+    // The tt shim's endpoints answer without the admin token here: createTt({ baseUrl, appId, userId }).
+    openDevEndpoints: true,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.logStream ? { logStream: options.logStream } : {}),
   });

@@ -294,6 +294,10 @@ describe("HTTP surface", () => {
         ["get", "/admin/v1/audit-events"],
         ["post", "/admin/v1/import"],
         ["get", "/admin/v1/export"],
+        ["post", "/admin/v1/server-keys/session_key/rotate"],
+        ["post", "/dev/v1/tt/login"],
+        ["post", "/dev/v1/tt/check-session"],
+        ["post", "/dev/v1/tt/user-info"],
       ];
       for (const [method, path] of expected) {
         assert.ok(paths[path]?.[method], `${method.toUpperCase()} ${path} missing from /openapi.json`);

@@ -120,6 +120,36 @@ describe("T2/T7: no raw secret at rest, in logs or in error bodies", () => {
       99991668,
     );
 
+    // Session keys are derived (issue 18): across a rotation of the key they come from, and
+    // used by the tt shim's getUserInfo, none of them is stored.
+    const rotatedKey = await t.request("POST", "/admin/v1/server-keys/session_key/rotate", {
+      token: ADMIN_TOKEN,
+    });
+    assert.equal(rotatedKey.status, 201, rotatedKey.text);
+    const devCode = await t.request("POST", "/dev/v1/tt/login", {
+      token: ADMIN_TOKEN,
+      body: { app_id: DEMO.appId, user_id: DEMO.visibleUser },
+    });
+    keep(devCode.body.code, "shim login code");
+    const sealedUserInfo = () =>
+      t.request("POST", "/dev/v1/tt/user-info", {
+        token: ADMIN_TOKEN,
+        body: {
+          app_id: DEMO.appId,
+          user_id: DEMO.visibleUser,
+          code: devCode.body.code,
+          with_credentials: true,
+        },
+      });
+    expectError(await sealedUserInfo(), 1001001);
+    const devLogin = await t.exchange(devCode.body.code, appToken);
+    assert.equal(devLogin.body.code, 0, devLogin.text);
+    keep(devLogin.body.data.session_key, "session_key after a key rotation");
+    keep(devLogin.body.data.access_token, "access token after a key rotation");
+    keep(devLogin.body.data.refresh_token, "refresh token after a key rotation");
+    const sealed = await sealedUserInfo();
+    assert.equal(sealed.status, 200, sealed.text);
+
     // An admin-created app with a generated secret, then its secret rotated.
     const created = await t.request("POST", "/admin/v1/apps", {
       token: ADMIN_TOKEN,

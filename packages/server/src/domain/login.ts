@@ -11,11 +11,9 @@ import {
 } from "@mina-auth/protocol";
 import type { Clock } from "../clock.ts";
 import {
-  newGrantId,
   newLoginCode,
   newOpenId,
   newRefreshToken,
-  newSessionKey,
   newUserAccessToken,
   sha256Hex,
   storageKey,
@@ -27,11 +25,13 @@ import type {
   IssuedTokens,
   LoginCodeRecord,
   LoginFlowStorage,
+  ServerKeyStorage,
   SessionStorage,
   User,
 } from "../storage/port.ts";
 import { ApiError } from "./errors.ts";
 import { RateLimitedError, type RateLimiter } from "./rate-limits.ts";
+import { deriveSessionKey, newLinkedGrantId, SessionKeys } from "./session-keys.ts";
 
 export interface LoginPolicy {
   /** RFC 6749 §4.1.2: a second redemption revokes what the first one issued. */
@@ -62,7 +62,8 @@ export type RefreshVariant = "legacy" | "oidc";
 /** What the login flow needs of storage: the flow itself, catalogue reads, and revocation. */
 export type LoginStorage = LoginFlowStorage &
   Pick<CatalogueStorage, "getApp" | "getTenant" | "getUser" | "listInstallations" | "ensureOpenId"> &
-  Pick<SessionStorage, "revokeGrant">;
+  Pick<SessionStorage, "revokeGrant"> &
+  ServerKeyStorage;
 
 interface FreshTokens {
   accessToken: string;
@@ -72,12 +73,17 @@ interface FreshTokens {
 
 /** The mini-program login flow: mint (what tt.login does), exchange, refresh, user_info. */
 export class LoginService {
+  /** Where each session_key comes from (derived per grant, never stored): session-keys.ts. */
+  readonly sessionKeys: SessionKeys;
+
   constructor(
     private readonly storage: LoginStorage,
     private readonly clock: Clock,
     private readonly policy: LoginPolicy,
     private readonly limiter?: RateLimiter,
-  ) {}
+  ) {
+    this.sessionKeys = new SessionKeys(storage, clock);
+  }
 
   async mintCode(request: MintCodeRequest): Promise<MintedCode> {
     const { codes, expiresAt } = await this.mintCodes(request, 1);
@@ -131,14 +137,17 @@ export class LoginService {
     { code }: TokenLoginValidateRequest,
     clientAddress = "",
   ): Promise<TokenLoginValidateData> {
+    const serverKey = await this.sessionKeys.current();
     const now = this.clock.now();
     const tokens = this.freshTokens(now);
-    const sessionKey = newSessionKey();
+    const codeHash = storageKey("login_code", code);
+    const grantId = newLinkedGrantId(now, codeHash, serverKey.version);
+    const sessionKey = deriveSessionKey(serverKey.value, grantId);
     const outcome = await this.storage.exchangeLoginCode({
-      codeHash: storageKey("login_code", code),
+      codeHash,
       appId: caller.appId,
       now,
-      grantId: newGrantId(now),
+      grantId,
       sessionKeyHash: sha256Hex(sessionKey),
       tokens: tokens.hashed,
       familyExpiresAt: now + Lifetimes.refreshFamily * 1000,

@@ -11,6 +11,7 @@ import { LoginService } from "../domain/login.ts";
 import { RateLimiter } from "../domain/rate-limits.ts";
 import type { Storage } from "../storage/port.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
+import { registerDevRoutes } from "./dev-routes.ts";
 import { EarlyAnswers } from "./early-answers.ts";
 import { answerFailure } from "./failures.ts";
 import { Metrics } from "./metrics.ts";
@@ -40,6 +41,8 @@ export interface AppOptions {
   requestTimeoutMs: number;
   /** Shared-store abuse limits (security.md H6); `defaultConfig.rateLimits` when left out. */
   rateLimits?: RateLimitConfig;
+  /** `/dev/v1` (the tt shim's endpoints) without the admin token: the emulator only. */
+  openDevEndpoints?: boolean;
 }
 
 export interface AppDeps {
@@ -223,6 +226,13 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   });
 
   registerAdminRoutes(app, { storage, login, clock, adminToken: options.adminToken });
+  registerDevRoutes(app, {
+    storage,
+    login,
+    clock,
+    adminToken: options.adminToken,
+    openDevEndpoints: options.openDevEndpoints === true,
+  });
 
   app.get(
     "/healthz",
