@@ -1,10 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import type { DestinationStream } from "pino";
 import { type Clock, systemClock } from "./clock.ts";
-import type { ServerConfig } from "./config.ts";
+import { consoleEnabled, type ServerConfig } from "./config.ts";
 import { PurgeSchedule } from "./domain/purge-schedule.ts";
 import { type LoadedSeed, loadSeed, type SeedFile } from "./domain/seed.ts";
 import { buildApp } from "./http/app.ts";
+import { CONSOLE_PATH, defaultConsoleDir } from "./http/console-static.ts";
 import { newAdminToken } from "./secrets.ts";
 import { openStorage } from "./storage/open.ts";
 import type { Storage } from "./storage/port.ts";
@@ -15,6 +16,8 @@ export interface RunningServer {
   /** e.g. http://127.0.0.1:8787 */
   url: string;
   adminToken: string;
+  /** e.g. http://127.0.0.1:8787/console/ ; null when the console is off. */
+  consoleUrl: string | null;
   /** The seed loaded at start, if the database was empty and a seed was given. */
   seeded: LoadedSeed | null;
   /** Stops accepting, lets in-flight requests finish, then closes storage. */
@@ -28,6 +31,8 @@ export interface StartOptions {
   clock?: Clock;
   storage?: Storage;
   logStream?: DestinationStream;
+  /** Where the console's built files are (default: packages/console/dist). */
+  consoleDir?: string;
 }
 
 /** Opens storage, migrates, seeds an empty catalogue, builds the app and listens. */
@@ -51,6 +56,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         requestTimeoutMs: config.requestTimeoutMs,
         rateLimits: config.rateLimits,
         fastLane: config.fastLane,
+        console: consoleEnabled(config) ? { dir: options.consoleDir ?? defaultConsoleDir } : null,
       },
       {
         storage,
@@ -72,11 +78,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const port = typeof address === "object" && address ? address.port : config.port;
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     let closing: Promise<void> | null = null;
+    const url = `http://${host}:${port}`;
     return {
       app,
       storage,
-      url: `http://${host}:${port}`,
+      url,
       adminToken,
+      consoleUrl: consoleEnabled(config) ? `${url}${CONSOLE_PATH}` : null,
       seeded,
       close: () => {
         closing ??= (async () => {

@@ -15,6 +15,7 @@ import {
 } from "../domain/seed.ts";
 import { constantTimeEquals, newAppSecret, sha256Hex } from "../secrets.ts";
 import type { App, GrantSummary, Installation, Storage, User } from "../storage/port.ts";
+import { registerAdminConsoleRoutes } from "./admin-console-routes.ts";
 import { markSuccess, sendError } from "./reply.ts";
 
 export interface AdminDeps {
@@ -54,7 +55,7 @@ const appView = (a: App, installations: Installation[]) => ({
   scopes: a.scopes,
   installations: installations.map((i) => ({ tenant_key: i.tenantKey, visibility: visibilityView(i) })),
 });
-const sessionView = (g: GrantSummary) => ({
+export const sessionView = (g: GrantSummary) => ({
   session_id: g.grantId,
   app_id: g.appId,
   tenant_key: g.tenantKey,
@@ -389,6 +390,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
         { config: doc("Export the catalogue as a seed file (secrets as digests, never tokens)") },
         async () => toSeedFile(await storage.exportCatalog()),
       );
+      registerAdminConsoleRoutes(admin, { storage, clock });
     },
     { prefix: "/admin/v1" },
   );

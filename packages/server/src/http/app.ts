@@ -11,6 +11,7 @@ import { LoginService } from "../domain/login.ts";
 import { RateLimiter } from "../domain/rate-limits.ts";
 import type { Storage } from "../storage/port.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
+import { type ConsoleOptions, registerConsole } from "./console-static.ts";
 import { EarlyAnswers } from "./early-answers.ts";
 import { createExchangeFastLane, type FastLane } from "./exchange-fast-lane.ts";
 import { answerFailure } from "./failures.ts";
@@ -30,6 +31,8 @@ export interface AppOptions {
   rateLimits?: RateLimitConfig;
   /** tokenLoginValidate on node:http in front of fastify (exchange-fast-lane.ts); default true. */
   fastLane?: boolean;
+  /** The web console's files, served at /console/; null or left out: no console. */
+  console?: ConsoleOptions | null;
 }
 
 export interface AppDeps {
@@ -183,6 +186,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     );
   }
   registerAdminRoutes(app, { storage, login, clock, adminToken: options.adminToken });
+  if (options.console) registerConsole(app, options.console);
 
   app.get(
     "/healthz",

@@ -1,0 +1,134 @@
+import type { ComponentChildren } from "preact";
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { errorText } from "./api.ts";
+import { href } from "./routes.ts";
+
+/** Copies `text`; says so in words for screen readers too. */
+export function CopyButton({ text, label }: { text: string; label: string }) {
+  const [done, setDone] = useState<"" | "copied" | "failed">("");
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setDone("copied");
+    } catch {
+      setDone("failed");
+    }
+  };
+  return (
+    <span class="copy">
+      <button type="button" class="secondary" onClick={copy} aria-label={label}>
+        Copy
+      </button>
+      <span role="status" class="copy-status">
+        {done === "copied" ? "Copied" : done === "failed" ? "Copy failed: select the text" : ""}
+      </span>
+    </span>
+  );
+}
+
+/** A server's failure, in words. */
+export function ErrorNote({ error }: { error: unknown }) {
+  if (error === null || error === undefined) return null;
+  return (
+    <p class="error" role="alert">
+      {errorText(error)}
+    </p>
+  );
+}
+
+export function Note({ children }: { children: ComponentChildren }) {
+  return (
+    <p class="note" role="status">
+      {children}
+    </p>
+  );
+}
+
+/** A labelled field: the label wraps its control, so every input has an accessible name. */
+export function Field({
+  label,
+  hint,
+  children,
+}: {
+  label: string;
+  hint?: string;
+  children: ComponentChildren;
+}) {
+  return (
+    // biome-ignore lint/a11y/noLabelWithoutControl: the control is one of the children
+    <label class="field">
+      <span class="label">{label}</span>
+      {children}
+      {hint ? <span class="hint">{hint}</span> : null}
+    </label>
+  );
+}
+
+/** Loads with `load` whenever `deps` change; `reload` loads again. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let current = true;
+    load().then(
+      (value) => {
+        if (!current) return;
+        setData(value);
+        setError(null);
+      },
+      (failure: unknown) => {
+        if (current) setError(failure);
+      },
+    );
+    return () => {
+      current = false;
+    };
+  }, [...deps, tick]);
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  return { data, error, reload };
+}
+
+/** Runs an action, keeping its failure for an ErrorNote and a busy flag for its button. */
+export function useAction() {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const run = async <T,>(action: () => Promise<T>): Promise<T | undefined> => {
+    setBusy(true);
+    setError(null);
+    try {
+      return await action();
+    } catch (failure) {
+      setError(failure);
+      return undefined;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { error, busy, run, setError };
+}
+
+export const time = (unixSeconds: number | null): string =>
+  unixSeconds === null ? "—" : new Date(unixSeconds * 1000).toLocaleString();
+
+/** A table that scrolls sideways inside its box on a narrow screen instead of the whole page. */
+export function Table({ caption, children }: { caption: string; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap">
+      <table>
+        <caption>{caption}</caption>
+        {children}
+      </table>
+    </div>
+  );
+}
+
+/** A short link to a session's page (ids are long; the link's name says the whole id). */
+export function SessionLink({ id }: { id: string | null }) {
+  if (id === null) return <>—</>;
+  return (
+    <a href={href("sessions", { session: id })} aria-label={`Session ${id}`}>
+      {id.slice(0, 12)}…
+    </a>
+  );
+}

@@ -1,0 +1,134 @@
+import { useEffect, useState } from "preact/hooks";
+import { admin, send } from "../api.ts";
+import { ErrorNote, SessionLink, Table, time, useLoad } from "../components.tsx";
+import type { Overview } from "../types.ts";
+
+const EXCHANGE_ROUTE = "/open-apis/mina/v2/tokenLoginValidate";
+
+interface Sample {
+  at: number;
+  logins: number;
+  failures: number;
+}
+/** Samples of the server's counters, kept while the tab lives, newest last. */
+const samples: Sample[] = [];
+
+/** Sums tokenLoginValidate's counters in the server's Prometheus text: code 0 is a login. */
+export function countExchanges(metrics: string): { logins: number; failures: number } {
+  let logins = 0;
+  let failures = 0;
+  const line = /^mina_auth_requests_total\{route="([^"]*)",code="(-?\d+)"\} (\d+(?:\.\d+)?)$/gm;
+  for (const match of metrics.matchAll(line)) {
+    if (match[1] !== EXCHANGE_ROUTE) continue;
+    if (match[2] === "0") logins += Number(match[3]);
+    else failures += Number(match[3]);
+  }
+  return { logins, failures };
+}
+
+/** Per minute over the last minute of samples (null until two samples are 5 s apart). */
+function perMinute(key: "logins" | "failures"): number | null {
+  const last = samples[samples.length - 1];
+  const first = samples.find((s) => last !== undefined && last.at - s.at <= 60_000);
+  if (!last || !first || last.at - first.at < 5_000) return null;
+  return Math.max(0, ((last[key] - first[key]) * 60_000) / (last.at - first.at));
+}
+
+function useMetrics() {
+  const [, setTick] = useState(0);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    const sample = async () => {
+      try {
+        const answer = await send<string>("GET", "/metrics");
+        samples.push({ at: Date.now(), ...countExchanges(String(answer.body)) });
+        while (samples.length > 100) samples.shift();
+        setError(null);
+      } catch (failure) {
+        setError(failure);
+      }
+      setTick((t) => t + 1);
+    };
+    sample();
+    const timer = setInterval(sample, 5_000);
+    return () => clearInterval(timer);
+  }, []);
+  return { latest: samples[samples.length - 1], error };
+}
+
+const rate = (value: number | null) => (value === null ? "measuring…" : value.toFixed(1));
+
+export function OverviewPage() {
+  const { data, error } = useLoad(() => admin<Overview>("GET", "/overview"), []);
+  const metrics = useMetrics();
+  return (
+    <>
+      <ErrorNote error={error ?? metrics.error} />
+      <section aria-label="Counts">
+        <dl class="cards">
+          <div>
+            <dt>Tenants</dt>
+            <dd>{data?.tenants ?? "…"}</dd>
+          </div>
+          <div>
+            <dt>Users</dt>
+            <dd>{data?.users ?? "…"}</dd>
+          </div>
+          <div>
+            <dt>Apps</dt>
+            <dd>{data?.apps ?? "…"}</dd>
+          </div>
+          <div>
+            <dt>Live sessions</dt>
+            <dd>{data ? `${data.live_sessions}${data.live_sessions_capped ? "+" : ""}` : "…"}</dd>
+          </div>
+          <div>
+            <dt>Logins per minute</dt>
+            <dd>{rate(perMinute("logins"))}</dd>
+          </div>
+          <div>
+            <dt>Failed exchanges per minute</dt>
+            <dd>{rate(perMinute("failures"))}</dd>
+          </div>
+        </dl>
+        <p class="note">
+          From the server's own /metrics since it started:{" "}
+          {metrics.latest
+            ? `${metrics.latest.logins} login(s), ${metrics.latest.failures} failed exchange(s).`
+            : "…"}{" "}
+          Rates are measured while this page is open.
+        </p>
+      </section>
+      <section aria-labelledby="recent-title">
+        <h2 id="recent-title">Most recent logins</h2>
+        {data && data.recent_logins.length === 0 ? <p>No login yet.</p> : null}
+        {data && data.recent_logins.length > 0 ? (
+          <Table caption="Most recent logins, newest first">
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">User</th>
+                <th scope="col">Tenant</th>
+                <th scope="col">App</th>
+                <th scope="col">Session</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.recent_logins.map((e) => (
+                <tr key={e.id}>
+                  <td>{time(e.at)}</td>
+                  <td>{e.user_id}</td>
+                  <td>{e.tenant_key}</td>
+                  <td>{e.app_id}</td>
+                  <td>
+                    <SessionLink id={e.session_id} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </Table>
+        ) : null}
+      </section>
+    </>
+  );
+}
