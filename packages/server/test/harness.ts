@@ -75,7 +75,14 @@ export interface TestResponse {
 }
 
 export async function startTestServer(
-  options: { seed?: SeedFile; config?: Partial<ServerConfig>; dbPath?: string; clock?: ManualClock } = {},
+  options: {
+    seed?: SeedFile;
+    config?: Partial<ServerConfig>;
+    dbPath?: string;
+    clock?: ManualClock;
+    /** The console's built files (default: packages/console/dist). */
+    consoleDir?: string;
+  } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "mina-auth-test-"));
   const dbPath = options.dbPath ?? join(dir, "mina-auth.db");
@@ -103,6 +110,7 @@ export async function startTestServer(
     seed: options.seed ?? demoSeed,
     clock,
     logStream,
+    ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
   });
   const url = server.url;
 
