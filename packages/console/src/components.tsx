@@ -1,5 +1,5 @@
-import type { ComponentChildren } from "preact";
-import { useCallback, useEffect, useState } from "preact/hooks";
+import { type ComponentChildren, cloneElement, type VNode } from "preact";
+import { useCallback, useEffect, useId, useState } from "preact/hooks";
 import { errorText } from "./api.ts";
 import { href } from "./routes.ts";
 
@@ -44,23 +44,25 @@ export function Note({ children }: { children: ComponentChildren }) {
   );
 }
 
-/** A labelled field: the label wraps its control, so every input has an accessible name. */
-export function Field({
-  label,
-  hint,
-  children,
-}: {
-  label: string;
-  hint?: string;
-  children: ComponentChildren;
-}) {
+/**
+ * A labelled field: the label names its one control (for/id) and the hint describes it
+ * (aria-describedby), so a screen reader reads both and the name stays the label alone.
+ */
+export function Field({ label, hint, children }: { label: string; hint?: string; children: VNode }) {
+  const id = useId();
+  const control = cloneElement(children, { id, ...(hint ? { "aria-describedby": `${id}-hint` } : {}) });
   return (
-    // biome-ignore lint/a11y/noLabelWithoutControl: the control is one of the children
-    <label class="field">
-      <span class="label">{label}</span>
-      {children}
-      {hint ? <span class="hint">{hint}</span> : null}
-    </label>
+    <div class="field">
+      <label class="label" for={id}>
+        {label}
+      </label>
+      {control}
+      {hint ? (
+        <span class="hint" id={`${id}-hint`}>
+          {hint}
+        </span>
+      ) : null}
+    </div>
   );
 }
 
