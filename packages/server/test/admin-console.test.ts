@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ConfigError, consoleEnabled, defaultConfig, validateConfig } from "../src/config.ts";
-import { ADMIN_TOKEN, DEMO, startTestServer, type TestResponse, type TestServer } from "./harness.ts";
+import { startServerProcess, stopServerProcess } from "./child-server.ts";
+import { ADMIN_TOKEN, DEMO, startTestServer, type TestResponse, type TestServer, until } from "./harness.ts";
 
 const REFRESH_PATH = "/open-apis/authen/v1/refresh_access_token";
 
@@ -275,6 +276,47 @@ describe("the console's files at /console/", () => {
       () => validateConfig({ ...defaultConfig, console: "maybe" as "on" }),
       (error: unknown) =>
         error instanceof ConfigError && /console must be one of auto, on, off/.test(error.message),
+    );
+  });
+});
+
+describe("mina-auth serve and the console", () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "mina-auth-console-cli-"));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("prints the console's address on loopback; MINA_AUTH_CONSOLE=off prints none and serves none", async () => {
+    const on = await startServerProcess({ db: `sqlite:${join(dir, "on.db")}`, adminToken: ADMIN_TOKEN });
+    try {
+      await until(() => on.stderr().includes("Console: "), `no console line in:\n${on.stderr()}`);
+      assert.match(on.stderr(), new RegExp(`Console: ${on.url}/console/ \\(sign in with the admin token`));
+    } finally {
+      assert.equal(await stopServerProcess(on), 0);
+    }
+
+    const off = await startServerProcess({
+      db: `sqlite:${join(dir, "off.db")}`,
+      adminToken: ADMIN_TOKEN,
+      env: { MINA_AUTH_CONSOLE: "off" },
+    });
+    const res = await fetch(`${off.url}/console/`);
+    assert.equal(res.status, 404);
+    assert.equal((await res.json()).code, 99991201);
+    assert.equal(await stopServerProcess(off), 0);
+    assert.ok(!off.stderr().includes("Console:"), off.stderr());
+  });
+
+  it("a console mode other than auto, on or off stops the CLI with one line", async () => {
+    const failed = startServerProcess({
+      db: `sqlite:${join(dir, "bad.db")}`,
+      adminToken: ADMIN_TOKEN,
+      env: { MINA_AUTH_CONSOLE: "sometimes" },
+    });
+    await assert.rejects(
+      failed,
+      /exited \(2\) before listening:\s+mina-auth: console must be one of auto, on, off \(got sometimes\)/,
     );
   });
 });

@@ -4,7 +4,7 @@ import { CopyButton, ErrorNote, Field, Note, time, useAction, useLoad } from "..
 import { inWords } from "../errors-in-words.ts";
 import { appSecrets, lastLogin } from "../memory.ts";
 import { href } from "../routes.ts";
-import { type App, KNOWN_SCOPES, type Session, type User } from "../types.ts";
+import { type App, KNOWN_SCOPES, type Session, type Tenant, type User } from "../types.ts";
 
 const CODE_LIFETIME_S = 180;
 const EXCHANGE = "/open-apis/mina/v2/tokenLoginValidate";
@@ -70,6 +70,8 @@ function PlatformAnswer({ answer }: { answer: unknown }) {
 
 export function LoginAsPage({ params }: { params: URLSearchParams }) {
   const apps = useLoad(() => admin<{ apps: App[] }>("GET", "/apps"), []);
+  const tenants = useLoad(() => admin<{ tenants: Tenant[] }>("GET", "/tenants"), []);
+  const tenantName = (key: string) => tenants.data?.tenants.find((t) => t.tenant_key === key)?.name ?? key;
   const [appId, setAppId] = useState(params.get("app") ?? lastLogin.value?.appId ?? "");
   const app = apps.data?.apps.find((a) => a.app_id === appId) ?? apps.data?.apps[0] ?? null;
   const [tenantKey, setTenantKey] = useState(lastLogin.value?.tenantKey ?? "");
@@ -189,7 +191,7 @@ export function LoginAsPage({ params }: { params: URLSearchParams }) {
             <select value={tenant} onChange={(e) => setTenantKey(e.currentTarget.value)}>
               {app?.installations.map((i) => (
                 <option key={i.tenant_key} value={i.tenant_key}>
-                  {i.tenant_key}
+                  {tenantName(i.tenant_key)} ({i.tenant_key})
                 </option>
               ))}
             </select>
@@ -235,7 +237,10 @@ export function LoginAsPage({ params }: { params: URLSearchParams }) {
             <CopyButton text={minted.code} label="Copy the code" />{" "}
             <Countdown key={minted.code} receivedAt={minted.receivedAt} />
           </p>
-          <p>What tt.login hands the mini-program: single use, 3 minutes. Your backend exchanges it:</p>
+          <p>
+            What tt.login hands the mini-program: single use, 3 minutes. Your backend exchanges it (set{" "}
+            <code>APP_SECRET</code> first):
+          </p>
           {curls(base, app.app_id, minted.code).map((c) => (
             <div key={c.title} class="snippet">
               <h3>{c.title}</h3>

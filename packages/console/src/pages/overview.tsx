@@ -26,12 +26,15 @@ export function countExchanges(metrics: string): { logins: number; failures: num
   return { logins, failures };
 }
 
-/** Per minute over the last minute of samples (null until two samples are 5 s apart). */
-function perMinute(key: "logins" | "failures"): number | null {
+/**
+ * Counted over the last minute of samples: how many, and over how many seconds (less than 60
+ * while the page has been open for less than a minute). Null before two samples exist.
+ */
+function lastMinute(key: "logins" | "failures"): { count: number; seconds: number } | null {
   const last = samples[samples.length - 1];
   const first = samples.find((s) => last !== undefined && last.at - s.at <= 60_000);
-  if (!last || !first || last.at - first.at < 5_000) return null;
-  return Math.max(0, ((last[key] - first[key]) * 60_000) / (last.at - first.at));
+  if (!last || !first || first === last) return null;
+  return { count: Math.max(0, last[key] - first[key]), seconds: Math.round((last.at - first.at) / 1000) };
 }
 
 function useMetrics() {
@@ -56,7 +59,12 @@ function useMetrics() {
   return { latest: samples[samples.length - 1], error };
 }
 
-const rate = (value: number | null) => (value === null ? "measuring…" : value.toFixed(1));
+const rate = (value: { count: number; seconds: number } | null) =>
+  value === null
+    ? "measuring…"
+    : value.seconds >= 55
+      ? String(value.count)
+      : `${value.count} in ${value.seconds} s`;
 
 export function OverviewPage() {
   const { data, error } = useLoad(() => admin<Overview>("GET", "/overview"), []);
@@ -83,12 +91,12 @@ export function OverviewPage() {
             <dd>{data ? `${data.live_sessions}${data.live_sessions_capped ? "+" : ""}` : "…"}</dd>
           </div>
           <div>
-            <dt>Logins per minute</dt>
-            <dd>{rate(perMinute("logins"))}</dd>
+            <dt>Logins, last minute</dt>
+            <dd>{rate(lastMinute("logins"))}</dd>
           </div>
           <div>
-            <dt>Failed exchanges per minute</dt>
-            <dd>{rate(perMinute("failures"))}</dd>
+            <dt>Failed exchanges, last minute</dt>
+            <dd>{rate(lastMinute("failures"))}</dd>
           </div>
         </dl>
         <p class="note">
@@ -96,7 +104,7 @@ export function OverviewPage() {
           {metrics.latest
             ? `${metrics.latest.logins} login(s), ${metrics.latest.failures} failed exchange(s).`
             : "…"}{" "}
-          Rates are measured while this page is open.
+          The last minute is measured while this page is open (every 5 s).
         </p>
       </section>
       <section aria-labelledby="recent-title">

@@ -245,6 +245,13 @@ function UserForm({
     );
     if (user) {
       setSaved(user);
+      if (!editing) {
+        setName("");
+        setUserId("");
+        setEmail("");
+        setMobile("");
+        setDepartments("");
+      }
       onDone();
     }
   };
