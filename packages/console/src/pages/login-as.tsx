@@ -293,8 +293,8 @@ export function LoginAsPage({ params }: { params: URLSearchParams }) {
         <section class="panel" aria-labelledby="user-info-title">
           <h2 id="user-info-title">The user's access token</h2>
           <p>
-            From the last exchange ({lastLogin.value.userId} in {lastLogin.value.tenantKey}). Ask user_info
-            with it, e.g. after revoking its session:
+            From the last successful exchange ({lastLogin.value.userId} in {lastLogin.value.tenantKey}). Ask
+            user_info with it, e.g. after revoking its session:
           </p>
           <button type="button" onClick={callUserInfo} disabled={action.busy}>
             Call user_info
