@@ -293,6 +293,12 @@ describe("HTTP surface", () => {
         ["get", "/admin/v1/audit-events"],
         ["post", "/admin/v1/import"],
         ["get", "/admin/v1/export"],
+        ["get", "/admin/v1/overview"],
+        ["get", "/admin/v1/audit-events/tail"],
+        ["get", "/admin/v1/sessions/{session_id}"],
+        ["get", "/console"],
+        ["get", "/console/"],
+        ["get", "/console/*"],
       ];
       for (const [method, path] of expected) {
         assert.ok(paths[path]?.[method], `${method.toUpperCase()} ${path} missing from /openapi.json`);
