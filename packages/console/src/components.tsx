@@ -1,5 +1,5 @@
 import { type ComponentChildren, cloneElement, type VNode } from "preact";
-import { useCallback, useEffect, useId, useState } from "preact/hooks";
+import { useCallback, useEffect, useId, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { errorText } from "./api.ts";
 import { href } from "./routes.ts";
 
@@ -113,11 +113,24 @@ export function useAction() {
 export const time = (unixSeconds: number | null): string =>
   unixSeconds === null ? "—" : new Date(unixSeconds * 1000).toLocaleString();
 
-/** A table that scrolls sideways inside its box on a narrow screen instead of the whole page. */
+/**
+ * A table. On a narrow screen each row becomes a card of "header: value" lines (styles.css); the
+ * headers are copied onto the cells as data-label after each render, so the pages stay plain.
+ */
 export function Table({ caption, children }: { caption: string; children: ComponentChildren }) {
+  const table = useRef<HTMLTableElement>(null);
+  useLayoutEffect(() => {
+    const headers = [...(table.current?.querySelectorAll("thead th") ?? [])].map(
+      (th) => th.textContent ?? "",
+    );
+    for (const row of table.current?.querySelectorAll("tbody tr") ?? [])
+      row.querySelectorAll("td").forEach((td, i) => {
+        td.dataset.label = headers[i] ?? "";
+      });
+  });
   return (
     <div class="table-wrap">
-      <table>
+      <table ref={table}>
         <caption>{caption}</caption>
         {children}
       </table>
