@@ -4,6 +4,7 @@
  * on a real SQLite file; error paths included.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -306,6 +307,45 @@ describe("mina-auth serve and the console", () => {
     assert.equal((await res.json()).code, 99991201);
     assert.equal(await stopServerProcess(off), 0);
     assert.ok(!off.stderr().includes("Console:"), off.stderr());
+  });
+
+  it("the built CLI (what npm start runs) finds the built console", async () => {
+    const root = new URL("../../../", import.meta.url).pathname;
+    const proc = spawn(
+      process.execPath,
+      [
+        "packages/server/bin/mina-auth.js",
+        "serve",
+        "--port",
+        "0",
+        "--db",
+        `sqlite:${join(dir, "built.db")}`,
+        "--demo",
+        "--admin-token",
+        ADMIN_TOKEN,
+      ],
+      {
+        cwd: root,
+        env: { ...process.env, MINA_AUTH_PURGE_INTERVAL_MS: "0" },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    const exited = new Promise((resolve) => proc.on("exit", resolve));
+    let err = "";
+    proc.stderr.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    try {
+      await until(() => /Console: (\S+)/.test(err) || proc.exitCode !== null, "no console line");
+      const url = /Console: (\S+)/.exec(err)?.[1];
+      assert.ok(url, err);
+      const page = await fetch(url);
+      assert.equal(page.status, 200, "packages/console/dist is served from packages/server/dist");
+      assert.match(await page.text(), /<title>mina-auth console<\/title>/);
+    } finally {
+      proc.kill("SIGTERM");
+      await exited;
+    }
   });
 
   it("a console mode other than auto, on or off stops the CLI with one line", async () => {
