@@ -138,12 +138,27 @@ export function Table({ caption, children }: { caption: string; children: Compon
   );
 }
 
+/** Where a session's page is: its owner rides along, so the server finds it however old it is. */
+export interface SessionRef {
+  session_id: string | null;
+  app_id: string | null;
+  tenant_key: string | null;
+  user_id: string | null;
+}
+export const sessionHref = (s: SessionRef): string =>
+  href("sessions", {
+    session: s.session_id ?? "",
+    ...(s.app_id ? { app: s.app_id } : {}),
+    ...(s.tenant_key ? { tenant: s.tenant_key } : {}),
+    ...(s.user_id ? { user: s.user_id } : {}),
+  });
+
 /** A short link to a session's page (ids are long; the link's name says the whole id). */
-export function SessionLink({ id }: { id: string | null }) {
-  if (id === null) return <>—</>;
+export function SessionLink({ of }: { of: SessionRef }) {
+  if (of.session_id === null) return <>—</>;
   return (
-    <a href={href("sessions", { session: id })} aria-label={`Session ${id}`}>
-      {id.slice(0, 12)}…
+    <a href={sessionHref(of)} aria-label={`Session ${of.session_id}`}>
+      {of.session_id.slice(0, 12)}…
     </a>
   );
 }

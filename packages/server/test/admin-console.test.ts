@@ -178,8 +178,15 @@ describe("admin API for the console", () => {
     assert.equal(detail.body.revoke_reason !== null, true);
   });
 
-  it("one session: an unknown id is 9404", async () => {
+  it("one session: found by its owner when given; an unknown id, or the wrong owner, is 9404", async () => {
+    const owner = `app_id=${DEMO.appId}&tenant_key=${DEMO.acme}&user_id=${DEMO.visibleUser}`;
+    const found = await get(`/sessions/${sessionId}?${owner}`);
+    assert.equal(found.status, 200, found.text);
+    assert.equal(found.body.session_id, sessionId);
     assertError(await get("/sessions/does-not-exist"), 9404, 404);
+    assertError(await get(`/sessions/does-not-exist?${owner}`), 9404, 404);
+    const wrongOwner = `app_id=${DEMO.appId}&tenant_key=${DEMO.acme}&user_id=${DEMO.otherVisibleUser}`;
+    assertError(await get(`/sessions/${sessionId}?${wrongOwner}`), 9404, 404);
   });
 
   it("the new endpoints are in /openapi.json with the admin bearer", async () => {

@@ -123,7 +123,7 @@ export function AuditPage() {
               <td>{e.tenant_key ?? "—"}</td>
               <td>{e.user_id ?? "—"}</td>
               <td>
-                <SessionLink id={e.session_id} />
+                <SessionLink of={e} />
               </td>
             </tr>
           ))}

@@ -1,9 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { admin, query, send } from "../api.ts";
-import { CopyButton, ErrorNote, Field, Note, time, useAction, useLoad } from "../components.tsx";
+import { CopyButton, ErrorNote, Field, Note, sessionHref, time, useAction, useLoad } from "../components.tsx";
 import { inWords } from "../errors-in-words.ts";
 import { appSecrets, lastLogin } from "../memory.ts";
-import { href } from "../routes.ts";
 import { type App, KNOWN_SCOPES, type Session, type Tenant, type User } from "../types.ts";
 
 const CODE_LIFETIME_S = 180;
@@ -284,8 +283,7 @@ export function LoginAsPage({ params }: { params: URLSearchParams }) {
           <h2 id="session-title">The session it opened</h2>
           <p>
             Session <code>{session.session_id}</code>, opened {time(session.created_at)}, refresh family until{" "}
-            {time(session.expires_at)}.{" "}
-            <a href={href("sessions", { session: session.session_id })}>See it in Sessions</a>
+            {time(session.expires_at)}. <a href={sessionHref(session)}>See it in Sessions</a>
           </p>
         </section>
       ) : null}

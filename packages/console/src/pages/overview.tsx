@@ -129,7 +129,7 @@ export function OverviewPage() {
                   <td>{e.tenant_key}</td>
                   <td>{e.app_id}</td>
                   <td>
-                    <SessionLink id={e.session_id} />
+                    <SessionLink of={e} />
                   </td>
                 </tr>
               ))}

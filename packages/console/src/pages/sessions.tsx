@@ -30,6 +30,11 @@ export function SessionsPage({ params }: { params: URLSearchParams }) {
     [applied],
   );
   const selected = params.get("session");
+  const owner = query({
+    app_id: params.get("app") ?? undefined,
+    tenant_key: params.get("tenant") ?? undefined,
+    user_id: params.get("user") ?? undefined,
+  });
   const shown = (sessions.data?.sessions ?? []).filter((s) => applied.state !== "ended" || !isLive(s));
   const filter = (event: Event) => {
     event.preventDefault();
@@ -38,7 +43,9 @@ export function SessionsPage({ params }: { params: URLSearchParams }) {
   return (
     <>
       <ErrorNote error={apps.error ?? tenants.error ?? sessions.error} />
-      {selected ? <SessionDetails key={selected} sessionId={selected} onChanged={sessions.reload} /> : null}
+      {selected ? (
+        <SessionDetails key={selected} sessionId={selected} owner={owner} onChanged={sessions.reload} />
+      ) : null}
       <form class="panel" onSubmit={filter} aria-label="Filter sessions">
         <div class="row">
           <Field label="App">
@@ -96,7 +103,7 @@ export function SessionsPage({ params }: { params: URLSearchParams }) {
                 {isLive(s) ? "live" : s.revoked_at !== null ? `revoked (${s.revoke_reason})` : "expired"}
               </td>
               <td>
-                <SessionLink id={s.session_id} />
+                <SessionLink of={s} />
               </td>
             </tr>
           ))}
@@ -114,10 +121,19 @@ const EVENT_WORDS: Record<string, string> = {
   "grant.revoked": "Session revoked",
 };
 
-function SessionDetails({ sessionId, onChanged }: { sessionId: string; onChanged: () => void }) {
+function SessionDetails({
+  sessionId,
+  owner,
+  onChanged,
+}: {
+  sessionId: string;
+  /** ?app_id=&tenant_key=&user_id= when known: the server then finds the session however old. */
+  owner: string;
+  onChanged: () => void;
+}) {
   const detail = useLoad(
-    () => admin<SessionDetail>("GET", `/sessions/${encodeURIComponent(sessionId)}`),
-    [sessionId],
+    () => admin<SessionDetail>("GET", `/sessions/${encodeURIComponent(sessionId)}${owner}`),
+    [sessionId, owner],
   );
   const action = useAction();
   const [revoked, setRevoked] = useState(false);

@@ -173,11 +173,11 @@ export function registerAdminConsoleRoutes(admin: FastifyInstance, deps: AdminCo
     },
   );
 
-  admin.get<{ Params: { session_id: string } }>(
+  admin.get<{ Params: { session_id: string }; Querystring: Record<string, string | undefined> }>(
     "/sessions/:session_id",
     {
       config: doc(
-        "One session with its refresh-token family: the audit events of its grant (login, rotations, reuse, revocation), oldest first",
+        "One session with its refresh-token family: the audit events of its grant (login, rotations, reuse, revocation), oldest first. app_id, tenant_key and user_id, when given, find a session older than the audit events read",
         {
           type: "object",
           properties: {
@@ -216,18 +216,25 @@ export function registerAdminConsoleRoutes(admin: FastifyInstance, deps: AdminCo
         // The login that opened the grant is its first event: nothing older belongs to it.
         return e.type === "login_code.consumed" ? "stop" : "continue";
       });
+      // The grant is looked up among its owner's: named by the caller, or by its events.
+      const q = request.query;
       const opened = events.find((e) => e.type === "login_code.consumed") ?? events[0];
+      const appId = q.app_id || opened?.appId;
+      const tenantKey = q.tenant_key || opened?.tenantKey;
+      const userId = q.user_id || opened?.userId;
       const grants =
-        opened?.appId && opened.tenantKey && opened.userId
-          ? await storage.listGrants({
-              appId: opened.appId,
-              tenantKey: opened.tenantKey,
-              userId: opened.userId,
-              limit: 1000,
-            })
+        appId && tenantKey && userId
+          ? await storage.listGrants({ appId, tenantKey, userId, limit: 1000 })
           : [];
       const grant = grants.find((g) => g.grantId === sessionId);
-      if (!grant) throw new ApiError("AdminNotFound", `session ${sessionId}`);
+      if (!grant) {
+        throw new ApiError(
+          "AdminNotFound",
+          complete
+            ? `session ${sessionId}`
+            : `session ${sessionId} (older ones are found with app_id, tenant_key and user_id)`,
+        );
+      }
       const family = events.reverse();
       return {
         ...liveSessionView(grant, clock.now()),
