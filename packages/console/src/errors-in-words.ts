@@ -27,12 +27,21 @@ const WORDS: Record<number, string> = {
   99991668: "The user access token is no longer valid: it expired or its session was revoked.",
 };
 
-/** Codes whose explanation is completed by the server's msg (it names the field or the thing). */
-const DETAILED = new Set([9400, 9404, 9409]);
+/**
+ * Codes whose explanation is completed by the server's msg, which names the field or the thing
+ * after the registry's own words ("not found: app cli_…"): those words are not repeated.
+ */
+const DETAILED: Record<number, string> = {
+  9400: "invalid request: ",
+  9404: "not found: ",
+  9409: "already exists: ",
+};
 
 export function inWords(code: number, msg: string): string {
   const words = WORDS[code];
   if (words === undefined) return `Error ${code}: ${msg}`;
-  if (DETAILED.has(code)) return `${words}: ${msg} (code ${code})`;
+  const prefix = DETAILED[code];
+  if (prefix !== undefined)
+    return `${words}: ${msg.startsWith(prefix) ? msg.slice(prefix.length) : msg} (code ${code})`;
   return `${words} (code ${code}: ${msg})`;
 }

@@ -260,9 +260,7 @@ else
         ),
       });
       await page.getByRole("button", { name: "Import broken-seed.json" }).click();
-      await sees(
-        "The server refused the request: invalid request: users[0].tenant_key is required (code 9400)",
-      );
+      await sees("The server refused the request: users[0].tenant_key is required (code 9400)");
       const bad = page.locator(".report .bad");
       await bad.waitFor();
       assert.match(

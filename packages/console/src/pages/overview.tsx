@@ -1,9 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { admin, send } from "../api.ts";
 import { ErrorNote, SessionLink, Table, time, useLoad } from "../components.tsx";
+import { countExchanges } from "../metrics-text.ts";
 import type { Overview } from "../types.ts";
-
-const EXCHANGE_ROUTE = "/open-apis/mina/v2/tokenLoginValidate";
 
 interface Sample {
   at: number;
@@ -12,19 +11,6 @@ interface Sample {
 }
 /** Samples of the server's counters, kept while the tab lives, newest last. */
 const samples: Sample[] = [];
-
-/** Sums tokenLoginValidate's counters in the server's Prometheus text: code 0 is a login. */
-export function countExchanges(metrics: string): { logins: number; failures: number } {
-  let logins = 0;
-  let failures = 0;
-  const line = /^mina_auth_requests_total\{route="([^"]*)",code="(-?\d+)"\} (\d+(?:\.\d+)?)$/gm;
-  for (const match of metrics.matchAll(line)) {
-    if (match[1] !== EXCHANGE_ROUTE) continue;
-    if (match[2] === "0") logins += Number(match[3]);
-    else failures += Number(match[3]);
-  }
-  return { logins, failures };
-}
 
 /**
  * Counted over the last minute of samples: how many, and over how many seconds (less than 60
