@@ -14,6 +14,7 @@ const USAGE = `mina-auth — Feishu / Lark mini-program login server
 
 Usage:
   mina-auth serve [--host 127.0.0.1] [--port 8787] [--db URL] [--seed FILE] [--demo] [--admin-token T]
+                  [--console auto|on|off]
   mina-auth import FILE [--db URL]
   mina-auth export [--db URL] [--out FILE]
   mina-auth code --app APP_ID --user USER_ID [--tenant TENANT_KEY] [--db URL]
@@ -25,7 +26,8 @@ a flag wins over the environment, which wins over the file.
 Environment: MINA_AUTH_HOST, MINA_AUTH_PORT, MINA_AUTH_DB, MINA_AUTH_ADMIN_TOKEN, MINA_AUTH_LOG_LEVEL,
              MINA_AUTH_REVOKE_ON_CODE_REUSE (true|false), MINA_AUTH_REQUEST_TIMEOUT_MS (default 10000),
              MINA_AUTH_RATE_LIMITS (true|false, default true),
-             MINA_AUTH_PURGE_INTERVAL_MS (default 300000; 0: expired rows are never deleted)
+             MINA_AUTH_PURGE_INTERVAL_MS (default 300000; 0: expired rows are never deleted),
+             MINA_AUTH_CONSOLE (auto|on|off, default auto: the web console at /console/ on loopback)
 `;
 
 const options = {
@@ -37,6 +39,7 @@ const options = {
   "admin-token": { type: "string" },
   "log-level": { type: "string" },
   config: { type: "string" },
+  console: { type: "string" },
   out: { type: "string" },
   app: { type: "string" },
   user: { type: "string" },
@@ -55,6 +58,7 @@ function configFrom(flags: Flags, env: NodeJS.ProcessEnv): ServerConfig {
       db: flags.db,
       adminToken: flags["admin-token"],
       logLevel: flags["log-level"],
+      console: flags.console,
     },
     env,
     configFile: flags.config,
@@ -100,6 +104,11 @@ async function serve(flags: Flags): Promise<void> {
     process.stderr.write(`\n${walkthrough(server.url, server.adminToken, demoApp.appId, DEMO_APP_SECRET)}\n`);
   } else if (config.adminToken === null) {
     process.stderr.write(`Admin token (generated for this run): ${server.adminToken}\n`);
+  }
+  if (server.consoleUrl) {
+    process.stderr.write(
+      `Console: ${server.consoleUrl} (sign in with the admin token; --console off turns it off)\n`,
+    );
   }
   if (!isLoopback(config.host) && (config.adminToken === null || flags.demo)) {
     log.warn(

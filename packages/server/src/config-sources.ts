@@ -8,7 +8,9 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import {
+  CONSOLE_MODES,
   ConfigError,
+  type ConsoleMode,
   DB_URL,
   defaultConfig,
   LOG_LEVELS,
@@ -42,6 +44,7 @@ interface Settings {
   rateLimits: boolean;
   requestTimeoutMs: number;
   purgeIntervalMs: number;
+  console: ConsoleMode;
 }
 
 /** setInterval's ceiling: a longer delay would fire at once, over and over. */
@@ -80,6 +83,7 @@ const SETTINGS: { [K in keyof Settings]: { env: string; parse: EnvParse; field: 
     parse: "integer",
     field: integer({ min: 0, max: MAX_TIMER_MS }),
   },
+  console: { env: "MINA_AUTH_CONSOLE", parse: "text", field: oneOf(CONSOLE_MODES) },
 };
 const NAMES = Object.keys(SETTINGS) as Array<keyof Settings>;
 
@@ -103,6 +107,7 @@ export interface ConfigFlags {
   db?: string | undefined;
   adminToken?: string | undefined;
   logLevel?: string | undefined;
+  console?: string | undefined;
 }
 
 export interface ConfigSources {
@@ -135,6 +140,7 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
     ...(flags.db !== undefined ? { db: flags.db } : {}),
     ...(flags.adminToken !== undefined ? { adminToken: flags.adminToken } : {}),
     ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel as LogLevel } : {}),
+    ...(flags.console !== undefined ? { console: flags.console as ConsoleMode } : {}),
   };
   const pick = <K extends keyof Settings>(name: K): Settings[K] | undefined =>
     fromFlags[name] ?? fromEnv[name] ?? fromFile[name];
@@ -152,6 +158,7 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
       rateLimits: { ...defaultConfig.rateLimits, enabled: rateLimits ?? defaultConfig.rateLimits.enabled },
       requestTimeoutMs: pick("requestTimeoutMs") ?? defaultConfig.requestTimeoutMs,
       purgeIntervalMs: pick("purgeIntervalMs") ?? defaultConfig.purgeIntervalMs,
+      console: pick("console") ?? defaultConfig.console,
     }),
   };
 }

@@ -26,6 +26,19 @@ export interface ServerConfig {
    * family ended over 30 days ago (domain/purge-schedule.ts); 0 turns it off.
    */
   purgeIntervalMs: number;
+  /**
+   * The web console at /console/: "auto" serves it when the server listens on loopback, "on"
+   * wherever it listens, "off" never. Its every call needs the admin token whatever this says.
+   */
+  console: ConsoleMode;
+}
+
+export type ConsoleMode = "auto" | "on" | "off";
+export const CONSOLE_MODES: readonly ConsoleMode[] = ["auto", "on", "off"];
+
+/** Whether a server with this configuration serves the console. */
+export function consoleEnabled(config: Pick<ServerConfig, "console" | "host">): boolean {
+  return config.console === "on" || (config.console === "auto" && isLoopback(config.host));
 }
 
 /** At most `limit` counted attempts per fixed window of `windowMs`. */
@@ -61,6 +74,7 @@ export const defaultConfig: ServerConfig = {
   requestTimeoutMs: 10_000,
   shutdownGraceMs: 10_000,
   purgeIntervalMs: 5 * MINUTE,
+  console: "auto",
   // Generous for real use: a client caches its app token for 2 h, a login code fails rarely
   // (expired, replayed by a retry), a refresh family rotates about once per 2 h.
   rateLimits: {
@@ -104,6 +118,10 @@ export function validateConfig(config: ServerConfig): ServerConfig {
   ) {
     throw new ConfigError("purgeIntervalMs must be an integer from 0 (off) to 2147483647");
   }
+  if (!CONSOLE_MODES.includes(config.console))
+    throw new ConfigError(
+      `console must be one of ${CONSOLE_MODES.join(", ")} (got ${String(config.console)})`,
+    );
   const limits = config.rateLimits;
   for (const name of [
     "appToken",

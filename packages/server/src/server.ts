@@ -2,10 +2,11 @@ import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { DestinationStream } from "pino";
 import { type Clock, systemClock } from "./clock.ts";
-import type { ServerConfig } from "./config.ts";
+import { consoleEnabled, type ServerConfig } from "./config.ts";
 import { PurgeSchedule } from "./domain/purge-schedule.ts";
 import { importSeed, type LoadedSeed, type SeedFile } from "./domain/seed.ts";
 import { buildApp } from "./http/app.ts";
+import { CONSOLE_PATH, defaultConsoleDir } from "./http/console-static.ts";
 import { listenApp } from "./http/listen.ts";
 import type { JsonDocument } from "./json-input.ts";
 import { newAdminToken } from "./secrets.ts";
@@ -20,6 +21,8 @@ export interface RunningServer {
   /** Every address it listens on (several for `localhost` where it resolves to several). */
   addresses: AddressInfo[];
   adminToken: string;
+  /** e.g. http://127.0.0.1:8787/console/ ; null when the console is off. */
+  consoleUrl: string | null;
   /** The seed loaded at start, if the database was empty and a seed was given. */
   seeded: LoadedSeed | null;
   /** Stops accepting, lets in-flight requests finish, then closes storage. */
@@ -37,6 +40,8 @@ export interface StartOptions {
   logStream?: DestinationStream;
   /** `/dev/v1` without the admin token (the emulator, for the tt shim). */
   openDevEndpoints?: boolean;
+  /** Where the console's built files are (default: packages/console/dist). */
+  consoleDir?: string;
 }
 
 /** Opens storage, migrates, seeds an empty catalogue, builds the app and listens. */
@@ -59,6 +64,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         requestTimeoutMs: config.requestTimeoutMs,
         rateLimits: config.rateLimits,
         openDevEndpoints: options.openDevEndpoints === true,
+        console: consoleEnabled(config) ? { dir: options.consoleDir ?? defaultConsoleDir } : null,
       },
       {
         storage,
@@ -79,12 +85,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const port = listening.addresses[0]?.port ?? config.port;
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     let closing: Promise<void> | null = null;
+    const url = `http://${host}:${port}`;
     return {
       app,
       storage,
-      url: `http://${host}:${port}`,
+      url,
       addresses: listening.addresses,
       adminToken,
+      consoleUrl: consoleEnabled(config) ? `${url}${CONSOLE_PATH}` : null,
       seeded,
       close: () => {
         closing ??= (async () => {

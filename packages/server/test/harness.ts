@@ -83,7 +83,14 @@ export function assertEnvelope(res: TestResponse, code: number, status = 200): v
 }
 
 export async function startTestServer(
-  options: { seed?: SeedFile; config?: Partial<ServerConfig>; dbPath?: string; clock?: ManualClock } = {},
+  options: {
+    seed?: SeedFile;
+    config?: Partial<ServerConfig>;
+    dbPath?: string;
+    clock?: ManualClock;
+    /** The console's built files (default: packages/console/dist). */
+    consoleDir?: string;
+  } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "mina-auth-test-"));
   const dbPath = options.dbPath ?? join(dir, "mina-auth.db");
@@ -111,6 +118,7 @@ export async function startTestServer(
     seed: options.seed ?? demoSeed,
     clock,
     logStream,
+    ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
   });
   const url = server.url;
 

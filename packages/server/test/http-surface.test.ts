@@ -298,6 +298,12 @@ describe("HTTP surface", () => {
         ["post", "/dev/v1/tt/login"],
         ["post", "/dev/v1/tt/check-session"],
         ["post", "/dev/v1/tt/user-info"],
+        ["get", "/admin/v1/overview"],
+        ["get", "/admin/v1/audit-events/tail"],
+        ["get", "/admin/v1/sessions/{session_id}"],
+        ["get", "/console"],
+        ["get", "/console/"],
+        ["get", "/console/*"],
       ];
       for (const [method, path] of expected) {
         assert.ok(paths[path]?.[method], `${method.toUpperCase()} ${path} missing from /openapi.json`);

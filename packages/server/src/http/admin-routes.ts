@@ -15,6 +15,7 @@ import {
 } from "../domain/seed.ts";
 import { constantTimeEquals, newAppSecret, sha256Hex } from "../secrets.ts";
 import type { App, GrantSummary, Installation, Storage, User, Visibility } from "../storage/port.ts";
+import { registerAdminConsoleRoutes } from "./admin-console-routes.ts";
 import { MAX_CODES_PER_REQUEST, AdminSchemas as S, View } from "./admin-schemas.ts";
 import type { RouteDoc } from "./openapi.ts";
 import { markSuccess, sendError } from "./reply.ts";
@@ -55,7 +56,7 @@ const appView = (a: App, installations: Installation[]) => ({
   scopes: a.scopes,
   installations: installations.map((i) => ({ tenant_key: i.tenantKey, visibility: visibilityView(i) })),
 });
-const sessionView = (g: GrantSummary) => ({
+export const sessionView = (g: GrantSummary) => ({
   session_id: g.grantId,
   app_id: g.appId,
   tenant_key: g.tenantKey,
@@ -388,6 +389,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
         ),
         async () => toSeedFile(await storage.exportCatalog()),
       );
+      registerAdminConsoleRoutes(admin, { storage, clock });
     },
     { prefix: "/admin/v1" },
   );

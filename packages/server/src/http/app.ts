@@ -11,6 +11,7 @@ import { LoginService } from "../domain/login.ts";
 import { RateLimiter } from "../domain/rate-limits.ts";
 import type { Storage } from "../storage/port.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
+import { type ConsoleOptions, registerConsole } from "./console-static.ts";
 import { registerDevRoutes } from "./dev-routes.ts";
 import { EarlyAnswers } from "./early-answers.ts";
 import { answerFailure } from "./failures.ts";
@@ -43,6 +44,8 @@ export interface AppOptions {
   rateLimits?: RateLimitConfig;
   /** `/dev/v1` (the tt shim's endpoints) without the admin token: the emulator only. */
   openDevEndpoints?: boolean;
+  /** The web console's files, served at /console/; null or left out: no console. */
+  console?: ConsoleOptions | null;
 }
 
 export interface AppDeps {
@@ -233,6 +236,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     adminToken: options.adminToken,
     openDevEndpoints: options.openDevEndpoints === true,
   });
+  if (options.console) registerConsole(app, options.console);
 
   app.get(
     "/healthz",
