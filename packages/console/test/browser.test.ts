@@ -267,12 +267,14 @@ else
         ),
       });
       await page.getByRole("button", { name: "Import broken-seed.json" }).click();
-      await sees("The server refused the request: users[0].tenant_key is required (code 9400)");
+      await sees(
+        "The server refused the request: request body: users[0].tenant_key: is required (code 9400)",
+      );
       const bad = page.locator(".report .bad");
       await bad.waitFor();
       assert.match(
         (await bad.textContent()) ?? "",
-        /^tenant_key\(missing\)\s*← users\[0\]\.tenant_key is required/,
+        /^tenant_key\(missing\)\s*← request body: users\[0\]\.tenant_key: is required/,
       );
       await shot("import-and-export");
     });

@@ -37,6 +37,13 @@ describe("console helpers", () => {
       3,
       "tenant_key",
     ]);
+    // The strict seed reader's form: a source, then every issue by JSON path, joined with "; ".
+    assert.deepEqual(
+      fieldPath(
+        "invalid request: request body: users[0].tenant_key: is required; request body: apps[0].name: is required",
+      ),
+      ["users", 0, "tenant_key"],
+    );
     assert.equal(fieldPath("invalid request: the seed must be a JSON object"), null);
   });
 

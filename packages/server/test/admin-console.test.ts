@@ -363,7 +363,7 @@ describe("mina-auth serve and the console", () => {
     });
     await assert.rejects(
       failed,
-      /exited \(2\) before listening:\s+mina-auth: console must be one of auto, on, off \(got sometimes\)/,
+      /exited \(2\) before listening:\s+mina-auth: MINA_AUTH_CONSOLE must be one of "auto", "on", "off"/,
     );
   });
 });
