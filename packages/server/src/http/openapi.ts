@@ -111,7 +111,8 @@ export class OpenApiCollector {
               : [],
         responses: responses(
           200,
-          endpoint.response,
+          // As on the platform, its failures answer HTTP 200 too, with a non-zero code.
+          { anyOf: [endpoint.response, { $ref: "#/components/schemas/Error" }] },
           endpoint.method === "POST" ? [400, 408, 413, 415, 429, 500] : [400, 408, 500],
         ),
       };
