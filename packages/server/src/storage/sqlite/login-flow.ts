@@ -236,7 +236,7 @@ function exchange(
       return { kind: "not_visible" };
     }
     // The domain assigns the open_id before minting the code; a code saved without one (an
-    // import, a tool) gets one here, in the same transaction, as on PostgreSQL (port.ts).
+    // import, a tool) gets one here, in the same transaction, as on PostgreSQL (`ExchangeOutcome` in port.ts).
     const openId = won.openId ?? s.ensureOpenId.get(appId, tenantKey, userId, newOpenId())!;
     const { tokens } = input;
     s.insertGrant.run({
