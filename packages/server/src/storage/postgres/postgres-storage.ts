@@ -16,6 +16,7 @@ import type {
   CommittedLogin,
   ExchangeInput,
   ExchangeOutcome,
+  GrantIdentity,
   LoginCodeRecord,
   RotateInput,
   RotateOutcome,
@@ -305,21 +306,25 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       );
       const row = rows[0];
       if (!row) return null;
-      return {
-        identity: {
-          grantId: row.grant_id,
-          appId: row.app_id,
-          tenantKey: row.tenant_key,
-          userId: row.user_id,
-          openId: row.open_id,
-          scopes: row.scopes,
-        },
-        user: toUser(row),
-      };
+      return { identity: toIdentity(row, row.open_id), user: toUser(row) };
     },
   };
 
   return storage;
+}
+
+function toIdentity(
+  row: { grant_id: string; app_id: string; tenant_key: string; user_id: string; scopes: string[] },
+  openId: string,
+): GrantIdentity {
+  return {
+    grantId: row.grant_id,
+    appId: row.app_id,
+    tenantKey: row.tenant_key,
+    userId: row.user_id,
+    openId,
+    scopes: row.scopes,
+  };
 }
 
 /** See `LoginFlowStorage.findCommitted`: the grant by its id, or by a refresh digest current or spent. */
@@ -349,14 +354,7 @@ async function findCommittedWith(
   const row = rows[0];
   if (!row?.open_id) return null;
   return {
-    identity: {
-      grantId: row.grant_id,
-      appId: row.app_id,
-      tenantKey: row.tenant_key,
-      userId: row.user_id,
-      openId: row.open_id,
-      scopes: row.scopes,
-    },
+    identity: toIdentity(row, row.open_id),
     familyExpiresAt: row.expires_at,
     revokedAt: row.revoked_at,
   };
