@@ -173,6 +173,17 @@ export type RotateOutcome =
   | { kind: "revoked" }
   | { kind: "reused"; revokedGrantId: string };
 
+/**
+ * What a login-flow write committed, read back by an id the server itself proposed for it
+ * (see `LoginFlowStorage.findCommitted`).
+ */
+export interface CommittedLogin {
+  identity: GrantIdentity;
+  familyExpiresAt: Millis;
+  /** Set when the grant was revoked since (by a replay, an admin, a deactivation). */
+  revokedAt: Millis | null;
+}
+
 /** What a live user access token resolves to. */
 export interface AccessTokenSubject {
   identity: GrantIdentity;
@@ -325,6 +336,14 @@ export interface LoginFlowStorage {
   rotateRefreshToken(input: RotateInput): Promise<RotateOutcome>;
   /** The subject of a live (unexpired, unrevoked, not replaced by a refresh) user access token. */
   findAccessToken(tokenHash: string, now: Millis): Promise<AccessTokenSubject | null>;
+  /**
+   * For a write whose outcome is unknown (the connection failed once COMMIT was sent): what it
+   * committed, by the id the server proposed for it. `{ grantId }`: the exchange that created
+   * that grant; `{ refreshTokenHash }`: the rotation that issued that refresh token, whether it
+   * is still the family's current one or spent since. `null`: nothing of that write committed.
+   * One indexed read; changes nothing.
+   */
+  findCommitted(ref: { grantId: string } | { refreshTokenHash: string }): Promise<CommittedLogin | null>;
 }
 
 /** Sessions (grants) and the audit trail. */

@@ -183,4 +183,33 @@ export function refreshCases({ openWorld }: SuiteContext): void {
       assert.equal(await s.findAccessToken(r.next.accessTokenHash, ending.familyExpiresAt), null);
     });
   });
+
+  describe("findCommitted", () => {
+    it("finds an exchange by its grant id and a rotation by its new refresh digest, current or spent", async () => {
+      const { s, w } = await openWorld();
+      const first = await login(s, w.app, w.alice, T0);
+      const committed = { identity: first.identity, familyExpiresAt: first.familyExpiresAt, revokedAt: null };
+      assert.deepEqual(await s.findCommitted({ grantId: first.grantId }), committed);
+      assert.deepEqual(await s.findCommitted({ refreshTokenHash: first.refreshTokenHash }), committed);
+      const r1 = await rotate(s, first.refreshTokenHash, w.app.appId, T0 + HOUR);
+      assert.equal(r1.outcome.kind, "rotated");
+      assert.deepEqual(await s.findCommitted({ refreshTokenHash: r1.next.refreshTokenHash }), committed);
+      const r2 = await rotate(s, r1.next.refreshTokenHash, w.app.appId, T0 + 2 * HOUR);
+      assert.equal(r2.outcome.kind, "rotated");
+      assert.deepEqual(
+        await s.findCommitted({ refreshTokenHash: r1.next.refreshTokenHash }),
+        committed,
+        "a rotation is still found once its token was spent",
+      );
+      await s.revokeGrant(first.grantId, T0 + 3 * HOUR, "admin");
+      assert.equal((await s.findCommitted({ grantId: first.grantId }))?.revokedAt, T0 + 3 * HOUR);
+    });
+
+    it("null for what never committed: an unknown grant id, an unknown refresh digest", async () => {
+      const { s, w } = await openWorld();
+      await login(s, w.app, w.alice, T0);
+      assert.equal(await s.findCommitted({ grantId: `grant_${newSecret("")}` }), null);
+      assert.equal(await s.findCommitted({ refreshTokenHash: sha256(newSecret("ur-")) }), null);
+    });
+  });
 }

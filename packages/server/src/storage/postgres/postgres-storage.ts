@@ -13,8 +13,10 @@
 import pg from "pg";
 import type {
   AccessTokenSubject,
+  CommittedLogin,
   ExchangeInput,
   ExchangeOutcome,
+  GrantIdentity,
   LoginCodeRecord,
   RotateInput,
   RotateOutcome,
@@ -270,6 +272,8 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       return transaction((client) => exchangeWith(client, input));
     },
 
+    findCommitted: (ref) => findCommittedWith(query, ref),
+
     async rotateRefreshToken(input: RotateInput): Promise<RotateOutcome> {
       if (hooks?.beforeConsume) await hooks.beforeConsume();
       return transaction((client) => rotateWith(client, input));
@@ -302,21 +306,58 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
       );
       const row = rows[0];
       if (!row) return null;
-      return {
-        identity: {
-          grantId: row.grant_id,
-          appId: row.app_id,
-          tenantKey: row.tenant_key,
-          userId: row.user_id,
-          openId: row.open_id,
-          scopes: row.scopes,
-        },
-        user: toUser(row),
-      };
+      return { identity: toIdentity(row, row.open_id), user: toUser(row) };
     },
   };
 
   return storage;
+}
+
+function toIdentity(
+  row: { grant_id: string; app_id: string; tenant_key: string; user_id: string; scopes: string[] },
+  openId: string,
+): GrantIdentity {
+  return {
+    grantId: row.grant_id,
+    appId: row.app_id,
+    tenantKey: row.tenant_key,
+    userId: row.user_id,
+    openId,
+    scopes: row.scopes,
+  };
+}
+
+/** See `LoginFlowStorage.findCommitted`: the grant by its id, or by a refresh digest current or spent. */
+async function findCommittedWith(
+  query: PgAccess["query"],
+  ref: { grantId: string } | { refreshTokenHash: string },
+): Promise<CommittedLogin | null> {
+  const rows = await query<{
+    grant_id: string;
+    app_id: string;
+    tenant_key: string;
+    user_id: string;
+    expires_at: number;
+    revoked_at: number | null;
+    scopes: string[];
+    open_id: string | null;
+  }>(
+    `SELECT g.grant_id, g.app_id, g.tenant_key, g.user_id, g.expires_at, g.revoked_at, a.scopes, o.open_id
+       FROM grants g
+       JOIN apps a ON a.app_id = g.app_id
+       LEFT JOIN open_ids o ON o.app_id = g.app_id AND o.tenant_key = g.tenant_key AND o.user_id = g.user_id
+      WHERE g.grant_id = coalesce($1,
+              (SELECT grant_id FROM grants WHERE refresh_hash = $2),
+              (SELECT grant_id FROM spent_refresh_tokens WHERE token_hash = $2))`,
+    "grantId" in ref ? [ref.grantId, null] : [null, ref.refreshTokenHash],
+  );
+  const row = rows[0];
+  if (!row?.open_id) return null;
+  return {
+    identity: toIdentity(row, row.open_id),
+    familyExpiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+  };
 }
 
 function asError(error: unknown): Error {

@@ -1,193 +1,38 @@
 /**
- * The PostgreSQL adapter against a real PostgreSQL: a fresh database per test run
- * (`mina_auth_test_<random>`, dropped with FORCE afterwards), one schema per storage so that
- * every test starts empty.
- *
- * Without a reachable PostgreSQL these tests skip with the reason, except with CI=true, where
- * that is a failure.
+ * The PostgreSQL adapter against a real PostgreSQL (see test-kit.ts): the storage contract suite,
+ * migrations, outcomes across instances, failures and locks.
  */
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import pg from "pg";
 import { runStorageContract } from "../contract-suite.ts";
-import type { ExchangeInput, Storage } from "../port.ts";
+import type { Storage } from "../port.ts";
 import { StorageUnavailableError } from "../port.ts";
-import type { StorageTestHooks } from "../test-hooks.ts";
 import { translateError } from "./errors.ts";
-import { exchangeBatchWith } from "./flow.ts";
 import { loadMigrations, MIGRATION_LOCK_KEY } from "./migrate.ts";
-import { createPostgresStorage, type PostgresStorageOptions } from "./postgres-storage.ts";
-import { createTestDatabase, probePostgres, type TestDatabase } from "./test-database.ts";
-
-const probe = await probePostgres();
-const inCi = process.env.CI === "true";
-const skip = probe.ok ? false : `${probe.reason}; start it or set MINA_AUTH_TEST_PG_ADMIN_URL`;
-
-if (!probe.ok && inCi) {
-  test("PostgreSQL is reachable (required with CI=true)", () => {
-    assert.fail(probe.reason);
-  });
-}
-if (!probe.ok && !inCi) {
-  test("storage contract: postgres", { skip }, () => {});
-}
-
-let database: TestDatabase | null = null;
-let admin: pg.Client | null = null;
-let schemaCounter = 0;
-const opened: Storage[] = [];
-
-before(async () => {
-  if (!probe.ok) return;
-  database = await createTestDatabase();
-  admin = new pg.Client({ connectionString: database.url });
-  admin.on("error", () => {});
-  await admin.connect();
-});
-
-after(async () => {
-  await Promise.allSettled(opened.map((storage) => storage.close()));
-  await admin?.end().catch(() => {});
-  await database?.drop();
-});
-
-const schemaByStorage = new WeakMap<Storage, string>();
-const schemaOfUrl = (url: string) => new URL(url).searchParams.get("options")!.split("=")[1]!;
-const schemaOf = (storage: Storage) => schemaByStorage.get(storage)!;
-
-/** A URL of the test database whose connections work in a fresh, empty schema. */
-async function freshSchemaUrl(): Promise<string> {
-  const schema = `t${++schemaCounter}_${randomBytes(3).toString("hex")}`;
-  await admin!.query(`CREATE SCHEMA ${schema}`);
-  const url = new URL(database!.url);
-  url.searchParams.set("options", `-c search_path=${schema}`);
-  return url.toString();
-}
-
-/** A migrated storage on a fresh schema; closed after the run. */
-async function openStorage(
-  extra: Partial<PostgresStorageOptions> = {},
-  url?: string,
-): Promise<{ storage: Storage; url: string }> {
-  const target = url ?? (await freshSchemaUrl());
-  const storage = createPostgresStorage({ url: target, poolSize: 8, ...extra });
-  opened.push(storage);
-  schemaByStorage.set(storage, schemaOfUrl(target));
-  await storage.migrate();
-  return { storage, url: target };
-}
-
-/** Rounds of the concurrency tests; raise with MINA_AUTH_PG_ROUNDS for a longer one-off run. */
-const ROUNDS = Number(process.env.MINA_AUTH_PG_ROUNDS ?? 25);
-const sha = (value: string) => createHash("sha256").update(value).digest("hex");
-const NOW = 1_750_000_000_000;
-const TENANT = "2c5914ac018f97";
-const APP = "cli_a1b2c3d4e5f6a7b8";
-const OTHER_APP = "cli_0000000000000001";
-
-async function seed(storage: Storage): Promise<void> {
-  await storage.upsertTenant({ tenantKey: TENANT, name: "Acme" });
-  await storage.upsertUser({
-    tenantKey: TENANT,
-    userId: "6c486g",
-    unionId: `on_${"a".repeat(32)}`,
-    name: "Zhang San",
-    enName: "San Zhang",
-    email: "zhangsan@acme.test",
-    mobile: null,
-    avatarUrl: "https://example.test/a.png",
-    status: "active",
-    departmentIds: ["d1"],
-  });
-  for (const appId of [APP, OTHER_APP]) {
-    await storage.upsertApp({
-      appId,
-      name: appId,
-      type: "self_built",
-      scopes: ["contact:user.employee_id:readonly"],
-      secretHash: sha(`secret-${appId}`),
-    });
-    await storage.upsertInstallation({ appId, tenantKey: TENANT, visibility: { all: true } });
-    await storage.ensureOpenId(appId, TENANT, "6c486g", `ou_${randomBytes(16).toString("hex")}`);
-  }
-}
-
-async function mint(storage: Storage, now = NOW): Promise<string> {
-  const codeHash = sha(randomBytes(16).toString("hex"));
-  await storage.saveLoginCodes([
-    {
-      codeHash,
-      appId: APP,
-      tenantKey: TENANT,
-      userId: "6c486g",
-      issuedAt: now,
-      expiresAt: now + 180_000,
-    },
-  ]);
-  return codeHash;
-}
-
-function exchangeInput(codeHash: string, overrides: Partial<ExchangeInput> = {}): ExchangeInput {
-  const tag = randomBytes(16).toString("hex");
-  return {
-    codeHash,
-    appId: APP,
-    now: NOW + 1000,
-    grantId: `g_${tag}`,
-    sessionKeyHash: sha(`sk-${tag}`),
-    tokens: {
-      accessTokenHash: sha(`u-${tag}`),
-      accessExpiresAt: NOW + 6_901_000,
-      refreshTokenHash: sha(`ur-${tag}`),
-    },
-    familyExpiresAt: NOW + 30 * 86_400_000,
-    revokeGrantOnReuse: true,
-    ...overrides,
-  };
-}
-
-/** The code was left exactly as it was: unconsumed, and it redeems now. */
-async function assertUnconsumedThenIssued(storage: Storage, codeHash: string): Promise<void> {
-  const { rows } = await admin!.query(
-    `SELECT consumed_at FROM ${schemaOf(storage)}.login_codes WHERE code_hash = $1`,
-    [codeHash],
-  );
-  assert.equal(rows[0].consumed_at, null);
-  assert.equal(
-    (await storage.exchangeLoginCode(exchangeInput(codeHash))).kind,
-    "issued",
-    "the retry succeeds",
-  );
-}
-
-/** Another session's open transaction holding a code's row, as a stalled or cut-off one would. */
-async function lockCodeRow(schema: string, codeHash: string): Promise<pg.Client> {
-  const holder = new pg.Client({ connectionString: database!.url });
-  holder.on("error", () => {});
-  await holder.connect();
-  await holder.query("BEGIN");
-  await holder.query(`SELECT 1 FROM ${schema}.login_codes WHERE code_hash = $1 FOR UPDATE`, [codeHash]);
-  return holder;
-}
-
-/** Releases everyone once `size` callers wait (a test-only pause before the conditional write). */
-function barrier(size: number): StorageTestHooks & { reset(): void } {
-  let waiting: Array<() => void> = [];
-  return {
-    beforeConsume() {
-      return new Promise<void>((resolve) => {
-        waiting.push(resolve);
-        if (waiting.length >= size) {
-          for (const release of waiting.splice(0)) release();
-        }
-      });
-    },
-    reset() {
-      waiting = [];
-    },
-  };
-}
+import { createPostgresStorage } from "./postgres-storage.ts";
+import {
+  APP,
+  admin,
+  assertUnconsumedThenIssued,
+  barrier,
+  database,
+  exchangeInput,
+  freshSchemaUrl,
+  lockCodeRow,
+  mint,
+  NOW,
+  OTHER_APP,
+  opened,
+  openStorage,
+  probe,
+  ROUNDS,
+  schemaOf,
+  schemaOfUrl,
+  seed,
+  sha,
+  skip,
+} from "./test-kit.ts";
 
 describe("postgres adapter", { skip }, () => {
   test("migrate is idempotent and safe when several instances start at once", async () => {
@@ -499,217 +344,6 @@ describe("postgres adapter", { skip }, () => {
       assert.equal(Number(rows[0]!.n), rounds);
     });
   }
-
-  test("one statement decides a batch; what it cannot decide is left to the per-exchange path", async () => {
-    const { storage, url } = await openStorage({ batchExchanges: false });
-    await seed(storage);
-    const schema = schemaOf(storage);
-    // A user without an open_id for APP, and one the app cannot see.
-    const lisi = {
-      ...(await storage.getUser(TENANT, "6c486g"))!,
-      userId: "7d597h",
-      unionId: `on_${"b".repeat(32)}`,
-    };
-    await storage.upsertUser(lisi);
-    await storage.upsertUser({ ...lisi, userId: "8e6a8i", status: "deactivated" });
-    await storage.ensureOpenId(APP, TENANT, "8e6a8i", `ou_${randomBytes(16).toString("hex")}`);
-    const codeFor = async (userId: string) => {
-      const codeHash = sha(randomBytes(16).toString("hex"));
-      await storage.saveLoginCodes([
-        {
-          codeHash,
-          appId: APP,
-          tenantKey: TENANT,
-          userId,
-          issuedAt: NOW,
-          expiresAt: NOW + 180_000,
-        },
-      ]);
-      return codeHash;
-    };
-    const fresh = [await mint(storage), await mint(storage)];
-    const duplicate = await mint(storage);
-    const consumed = await mint(storage);
-    await storage.exchangeLoginCode(exchangeInput(consumed));
-    const expired = await mint(storage, NOW - 180_000);
-    const hidden = await codeFor("8e6a8i");
-    const noOpenId = await codeFor("7d597h");
-    const inputs = [
-      exchangeInput(fresh[0]!),
-      exchangeInput(duplicate),
-      exchangeInput(sha("unknown")),
-      exchangeInput(fresh[1]!, { appId: OTHER_APP }),
-      exchangeInput(consumed),
-      exchangeInput(expired),
-      exchangeInput(hidden),
-      exchangeInput(noOpenId),
-      exchangeInput(duplicate),
-      exchangeInput(fresh[1]!),
-    ];
-    const pool = new pg.Pool({ connectionString: url, max: 1 });
-    pool.on("error", () => {});
-    let outcomes: Awaited<ReturnType<typeof exchangeBatchWith>>;
-    try {
-      outcomes = await exchangeBatchWith(pool, inputs);
-    } finally {
-      await pool.end();
-    }
-    const kinds = outcomes.map((o) => o?.kind ?? null);
-    // The second entry of the duplicated code may be the one that wins: which one is PostgreSQL's choice.
-    const [dupA, dupB] = [kinds[1], kinds[8]];
-    assert.deepEqual([dupA, dupB].sort(), ["issued", null]);
-    assert.deepEqual(
-      [kinds[0], kinds[2], kinds[3], kinds[4], kinds[5], kinds[6], kinds[7], kinds[9]],
-      ["issued", null, null, null, null, "not_visible", null, "issued"],
-    );
-    const first = outcomes[0];
-    assert.ok(first?.kind === "issued");
-    assert.deepEqual(first.identity, {
-      grantId: inputs[0]!.grantId,
-      appId: APP,
-      tenantKey: TENANT,
-      userId: "6c486g",
-      openId: await storage.ensureOpenId(APP, TENANT, "6c486g", "ou_unused"),
-      scopes: ["contact:user.employee_id:readonly"],
-    });
-    // Committed when the statement answered: the tokens work, the code points at its grant.
-    const subject = await storage.findAccessToken(inputs[0]!.tokens.accessTokenHash, NOW + 2000);
-    assert.equal(subject?.identity.grantId, inputs[0]!.grantId);
-    const codes = await admin!.query<{
-      code_hash: string;
-      consumed_at: string | null;
-      grant_id: string | null;
-    }>(`SELECT code_hash, consumed_at, grant_id FROM ${schema}.login_codes WHERE code_hash = ANY ($1)`, [
-      [fresh[0], hidden, noOpenId, expired, duplicate],
-    ]);
-    const byHash = new Map(codes.rows.map((row) => [row.code_hash, row]));
-    assert.equal(byHash.get(fresh[0]!)?.grant_id, inputs[0]!.grantId);
-    assert.notEqual(byHash.get(hidden)?.consumed_at, null, "a code the user may not use is consumed anyway");
-    assert.equal(byHash.get(hidden)?.grant_id, null);
-    assert.equal(byHash.get(noOpenId)?.consumed_at, null, "left unconsumed for the per-exchange path");
-    assert.equal(byHash.get(expired)?.consumed_at, null);
-    const winner = dupA === "issued" ? inputs[1]! : inputs[8]!;
-    assert.equal(byHash.get(duplicate)?.grant_id, winner.grantId);
-    const grants = await admin!.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.grants`);
-    assert.equal(Number(grants.rows[0]!.n), 4, "the earlier login and the three issued here");
-    const events = (await storage.listAuditEvents(10)).map((e) => e.type).sort();
-    assert.deepEqual(events, [...Array(4).fill("login_code.consumed"), "login_code.rejected_visibility"]);
-    // And the entries it left undecided end as before on the default (batched) storage.
-    const { storage: batched } = await openStorage({}, url);
-    const later = await Promise.all(
-      [2, 3, 4, 5, 7].map((i) => batched.exchangeLoginCode({ ...inputs[i]!, revokeGrantOnReuse: false })),
-    );
-    assert.deepEqual(
-      later.map((o) => o.kind),
-      ["invalid", "foreign", "reused", "invalid", "issued"],
-    );
-  });
-
-  test("a batch whose one exchange fails: the others are issued, the failing code stays unconsumed", async () => {
-    // One batch in flight at a time: the first exchange goes alone, the next five queue into one batch.
-    const gate = barrier(6);
-    const { storage, url } = await openStorage({ hooks: gate, batchExchanges: { maxInFlight: 1 } });
-    await seed(storage);
-    const earlier = exchangeInput(await mint(storage));
-    gate.reset();
-    const filler = Array.from({ length: 5 }, () => gate.beforeConsume!());
-    await Promise.all([storage.exchangeLoginCode(earlier), ...filler]);
-    gate.reset();
-    const codes = await Promise.all(Array.from({ length: 6 }, () => mint(storage)));
-    const inputs = codes.map((code) => exchangeInput(code));
-    // The same access-token hash as an existing token: a unique violation inside the batch statement.
-    inputs[3] = exchangeInput(codes[3]!, {
-      tokens: { ...inputs[3]!.tokens, accessTokenHash: earlier.tokens.accessTokenHash },
-    });
-    const results = await Promise.allSettled(inputs.map((input) => storage.exchangeLoginCode(input)));
-    assert.deepEqual(
-      results.map((r) => (r.status === "fulfilled" ? r.value.kind : "rejected")),
-      ["issued", "issued", "issued", "rejected", "issued", "issued"],
-    );
-    const failure = (results[3] as PromiseRejectedResult).reason as { code?: string };
-    assert.equal(failure.code, "23505", "a bug-class failure is passed on, not reported as unavailable");
-    const { rows } = await admin!.query<{ consumed_at: string | null }>(
-      `SELECT consumed_at FROM ${schemaOfUrl(url)}.login_codes WHERE code_hash = $1`,
-      [codes[3]],
-    );
-    assert.equal(rows[0]!.consumed_at, null);
-  });
-
-  test("16 concurrent refreshes of one token over two instances: exactly one rotated", async () => {
-    const gate = barrier(16);
-    const { storage: a, url } = await openStorage({ hooks: gate });
-    const { storage: b } = await openStorage({ hooks: gate }, url);
-    await seed(a);
-    for (let round = 0; round < ROUNDS; round++) {
-      gate.reset();
-      const login = exchangeInput(await mint(a));
-      // Let the exchange itself pass the gate.
-      const exchanged = a.exchangeLoginCode(login);
-      const filler = Array.from({ length: 15 }, () => gate.beforeConsume!());
-      await Promise.all([exchanged, ...filler]);
-      gate.reset();
-      const outcomes = await Promise.all(
-        Array.from({ length: 16 }, (_, i) =>
-          (i % 2 === 0 ? a : b).rotateRefreshToken({
-            refreshTokenHash: login.tokens.refreshTokenHash,
-            appId: APP,
-            now: NOW + 10_000,
-            next: exchangeInput("n").tokens,
-          }),
-        ),
-      );
-      const kinds = outcomes.map((o) => o.kind);
-      assert.equal(kinds.filter((k) => k === "rotated").length, 1, `round ${round}: ${kinds.join(",")}`);
-      assert.ok(kinds.every((k) => k === "rotated" || k === "reused" || k === "revoked"));
-    }
-  });
-
-  test("instances purging at once neither deadlock nor leave a token without its grant", async () => {
-    const { storage, url } = await openStorage();
-    await seed(storage);
-    const schema = schemaOf(storage);
-    const cut = NOW + 120 * 86_400_000;
-    const endedBy = cut - 60 * 86_400_000 - 1000; // past its family's end and ENDED_GRANT_KEPT_MS
-    // 600 ended grants, each one row with an expired access token and its current refresh
-    // token, and a spent refresh token each, so that every instance's picks overlap the others'
-    // grants; and one live grant that stays.
-    await admin!.query(
-      `INSERT INTO ${schema}.grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at,
-                                     expires_at, access_hash, access_expires_at, refresh_hash)
-       SELECT 'g_' || n, $1, $2, '6c486g', 'sk', 'c', $3::bigint, $4::bigint,
-              'a_g_' || n, $3::bigint + 6900000, 'r2_g_' || n FROM generate_series(1, 600) AS n
-       UNION ALL SELECT 'g_live', $1, $2, '6c486g', 'sk', 'c', $5::bigint, $5::bigint + 86400000,
-              'a_g_live', $5::bigint + 6900000, 'r2_g_live'`,
-      [APP, TENANT, endedBy - 30 * 86_400_000, endedBy, cut],
-    );
-    await admin!.query(
-      `INSERT INTO ${schema}.spent_refresh_tokens (token_hash, grant_id, spent_at)
-       SELECT 'r1_' || grant_id, grant_id, created_at FROM ${schema}.grants`,
-    );
-    const others = await Promise.all([openStorage({}, url), openStorage({}, url)]);
-    const instances = [storage, ...others.map((o) => o.storage)];
-    const purgeUntilDone = async (instance: Storage) => {
-      for (let calls = 0; calls < 1000; calls++) if ((await instance.purgeExpired(cut, 100)) === 0) return;
-    };
-    // Several rounds: an instance that found the purge lock taken stops early, as its timer would.
-    for (let round = 0; round < 10; round++) {
-      const results = await Promise.allSettled(instances.map(purgeUntilDone));
-      const failures = results.filter((r) => r.status === "rejected").map((r) => String(r.reason));
-      assert.deepEqual(failures, [], `round ${round}`);
-    }
-    const { rows } = await admin!.query<{ grants: string; access: string; spent: string; orphans: string }>(
-      `SELECT (SELECT count(*) FROM ${schema}.grants) AS grants,
-              (SELECT count(*) FROM ${schema}.grants WHERE access_hash IS NOT NULL) AS access,
-              (SELECT count(*) FROM ${schema}.spent_refresh_tokens) AS spent,
-              (SELECT count(*) FROM ${schema}.spent_refresh_tokens r
-                WHERE NOT EXISTS (SELECT 1 FROM ${schema}.grants g WHERE g.grant_id = r.grant_id)) AS orphans`,
-    );
-    assert.deepEqual(
-      rows[0],
-      { grants: "1", access: "1", spent: "1", orphans: "0" },
-      "only the live grant is left",
-    );
-  });
 });
 
 if (probe.ok) {

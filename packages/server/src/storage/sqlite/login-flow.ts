@@ -13,6 +13,7 @@
 import type BetterSqlite3 from "better-sqlite3";
 import type {
   AccessTokenSubject,
+  CommittedLogin,
   ExchangeInput,
   ExchangeOutcome,
   GrantIdentity,
@@ -66,6 +67,16 @@ interface SubjectRow extends UserRow {
   appId: string;
   openId: string | null;
   scopes: string;
+}
+interface CommittedRow {
+  grantId: string;
+  appId: string;
+  tenantKey: string;
+  userId: string;
+  expiresAt: number;
+  revokedAt: number | null;
+  scopes: string;
+  openId: string | null;
 }
 interface RevokedRow {
   appId: string;
@@ -206,6 +217,17 @@ function prepareLoginFlow(db: BetterSqlite3.Database) {
        JOIN users u ON u.tenant_key = g.tenant_key AND u.user_id = g.user_id
        WHERE t.token_hash = @hash AND t.expires_at > @now AND g.revoked_at IS NULL AND g.expires_at > @now`,
     ),
+    // By the ids the server proposed: the grant id, or a refresh digest current or spent.
+    findCommitted: db.prepare<[{ grantId: string | null; refresh: string | null }], CommittedRow>(
+      `SELECT g.grant_id AS grantId, g.app_id AS appId, g.tenant_key AS tenantKey, g.user_id AS userId,
+         g.expires_at AS expiresAt, g.revoked_at AS revokedAt, a.scopes,
+         (SELECT o.open_id FROM open_ids o
+           WHERE o.app_id = g.app_id AND o.tenant_key = g.tenant_key AND o.user_id = g.user_id) AS openId
+       FROM grants g JOIN apps a ON a.app_id = g.app_id
+       WHERE g.grant_id = coalesce(@grantId,
+         (SELECT grant_id FROM grants WHERE refresh_hash = @refresh),
+         (SELECT grant_id FROM spent_refresh_tokens WHERE token_hash = @refresh))`,
+    ),
     userDepartments: db
       .prepare<[string, string], string>(
         "SELECT department_id FROM user_departments WHERE tenant_key = ? AND user_id = ? ORDER BY position",
@@ -236,7 +258,7 @@ function exchange(
       return { kind: "not_visible" };
     }
     // The domain assigns the open_id before minting the code; a code saved without one (an
-    // import, a tool) gets one here, in the same transaction, as on PostgreSQL (port.ts).
+    // import, a tool) gets one here, in the same transaction, as on PostgreSQL (`ExchangeOutcome` in port.ts).
     const openId = won.openId ?? s.ensureOpenId.get(appId, tenantKey, userId, newOpenId())!;
     const { tokens } = input;
     s.insertGrant.run({
@@ -335,6 +357,24 @@ function findAccessToken(s: LoginFlowStatements, hash: string, now: number): Acc
   return { identity, user };
 }
 
+function findCommitted(
+  s: LoginFlowStatements,
+  ref: { grantId: string } | { refreshTokenHash: string },
+): CommittedLogin | null {
+  const row = s.findCommitted.get(
+    "grantId" in ref
+      ? { grantId: ref.grantId, refresh: null }
+      : { grantId: null, refresh: ref.refreshTokenHash },
+  );
+  if (!row || row.openId === null) return null;
+  const { grantId, appId, tenantKey, userId, openId } = row;
+  return {
+    identity: { grantId, appId, tenantKey, userId, openId, scopes: parseScopes(row.scopes) },
+    familyExpiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+  };
+}
+
 /** Revokes a live grant; true when this call revoked it. */
 function revokeGrant(
   s: LoginFlowStatements,
@@ -372,5 +412,8 @@ export class SqliteLoginFlow {
   }
   revokeGrant(grantId: string, now: number, reason: string): boolean {
     return revokeGrant(this.#s, this.#audit, grantId, now, reason);
+  }
+  findCommitted(ref: { grantId: string } | { refreshTokenHash: string }): CommittedLogin | null {
+    return findCommitted(this.#s, ref);
   }
 }

@@ -8,6 +8,7 @@ import type {
   AppTokenRecord,
   AuditEvent,
   CatalogSnapshot,
+  CommittedLogin,
   ExchangeInput,
   ExchangeOutcome,
   GrantQuery,
@@ -345,6 +346,10 @@ export class SqliteStorage implements Storage {
 
   findAccessToken(tokenHash: string, now: Millis): Promise<AccessTokenSubject | null> {
     return this.#read((s) => s.flow.findAccessToken(tokenHash, now));
+  }
+
+  findCommitted(ref: { grantId: string } | { refreshTokenHash: string }): Promise<CommittedLogin | null> {
+    return this.#read((s) => s.flow.findCommitted(ref));
   }
 
   // --- Sessions and audit --------------------------------------------------------------------
