@@ -3,8 +3,8 @@
  * the way it refuses bad input (exit code 2, one line, no stack trace).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -58,13 +58,24 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+const sqliteMigrations = readdirSync(new URL("../migrations/", import.meta.url))
+  .filter((f) => f.endsWith(".sqlite.sql"))
+  .map((f) => f.replace(".sqlite.sql", ""))
+  .sort();
+
 describe("mina-auth migrate", () => {
   it("creates the schema in a new file, and is idempotent", async () => {
     const db = join(dir, "migrate.db");
     for (let i = 0; i < 2; i++) {
       const run = await cli(["migrate", "--db", `sqlite:${db}`]);
       assert.equal(run.code, 0, run.stderr);
-      assert.equal(run.stdout.trim(), "migrated");
+      // What ran: every SQLite migration the first time, nothing the second.
+      assert.equal(
+        run.stdout.trim(),
+        i === 0
+          ? `sqlite:${db}: applied ${sqliteMigrations.length} migration(s): ${sqliteMigrations.join(", ")}`
+          : `sqlite:${db}: schema up to date, nothing to apply`,
+      );
     }
     const sqlite = new Database(db, { readonly: true });
     try {
@@ -189,6 +200,7 @@ describe("import, export and code on one file, then a server on it", () => {
     const out = join(dir, "export.json");
     const run = await cli(["export", "--db", `sqlite:${db}`, "--out", out]);
     assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `exported 2 tenant(s), 4 user(s), 3 app(s) to ${out}\n`);
     const second = join(dir, "reimported.db");
     const imported = await cli(["import", out, "--db", `sqlite:${second}`]);
     assert.equal(imported.code, 0, imported.stderr);
@@ -261,17 +273,31 @@ describe("import, export and code on one file, then a server on it", () => {
 
 describe("refusals: exit 2, one line, no stack trace", () => {
   it("an unknown flag", async () => {
-    assertRefused(await cli(["migrate", "--nope"]), /^mina-auth: Unknown option .--nope/);
-    assertRefused(await cli(["code", "--app"]), /--app/);
+    assertRefused(
+      await cli(["migrate", "--nope"]),
+      /^mina-auth: migrate has no flag --nope \(mina-auth migrate --help lists them\)$/,
+    );
+    // A flag of another command is unknown to this one.
+    assertRefused(await cli(["migrate", "--app", "x"]), /^mina-auth: migrate has no flag --app /);
+    assertRefused(await cli(["code", "--app"]), /^mina-auth: --app needs a value: --app APP_ID$/);
+    assertRefused(await cli(["serve", "--db", "--demo"]), /^mina-auth: --db needs a value/);
+    assertRefused(await cli(["serve", "--demo=yes"]), /^mina-auth: --demo takes no value$/);
+    assertRefused(
+      await cli(["serve", "--seed-mode", "merge"]),
+      /--seed-mode must be one of skip, upsert, fail/,
+    );
+    assertRefused(await cli(["migrate", "extra"]), /migrate takes no arguments, got extra/);
+    assertRefused(await cli(["--db", "x", "migrate"]), /name a command before --db/);
   });
 
   it("an unknown command", async () => {
-    assertRefused(await cli(["frobnicate"]), /unknown command frobnicate/);
+    assertRefused(await cli(["frobnicate"]), /unknown command frobnicate \(mina-auth --help lists them\)/);
+    assertRefused(await cli(["help", "frobnicate"]), /unknown command frobnicate/);
   });
 
   it("import without a FILE, or of a missing or broken file", async () => {
     const db = `sqlite:${join(dir, "refusals.db")}`;
-    assertRefused(await cli(["import", "--db", db]), /FILE/);
+    assertRefused(await cli(["import", "--db", db]), /^mina-auth: import needs FILE/);
     assertRefused(await cli(["import", join(dir, "missing.json"), "--db", db]), /missing\.json.*ENOENT/);
     const broken = join(dir, "broken.json");
     writeFileSync(broken, "{ not json");
@@ -283,13 +309,14 @@ describe("refusals: exit 2, one line, no stack trace", () => {
 
   it("code without --app or --user", async () => {
     assertRefused(await cli(["code", "--app", DEMO.appId]), /--user/);
+    assertRefused(await cli(["code", "--user", "u"]), /--app/);
   });
 
   it("serve with an invalid --port, --db or admin token", async () => {
-    assertRefused(await cli(["serve", "--port", "eighty"]), /port must be a number/);
-    assertRefused(await cli(["serve", "--port", "70000"]), /port must be an integer from 0 to 65535/);
-    assertRefused(await cli(["serve", "--db", "mysql://x"]), /db must be/);
-    assertRefused(await cli(["serve", "--admin-token", "short"]), /admin token/);
+    assertRefused(await cli(["serve", "--port", "eighty"]), /^mina-auth: --port: port must be a number/);
+    assertRefused(await cli(["serve", "--port", "70000"]), /--port: port must be an integer from 0 to 65535/);
+    assertRefused(await cli(["serve", "--db", "mysql://x"]), /^mina-auth: --db: db must be/);
+    assertRefused(await cli(["serve", "--admin-token", "short"]), /--admin-token: admin token/);
     assertRefused(
       await cli(["serve"], { MINA_AUTH_REQUEST_TIMEOUT_MS: "soon" }),
       /MINA_AUTH_REQUEST_TIMEOUT_MS/,
@@ -304,14 +331,131 @@ describe("refusals: exit 2, one line, no stack trace", () => {
     );
     assertRefused(
       await cli(["serve"], { MINA_AUTH_PURGE_INTERVAL_MS: "4294967296" }),
-      /purgeIntervalMs must be/,
+      /^mina-auth: MINA_AUTH_PURGE_INTERVAL_MS must be a whole number .* to 2147483647 \(got 4294967296\)$/,
     );
   });
 
-  it("--help prints the usage and exits 0", async () => {
+  it("a bad environment variable is named, and a secret or database URL is never echoed", async () => {
+    const db = await cli(["migrate"], { MINA_AUTH_DB: "mysql://root:hunter2hunter2@db/x" });
+    assertRefused(db, /^mina-auth: MINA_AUTH_DB: db must be sqlite:PATH, sqlite::memory: or postgres:\/\/…$/);
+    assert.doesNotMatch(db.stderr, /hunter2/);
+    assertRefused(
+      await cli(["serve"], { MINA_AUTH_PORT: "http" }),
+      /^mina-auth: MINA_AUTH_PORT: port must be a number/,
+    );
+    const token = await cli(["serve"], { MINA_AUTH_ADMIN_TOKEN: "tiny-secret" });
+    assertRefused(token, /^mina-auth: MINA_AUTH_ADMIN_TOKEN: admin token must be at least 16 characters$/);
+    assert.doesNotMatch(token.stderr, /tiny-secret/);
+    assertRefused(
+      await cli(["serve"], { MINA_AUTH_LOG_LEVEL: "loud" }),
+      /^mina-auth: MINA_AUTH_LOG_LEVEL: log level must be one of fatal, .* \(got loud\)$/,
+    );
+    assertRefused(await cli(["serve", "--log-level", "loud"]), /^mina-auth: --log-level must be one of/);
+    assertRefused(
+      await cli(["serve"], { MINA_AUTH_RATE_LIMITS: "yes" }),
+      /^mina-auth: MINA_AUTH_RATE_LIMITS must be true or false \(got yes\)$/,
+    );
+  });
+
+  it("no directory is created for a database or an export in a directory that does not exist", async () => {
+    const missing = join(dir, "no-such-dir", "deeper");
+    assertRefused(
+      await cli(["migrate", "--db", `sqlite:${join(missing, "x.db")}`]),
+      new RegExp(`^mina-auth: --db: directory ${missing} does not exist`),
+    );
+    assertRefused(
+      await cli(["serve", "--port", "0"], { MINA_AUTH_DB: `sqlite:${join(missing, "x.db")}` }),
+      /^mina-auth: MINA_AUTH_DB: directory .* does not exist/,
+    );
+    assertRefused(
+      await cli(["export", "--db", "sqlite::memory:", "--out", join(missing, "x.json")]),
+      new RegExp(`^mina-auth: --out: directory ${missing} does not exist`),
+    );
+    assert.ok(!existsSync(join(dir, "no-such-dir")), "nothing was created");
+  });
+
+  it("code for a store app without --tenant names the flag and the tenants it is installed in", async () => {
+    const db = `sqlite:${join(dir, "store.db")}`;
+    const seedFile = join(dir, "demo.json");
+    writeFileSync(seedFile, JSON.stringify(demoSeed));
+    assert.equal((await cli(["import", seedFile, "--db", db])).code, 0);
+    assertRefused(
+      await cli(["code", "--app", DEMO.storeAppId, "--user", DEMO.globexUser, "--db", db]),
+      new RegExp(
+        `^mina-auth: app ${DEMO.storeAppId} is a store app: name the tenant with --tenant TENANT_KEY \\(installed in: .*${DEMO.globex}`,
+      ),
+    );
+  });
+});
+
+describe("help, version and completion", () => {
+  it("--help lists the commands; each command's --help shows its own flags and examples", async () => {
     const run = await cli(["--help"]);
     assert.equal(run.code, 0);
-    assert.match(run.stdout, /mina-auth serve/);
-    assert.match(run.stdout, /mina-auth code --app APP_ID --user USER_ID/);
+    for (const command of ["serve", "import", "export", "code", "migrate", "admin-token", "completion"])
+      assert.match(run.stdout, new RegExp(`^  ${command} `, "m"));
+    const pages = new Map<string, string>();
+    for (const command of ["serve", "code", "import"]) {
+      const help = await cli([command, "--help"]);
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, new RegExp(`^Usage: mina-auth ${command} `, "m"));
+      assert.match(help.stdout, new RegExp(`^Examples:\n  mina-auth ${command} `, "m"));
+      pages.set(command, help.stdout);
+    }
+    assert.equal(new Set(pages.values()).size, 3, "three different pages");
+    assert.match(pages.get("serve")!, /--log-level LEVEL/);
+    assert.match(pages.get("serve")!, /--seed-mode MODE/);
+    assert.match(pages.get("code")!, /--tenant TENANT_KEY/);
+    assert.doesNotMatch(pages.get("code")!, /--seed/);
+    assert.equal((await cli(["help", "code"])).stdout, pages.get("code"));
+    assert.equal((await cli(["code", "-h"])).stdout, pages.get("code"));
+  });
+
+  it("no command prints the overview on stderr and exits 2", async () => {
+    const run = await cli([]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /Usage: mina-auth COMMAND/);
+  });
+
+  it("--version prints the package's version", async () => {
+    const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      version: string;
+    };
+    for (const flag of ["--version", "-v"]) {
+      const run = await cli([flag]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, `${version}\n`);
+    }
+  });
+
+  it("completion bash and zsh print scripts the shells accept, naming every command", async () => {
+    for (const shell of ["bash", "zsh"]) {
+      const run = await cli(["completion", shell]);
+      assert.equal(run.code, 0, run.stderr);
+      for (const word of ["serve", "admin-token", "--seed-mode", "--tenant", "upsert"])
+        assert.ok(run.stdout.includes(word), `${shell}: ${word}`);
+      const file = join(dir, `completion.${shell}`);
+      writeFileSync(file, run.stdout);
+      const check = spawnSync(shell, ["-n", file], { encoding: "utf8" });
+      if (check.error && (check.error as NodeJS.ErrnoException).code === "ENOENT") continue; // zsh may be absent
+      assert.equal(check.status, 0, `${shell} -n: ${check.stderr}`);
+    }
+    // bash: the function completes a command's flags and a flag's values.
+    const script = join(dir, "completion.bash");
+    const complete = (words: string) =>
+      spawnSync(
+        "bash",
+        [
+          "-c",
+          `source ${script}; COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]}-1)); _mina_auth; echo "\${COMPREPLY[*]}"`,
+        ],
+        { encoding: "utf8" },
+      ).stdout.trim();
+    assert.equal(complete("mina-auth mig"), "migrate");
+    assert.equal(complete("mina-auth serve --seed-m"), "--seed-mode");
+    assert.equal(complete("mina-auth serve --seed-mode u"), "upsert");
+    assert.equal(complete("mina-auth code --te"), "--tenant");
+    assert.equal(complete("mina-auth completion z"), "zsh");
+    assertRefused(await cli(["completion", "fish"]), /completion takes bash or zsh, not fish/);
   });
 });

@@ -1,5 +1,6 @@
 import { Errors } from "@mina-auth/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { AdminTokenCheck } from "../admin-token.ts";
 import type { Clock } from "../clock.ts";
 import { parseBearer } from "../domain/bearer.ts";
 import { ApiError } from "../domain/errors.ts";
@@ -21,7 +22,8 @@ export interface AdminDeps {
   storage: Storage;
   login: LoginService;
   clock: Clock;
-  adminToken: string;
+  /** The token itself, or a check against the stored digest (admin-token.ts). */
+  adminToken: string | AdminTokenCheck;
 }
 
 const tags = ["admin"];
@@ -83,6 +85,9 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       if (!known.has(key)) throw new ApiError("AdminNotFound", `${path}: tenant ${key}`);
     };
   };
+  const configured = deps.adminToken;
+  const checkAdminToken: AdminTokenCheck =
+    typeof configured === "string" ? async (token) => constantTimeEquals(token, configured) : configured;
   const mustApp = async (appId: string) => {
     const found = await storage.getApp(appId);
     if (!found) throw new ApiError("AdminNotFound", `app ${appId}`);
@@ -98,7 +103,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
     async (admin) => {
       admin.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
         const token = parseBearer(request.headers.authorization);
-        if (token === null || !constantTimeEquals(token, deps.adminToken))
+        if (token === null || !(await checkAdminToken(token)))
           return sendError(reply, Errors.AdminUnauthorized);
       });
       admin.addHook("onSend", async (request, reply, payload) => {

@@ -10,7 +10,7 @@ import { AppTokenService } from "../domain/app-tokens.ts";
 import { LoginService } from "../domain/login.ts";
 import { RateLimiter } from "../domain/rate-limits.ts";
 import type { Storage } from "../storage/port.ts";
-import { registerAdminRoutes } from "./admin-routes.ts";
+import { type AdminDeps, registerAdminRoutes } from "./admin-routes.ts";
 import { EarlyAnswers } from "./early-answers.ts";
 import { createExchangeFastLane, type FastLane } from "./exchange-fast-lane.ts";
 import { answerFailure } from "./failures.ts";
@@ -22,7 +22,7 @@ import { sendError } from "./reply.ts";
 export const VERSION = "0.1.0";
 
 export interface AppOptions {
-  adminToken: string;
+  adminToken: AdminDeps["adminToken"];
   revokeGrantOnCodeReuse: boolean;
   logLevel: LogLevel;
   requestTimeoutMs: number;

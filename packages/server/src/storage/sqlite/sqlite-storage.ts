@@ -635,12 +635,13 @@ export class SqliteStorage implements Storage {
     s.insertAudit.run(at, type, appId, tenantKey, userId, grantId);
   }
 
-  async migrate(): Promise<void> {
+  async migrate(): Promise<number[]> {
     if (this.#closed) throw new StorageUnavailableError("sqlite: storage is closed");
     const migrations = loadMigrations();
     try {
-      applyMigrations(this.#db, migrations, Date.now());
+      const applied = applyMigrations(this.#db, migrations, Date.now());
       this.#statements = prepareStatements(this.#db);
+      return applied;
     } catch (error) {
       throw toStorageError(error);
     }
