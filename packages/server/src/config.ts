@@ -1,7 +1,10 @@
+import { isOriginPattern, LOOPBACK_ORIGINS } from "./http/cors.ts";
+
 /**
  * Configuration as one typed object: defaults here, validated at start with messages that name
  * the key. The environment is read only at the edge (cli.ts).
  */
+
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
 export interface ServerConfig {
@@ -30,6 +33,11 @@ export interface ServerConfig {
    * family ended over 30 days ago (domain/purge-schedule.ts); 0 turns it off.
    */
   purgeIntervalMs: number;
+  /**
+   * Origins whose pages may call the API from a browser (http/cors.ts): exact, with `:*` for any
+   * port, or `*`; empty for none. Default: pages served from this machine (loopback, any port).
+   */
+  corsOrigins: readonly string[];
 }
 
 /** At most `limit` counted attempts per fixed window of `windowMs`. */
@@ -63,6 +71,7 @@ export const defaultConfig: ServerConfig = {
   shutdownGraceMs: 10_000,
   fastLane: true,
   purgeIntervalMs: 5 * MINUTE,
+  corsOrigins: LOOPBACK_ORIGINS,
   // Generous for real use: a client caches its app token for 2 h, a login code fails rarely
   // (expired, replayed by a retry), a refresh family rotates about once per 2 h.
   rateLimits: {
@@ -102,6 +111,12 @@ export function validateConfig(config: ServerConfig): ServerConfig {
     )
   ) {
     throw new ConfigError("purgeIntervalMs must be an integer from 0 (off) to 2147483647");
+  }
+  const badOrigin = config.corsOrigins.find((origin) => !isOriginPattern(origin));
+  if (badOrigin !== undefined) {
+    throw new ConfigError(
+      `corsOrigins: ${badOrigin} is not an origin (scheme://host, scheme://host:port, scheme://host:* or *)`,
+    );
   }
   const limits = config.rateLimits;
   for (const name of [

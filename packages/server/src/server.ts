@@ -80,6 +80,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         requestTimeoutMs: config.requestTimeoutMs,
         rateLimits: config.rateLimits,
         fastLane: config.fastLane,
+        corsOrigins: config.corsOrigins,
       },
       {
         storage,

@@ -361,6 +361,10 @@ describe("refusals: exit 2, one line, no stack trace", () => {
     );
     assertRefused(await cli(["serve", "--log-level", "loud"]), /^mina-auth: --log-level must be one of/);
     assertRefused(
+      await cli(["serve"], { MINA_AUTH_CORS_ORIGINS: "http://localhost:*,localhost:5173" }),
+      /^mina-auth: MINA_AUTH_CORS_ORIGINS: localhost:5173 is not an origin/,
+    );
+    assertRefused(
       await cli(["serve"], { MINA_AUTH_RATE_LIMITS: "yes" }),
       /^mina-auth: MINA_AUTH_RATE_LIMITS must be true or false \(got yes\)$/,
     );

@@ -101,7 +101,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
     notes: `Environment only: MINA_AUTH_REVOKE_ON_CODE_REUSE (true|false, default true),
 MINA_AUTH_RATE_LIMITS (true|false, default true), MINA_AUTH_REQUEST_TIMEOUT_MS (default 10000),
-MINA_AUTH_FAST_LANE (true|false, default true), MINA_AUTH_PURGE_INTERVAL_MS (default 300000; 0: never).
+MINA_AUTH_FAST_LANE (true|false, default true), MINA_AUTH_PURGE_INTERVAL_MS (default 300000; 0: never),
+MINA_AUTH_CORS_ORIGINS (origins whose pages may call the API, comma-separated: https://tool.example,
+http://localhost:*, or *; empty for none; default: loopback pages, any port).
 The banner goes to stderr; the JSON log lines follow it on stdout. SIGTERM / SIGINT stop cleanly.`,
   },
   {

@@ -1,4 +1,5 @@
 import { ConfigError, defaultConfig, type LogLevel, type ServerConfig, validateConfig } from "../config.ts";
+import { isOriginPattern } from "../http/cors.ts";
 import { LOG_LEVELS } from "./commands.ts";
 import type { Parsed } from "./parse.ts";
 
@@ -69,6 +70,17 @@ export function configFrom(flags: Parsed["flags"], env: NodeJS.ProcessEnv): Serv
       `MINA_AUTH_PURGE_INTERVAL_MS must be a whole number of milliseconds from 0 (never) to 2147483647 (got ${purge.value})`,
     );
   }
+  const cors = envOnly("MINA_AUTH_CORS_ORIGINS");
+  const corsOrigins = cors?.value
+    .split(",")
+    .map((o) => o.trim())
+    .filter((o) => o !== "");
+  const badOrigin = corsOrigins?.find((o) => !isOriginPattern(o));
+  if (badOrigin !== undefined) {
+    throw new ConfigError(
+      `MINA_AUTH_CORS_ORIGINS: ${badOrigin} is not an origin (scheme://host, scheme://host:port, scheme://host:* or *)`,
+    );
+  }
   return validateConfig({
     ...defaultConfig,
     host: host?.value ?? defaultConfig.host,
@@ -81,5 +93,6 @@ export function configFrom(flags: Parsed["flags"], env: NodeJS.ProcessEnv): Serv
     requestTimeoutMs: requestTimeout ? Number(requestTimeout.value) : defaultConfig.requestTimeoutMs,
     fastLane: fastLane ?? defaultConfig.fastLane,
     purgeIntervalMs: purge ? Number(purge.value) : defaultConfig.purgeIntervalMs,
+    corsOrigins: corsOrigins ?? defaultConfig.corsOrigins,
   });
 }

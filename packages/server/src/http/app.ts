@@ -11,6 +11,7 @@ import { LoginService } from "../domain/login.ts";
 import { RateLimiter } from "../domain/rate-limits.ts";
 import type { Storage } from "../storage/port.ts";
 import { type AdminDeps, registerAdminRoutes } from "./admin-routes.ts";
+import { applyCors } from "./cors.ts";
 import { EarlyAnswers } from "./early-answers.ts";
 import { createExchangeFastLane, type FastLane } from "./exchange-fast-lane.ts";
 import { answerFailure } from "./failures.ts";
@@ -30,6 +31,8 @@ export interface AppOptions {
   rateLimits?: RateLimitConfig;
   /** tokenLoginValidate on node:http in front of fastify (exchange-fast-lane.ts); default true. */
   fastLane?: boolean;
+  /** Origins answered with CORS headers (cors.ts); `defaultConfig.corsOrigins` when left out. */
+  corsOrigins?: readonly string[];
 }
 
 export interface AppDeps {
@@ -182,6 +185,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
       }),
     );
   }
+  applyCors(app.server, options.corsOrigins ?? defaultConfig.corsOrigins);
   registerAdminRoutes(app, { storage, login, clock, adminToken: options.adminToken });
 
   app.get(
