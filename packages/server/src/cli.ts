@@ -90,12 +90,19 @@ async function serve(flags: Flags): Promise<void> {
         : null;
   const notes = [prepareDatabaseDirectory(config, flags)].filter((n): n is string => n !== null);
 
+  const seedMode = str(flags, "seed-mode") as SeedMode | undefined;
+  if (seedMode !== undefined && seed === undefined) {
+    throw new ConfigError("--seed-mode says what to do with a seed: give --seed FILE or --demo too");
+  }
   const logStream = new HeldLogStream();
   const server = await startServer({
     config,
     logStream,
     ...(seed ? { seed } : {}),
-    ...(str(flags, "seed-mode") ? { seedMode: str(flags, "seed-mode") as SeedMode } : {}),
+    ...(seedMode ? { seedMode } : {}),
+  }).catch((error: unknown) => {
+    logStream.release(); // what was logged on the way to the failure
+    throw error;
   });
   const log = server.app.log;
   const demoPresent = flags.demo === true && (await server.storage.getApp(DEMO_APP_ID)) !== null;
@@ -284,6 +291,11 @@ async function main(argv: string[]): Promise<number> {
         `${rotated.token}\n` +
           `(admin token version ${rotated.version}; shown this once, kept only as its SHA-256. The previous one no longer works.)\n`,
       );
+      if (process.env.MINA_AUTH_ADMIN_TOKEN !== undefined) {
+        process.stderr.write(
+          "note: MINA_AUTH_ADMIN_TOKEN is set here; a server started with it uses that token, not the stored one.\n",
+        );
+      }
       return 0;
     }
     case "completion":

@@ -295,6 +295,10 @@ describe("refusals: exit 2, one line, no stack trace", () => {
       await cli(["serve", "--seed-mode", "merge"]),
       /--seed-mode must be one of skip, upsert, fail/,
     );
+    assertRefused(
+      await cli(["serve", "--seed-mode", "upsert"]),
+      /--seed-mode says what to do with a seed: give --seed FILE or --demo/,
+    );
     assertRefused(await cli(["migrate", "extra"]), /migrate takes no arguments, got extra/);
     assertRefused(await cli(["--db", "x", "migrate"]), /name a command before --db/);
   });
