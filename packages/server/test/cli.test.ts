@@ -20,6 +20,7 @@ import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { ManualClock } from "../src/clock.ts";
 import { DEMO_APP_SECRET, demoSeed } from "../src/demo-seed.ts";
+import { createTestDatabase, probePostgres } from "../src/storage/postgres/test-database.ts";
 import { startServerProcess, stopServerProcess } from "./child-server.ts";
 import { DEMO, startTestServer, until } from "./harness.ts";
 
@@ -712,6 +713,37 @@ describe("serve: banner, admin token, warnings and seeding", () => {
       }
     } finally {
       assert.equal(await server.stop(), 0);
+    }
+  });
+});
+
+const pg = await probePostgres();
+describe("serve: one generated admin token for instances started together on PostgreSQL", {
+  skip: pg.ok || process.env.CI === "true" ? false : `${pg.ok ? "" : pg.reason}`,
+}, () => {
+  it("one of them generates and prints it, the other says it is stored; both accept it, and a rotation", async () => {
+    const database = await createTestDatabase();
+    const servers = await Promise.all([serve(["--db", database.url]), serve(["--db", database.url])]);
+    try {
+      const tokens = servers
+        .map((s) => /^Admin token: (adm-\S+)$/m.exec(s.banner)?.[1])
+        .filter((t) => t !== undefined);
+      assert.equal(tokens.length, 1, servers.map((s) => s.banner).join("\n---\n"));
+      assert.equal(
+        servers.filter((s) => /Admin token: the one printed when it was generated/.test(s.banner)).length,
+        1,
+      );
+      for (const s of servers) assert.equal(await adminGet(s.url, tokens[0]!), 200, s.url);
+      const rotated = await cli(["admin-token", "rotate", "--db", database.url]);
+      assert.equal(rotated.code, 0, rotated.stderr);
+      const fresh = rotated.stdout.split("\n")[0]!;
+      for (const s of servers) {
+        assert.equal(await adminGet(s.url, tokens[0]!), 401, s.url);
+        assert.equal(await adminGet(s.url, fresh), 200, s.url);
+      }
+    } finally {
+      for (const s of servers) assert.equal(await s.stop(), 0);
+      await database.drop();
     }
   });
 });
