@@ -49,8 +49,28 @@ describe("the example backend's login route, against the emulator", () => {
 
   it("answers 400 without a code and 401 for a code that never existed", async () => {
     assert.equal((await app.inject({ method: "POST", url: "/login", payload: {} })).statusCode, 400);
+    assert.equal(
+      (await app.inject({ method: "POST", url: "/login", payload: { code: "" } })).statusCode,
+      400,
+    );
     const bogus = await app.inject({ method: "POST", url: "/login", payload: { code: "0".repeat(44) } });
     assert.deepEqual(bogus.json(), { error: "login failed", code: 10226 });
+  });
+
+  it("answers 500, not 401, when its own app secret is wrong: misconfiguration is the backend's", async () => {
+    const misconfigured = buildLoginApp({
+      appId: emu.app.appId,
+      appSecret: "not-the-secret-0000",
+      baseUrl: emu.baseUrl,
+    });
+    try {
+      const code = await emu.mintCode({ userId: emu.users[0]!.userId });
+      const answer = await misconfigured.inject({ method: "POST", url: "/login", payload: { code } });
+      assert.equal(answer.statusCode, 500);
+      assert.doesNotMatch(answer.body, /not-the-secret/, "the secret is not echoed");
+    } finally {
+      await misconfigured.close();
+    }
   });
 });
 

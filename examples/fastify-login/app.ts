@@ -13,6 +13,13 @@ import Fastify, { type FastifyInstance } from "fastify";
  * it here, and the backend exchanges it for the user's identity. The session key and the user's
  * tokens stay on the server; the device gets only a session of this backend's own.
  */
+/** The platform's answers that mean "this code logs no one in": the device's problem, not ours. */
+const REFUSED: ReadonlySet<number> = new Set([
+  ErrorCodes.CodeAppIdNotMatch,
+  ErrorCodes.InvalidCode,
+  ErrorCodes.UserNoVisibility,
+]);
+
 export interface LoginAppOptions {
   appId: string;
   appSecret: string;
@@ -40,7 +47,7 @@ export function buildLoginApp(options: LoginAppOptions): FastifyInstance {
 
   app.post<{ Body: { code?: unknown } }>("/login", async (request, reply) => {
     const code = request.body?.code;
-    if (typeof code !== "string") return reply.code(400).send({ error: "code is required" });
+    if (typeof code !== "string" || code === "") return reply.code(400).send({ error: "code is required" });
     try {
       const session = await mina.tokenLoginValidate(code);
       const sid = crypto.randomUUID();
@@ -51,10 +58,11 @@ export function buildLoginApp(options: LoginAppOptions): FastifyInstance {
       });
       return { sid, openId: session.openId, employeeId: session.employeeId ?? null };
     } catch (error) {
-      if (error instanceof MinaApiError) {
+      if (error instanceof MinaApiError && REFUSED.has(error.code)) {
         const status = error.code === ErrorCodes.UserNoVisibility ? 403 : 401;
         return reply.code(status).send({ error: "login failed", code: error.code });
       }
+      // A wrong app secret (10014), the network, a timeout: this backend's problem, a 500.
       throw error;
     }
   });

@@ -18,7 +18,9 @@ import {
   type ServerConfig,
   validateConfig,
 } from "./config.ts";
+import { CORS_ORIGIN } from "./http/cors.ts";
 import {
+  arrayOf,
   boolean,
   type Field,
   Issues,
@@ -45,13 +47,14 @@ interface Settings {
   requestTimeoutMs: number;
   purgeIntervalMs: number;
   console: ConsoleMode;
+  corsOrigins: string[];
 }
 
 /** setInterval's ceiling: a longer delay would fire at once, over and over. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** How an environment variable's text becomes a value (the file's JSON is typed already). */
-type EnvParse = "text" | "boolean" | "integer";
+type EnvParse = "text" | "boolean" | "integer" | "list";
 
 const SETTINGS: { [K in keyof Settings]: { env: string; parse: EnvParse; field: Field<Settings[K]> } } = {
   host: { env: "MINA_AUTH_HOST", parse: "text", field: string() },
@@ -84,6 +87,13 @@ const SETTINGS: { [K in keyof Settings]: { env: string; parse: EnvParse; field: 
     field: integer({ min: 0, max: MAX_TIMER_MS }),
   },
   console: { env: "MINA_AUTH_CONSOLE", parse: "text", field: oneOf(CONSOLE_MODES) },
+  corsOrigins: {
+    env: "MINA_AUTH_CORS_ORIGINS",
+    parse: "list",
+    field: arrayOf(
+      string({ pattern: CORS_ORIGIN, describe: "scheme://host, scheme://host:port, scheme://host:* or *" }),
+    ),
+  },
 };
 const NAMES = Object.keys(SETTINGS) as Array<keyof Settings>;
 
@@ -159,6 +169,7 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
       requestTimeoutMs: pick("requestTimeoutMs") ?? defaultConfig.requestTimeoutMs,
       purgeIntervalMs: pick("purgeIntervalMs") ?? defaultConfig.purgeIntervalMs,
       console: pick("console") ?? defaultConfig.console,
+      corsOrigins: pick("corsOrigins") ?? defaultConfig.corsOrigins,
     }),
   };
 }
@@ -203,6 +214,12 @@ function readEnvironment(env: Record<string, string | undefined>): Partial<Setti
         continue;
       }
       value = Number(raw);
+    } else if (parse === "list") {
+      // Comma-separated; an empty variable is an empty list.
+      value = raw
+        .split(",")
+        .map((item) => item.trim())
+        .filter((item) => item !== "");
     }
     const read = field(value, variable, issues);
     if (read !== undefined) out[name] = read;

@@ -1,8 +1,11 @@
+import { isOriginPattern, LOOPBACK_ORIGINS } from "./http/cors.ts";
+
 /**
  * Configuration as one typed object: defaults here, validated at start with messages that name
  * the key. Flags, the environment and the config file are read at the edge (config-sources.ts,
  * called by cli.ts).
  */
+
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
 export interface ServerConfig {
@@ -31,6 +34,11 @@ export interface ServerConfig {
    * wherever it listens, "off" never. Its every call needs the admin token whatever this says.
    */
   console: ConsoleMode;
+  /**
+   * Origins whose pages may call the API from a browser (http/cors.ts): exact, with `:*` for any
+   * port, or `*`; empty for none. Default: pages served from this machine (loopback, any port).
+   */
+  corsOrigins: readonly string[];
 }
 
 export type ConsoleMode = "auto" | "on" | "off";
@@ -75,6 +83,7 @@ export const defaultConfig: ServerConfig = {
   shutdownGraceMs: 10_000,
   purgeIntervalMs: 5 * MINUTE,
   console: "auto",
+  corsOrigins: LOOPBACK_ORIGINS,
   // Generous for real use: a client caches its app token for 2 h, a login code fails rarely
   // (expired, replayed by a retry), a refresh family rotates about once per 2 h.
   rateLimits: {
@@ -122,6 +131,12 @@ export function validateConfig(config: ServerConfig): ServerConfig {
     throw new ConfigError(
       `console must be one of ${CONSOLE_MODES.join(", ")} (got ${String(config.console)})`,
     );
+  const badOrigin = config.corsOrigins.find((origin) => !isOriginPattern(origin));
+  if (badOrigin !== undefined) {
+    throw new ConfigError(
+      `corsOrigins: ${badOrigin} is not an origin (scheme://host, scheme://host:port, scheme://host:* or *)`,
+    );
+  }
   const limits = config.rateLimits;
   for (const name of [
     "appToken",

@@ -74,3 +74,29 @@ export const demoSeed: SeedFile = {
     },
   ],
 };
+
+/**
+ * `serve --demo --seed FILE`: the demo data and the file's together. Where both name one tenant,
+ * user or app, the file's entry wins. A file whose lists are not lists is passed on unmerged, so
+ * that loading it reports what is wrong with it.
+ */
+export function withDemoData(file: unknown): unknown {
+  if (typeof file !== "object" || file === null || Array.isArray(file)) return file;
+  const given = file as Record<string, unknown>;
+  const lists = ["tenants", "users", "apps", "open_ids"] as const;
+  if (lists.some((name) => given[name] !== undefined && !Array.isArray(given[name]))) return file;
+  const keyOf: Record<(typeof lists)[number], (entry: Record<string, unknown>) => unknown> = {
+    tenants: (t) => t.tenant_key,
+    users: (u) => `${String(u.tenant_key)}/${String(u.user_id)}`,
+    apps: (a) => a.app_id,
+    open_ids: (o) => `${String(o.app_id)}/${String(o.tenant_key)}/${String(o.user_id)}`,
+  };
+  const merged: Record<string, unknown> = { ...given };
+  for (const name of lists) {
+    const mine = (given[name] ?? []) as Array<Record<string, unknown>>;
+    const taken = new Set(mine.map((entry) => keyOf[name](entry ?? {})));
+    const demo = ((demoSeed as Record<string, unknown>)[name] ?? []) as Array<Record<string, unknown>>;
+    merged[name] = [...mine, ...demo.filter((entry) => !taken.has(keyOf[name](entry)))];
+  }
+  return merged;
+}

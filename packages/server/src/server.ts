@@ -1,15 +1,15 @@
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { DestinationStream } from "pino";
+import { type AdminToken, setUpAdminToken } from "./admin-token.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { consoleEnabled, type ServerConfig } from "./config.ts";
 import { PurgeSchedule } from "./domain/purge-schedule.ts";
-import { importSeed, type LoadedSeed, type SeedFile } from "./domain/seed.ts";
+import { importSeed, type LoadedSeed, SeedError, type SeedFile } from "./domain/seed.ts";
 import { buildApp } from "./http/app.ts";
 import { CONSOLE_PATH, defaultConsoleDir } from "./http/console-static.ts";
 import { listenApp } from "./http/listen.ts";
 import type { JsonDocument } from "./json-input.ts";
-import { newAdminToken } from "./secrets.ts";
 import { openStorage } from "./storage/open.ts";
 import type { Storage } from "./storage/port.ts";
 
@@ -20,21 +20,33 @@ export interface RunningServer {
   url: string;
   /** Every address it listens on (several for `localhost` where it resolves to several). */
   addresses: AddressInfo[];
-  adminToken: string;
+  /** The admin token when this process knows it: configured, or generated at this start. */
+  adminToken: string | null;
+  /** Where the admin token came from (admin-token.ts). */
+  adminTokenSource: AdminToken["source"];
   /** e.g. http://127.0.0.1:8787/console/ ; null when the console is off. */
   consoleUrl: string | null;
-  /** The seed loaded at start, if the database was empty and a seed was given. */
+  /** The seed loaded at start, if one was given and loaded. */
   seeded: LoadedSeed | null;
+  /** What happened to a given seed, and how many apps the database held before. */
+  seedOutcome: { action: "loaded" | "upserted" | "skipped"; appsBefore: number } | null;
   /** Stops accepting, lets in-flight requests finish, then closes storage. */
   close(): Promise<void>;
 }
 
+export type SeedMode = "skip" | "upsert" | "fail";
+
 export interface StartOptions {
   config: ServerConfig;
-  /** Loaded only into an empty catalogue (no apps yet). */
+  /** Loaded into an empty catalogue (no apps yet); otherwise as `seedMode` says. */
   seed?: SeedFile;
   /** The same from a file (`serve --seed`), so that errors carry the file's lines and columns. */
   seedDocument?: JsonDocument;
+  /**
+   * When the catalogue already holds apps: `skip` (default) leaves it as it is, `upsert` loads
+   * the seed over it (as `mina-auth import` does), `fail` refuses to start.
+   */
+  seedMode?: SeedMode;
   clock?: Clock;
   storage?: Storage;
   logStream?: DestinationStream;
@@ -51,20 +63,38 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   try {
     await storage.migrate();
     let seeded: LoadedSeed | null = null;
+    let seedOutcome: RunningServer["seedOutcome"] = null;
     const seed: JsonDocument | undefined =
       options.seedDocument ?? (options.seed ? { value: options.seed, source: "seed" } : undefined);
-    if (seed && (await storage.listApps()).length === 0) seeded = await importSeed(storage, seed);
-    const adminToken = config.adminToken ?? newAdminToken();
+    if (seed) {
+      const appsBefore = (await storage.listApps()).length;
+      const mode = options.seedMode ?? "skip";
+      if (appsBefore > 0 && mode === "fail") {
+        throw new SeedError(seed.source, [
+          {
+            path: "",
+            message: `the database already holds ${appsBefore} app(s); seed mode "fail" refuses to load the seed over them`,
+          },
+        ]);
+      }
+      if (appsBefore === 0 || mode === "upsert") seeded = await importSeed(storage, seed);
+      seedOutcome = {
+        action: seeded === null ? "skipped" : appsBefore === 0 ? "loaded" : "upserted",
+        appsBefore,
+      };
+    }
     const clock = options.clock ?? systemClock;
+    const adminToken = await setUpAdminToken(storage, config.adminToken, clock.now());
     const app = buildApp(
       {
-        adminToken,
+        adminToken: adminToken.check,
         revokeGrantOnCodeReuse: config.revokeGrantOnCodeReuse,
         logLevel: config.logLevel,
         requestTimeoutMs: config.requestTimeoutMs,
         rateLimits: config.rateLimits,
         openDevEndpoints: options.openDevEndpoints === true,
         console: consoleEnabled(config) ? { dir: options.consoleDir ?? defaultConsoleDir } : null,
+        corsOrigins: config.corsOrigins,
       },
       {
         storage,
@@ -91,9 +121,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       storage,
       url,
       addresses: listening.addresses,
-      adminToken,
+      adminToken: adminToken.token,
+      adminTokenSource: adminToken.source,
       consoleUrl: consoleEnabled(config) ? `${url}${CONSOLE_PATH}` : null,
       seeded,
+      seedOutcome,
       close: () => {
         closing ??= (async () => {
           try {

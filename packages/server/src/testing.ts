@@ -3,6 +3,7 @@ import type { Clock } from "./clock.ts";
 import { defaultConfig } from "./config.ts";
 import { demoSeed } from "./demo-seed.ts";
 import type { SeedFile } from "./domain/seed.ts";
+import { newAdminToken } from "./secrets.ts";
 import { startServer } from "./server.ts";
 
 /**
@@ -74,12 +75,15 @@ export interface EmulatorOptions {
 
 /** Starts the emulator. See {@link Emulator}. */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  // Given rather than generated: nothing of the emulator's outlives it, so there is no need to keep it.
+  const adminToken = newAdminToken();
   const server = await startServer({
     config: {
       ...defaultConfig,
       host: "127.0.0.1",
       port: 0,
       db: "sqlite::memory:",
+      adminToken,
       logLevel: options.logLevel ?? "silent",
       revokeGrantOnCodeReuse: options.revokeGrantOnCodeReuse ?? true,
       rateLimits: { ...defaultConfig.rateLimits, enabled: options.rateLimits ?? false },
@@ -113,11 +117,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     app: first,
     apps,
     users,
-    adminToken: server.adminToken,
+    adminToken,
     async mintCode({ userId, appId = first.appId, tenantKey }) {
       const response = await fetch(`${server.url}/admin/v1/login-codes`, {
         method: "POST",
-        headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
+        headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
         body: JSON.stringify({
           app_id: appId,
           user_id: userId,

@@ -208,12 +208,9 @@ describe("@mina-auth/tt against a served instance: the admin token", () => {
     });
     try {
       const appId = demoSeed.apps?.[0]?.app_id ?? "";
-      const withToken = createTt({
-        baseUrl: server.url,
-        appId,
-        userId: ZHANG,
-        adminToken: server.adminToken,
-      });
+      const adminToken = server.adminToken;
+      assert.ok(adminToken, "a token generated at this start is known to its process");
+      const withToken = createTt({ baseUrl: server.url, appId, userId: ZHANG, adminToken });
       assert.equal((await withToken.login()).errMsg, "login:ok");
       const without = createTt({ baseUrl: server.url, appId, userId: ZHANG });
       await assert.rejects(without.login(), (error: TtError) => {

@@ -1,5 +1,6 @@
 import { Errors } from "@mina-auth/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { type AdminTokenCheck, adminTokenCheck } from "../admin-token.ts";
 import type { Clock } from "../clock.ts";
 import { parseBearer } from "../domain/bearer.ts";
 import { ApiError } from "../domain/errors.ts";
@@ -13,7 +14,7 @@ import {
   type TenantCheck,
   toSeedFile,
 } from "../domain/seed.ts";
-import { constantTimeEquals, newAppSecret, sha256Hex } from "../secrets.ts";
+import { newAppSecret, sha256Hex } from "../secrets.ts";
 import type { App, GrantSummary, Installation, Storage, User, Visibility } from "../storage/port.ts";
 import { registerAdminConsoleRoutes } from "./admin-console-routes.ts";
 import { MAX_CODES_PER_REQUEST, AdminSchemas as S, View } from "./admin-schemas.ts";
@@ -24,7 +25,8 @@ export interface AdminDeps {
   storage: Storage;
   login: LoginService;
   clock: Clock;
-  adminToken: string;
+  /** The token itself, or a check against the stored digest (admin-token.ts). */
+  adminToken: string | AdminTokenCheck;
 }
 
 const tags = ["admin"];
@@ -88,6 +90,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
       if (!known.has(key)) throw new ApiError("AdminNotFound", `${path}: tenant ${key}`);
     };
   };
+  const checkAdminToken = adminTokenCheck(deps.adminToken);
   const mustApp = async (appId: string) => {
     const found = await storage.getApp(appId);
     if (!found) throw new ApiError("AdminNotFound", `app ${appId}`);
@@ -103,7 +106,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
     async (admin) => {
       admin.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
         const token = parseBearer(request.headers.authorization);
-        if (token === null || !constantTimeEquals(token, deps.adminToken))
+        if (token === null || !(await checkAdminToken(token)))
           return sendError(reply, Errors.AdminUnauthorized);
       });
       admin.addHook("onSend", async (request, reply, payload) => {

@@ -10,8 +10,9 @@ import { AppTokenService } from "../domain/app-tokens.ts";
 import { LoginService } from "../domain/login.ts";
 import { RateLimiter } from "../domain/rate-limits.ts";
 import type { Storage } from "../storage/port.ts";
-import { registerAdminRoutes } from "./admin-routes.ts";
+import { type AdminDeps, registerAdminRoutes } from "./admin-routes.ts";
 import { type ConsoleOptions, registerConsole } from "./console-static.ts";
+import { withCors } from "./cors.ts";
 import { registerDevRoutes } from "./dev-routes.ts";
 import { EarlyAnswers } from "./early-answers.ts";
 import { answerFailure } from "./failures.ts";
@@ -36,7 +37,7 @@ declare module "fastify" {
 }
 
 export interface AppOptions {
-  adminToken: string;
+  adminToken: AdminDeps["adminToken"];
   revokeGrantOnCodeReuse: boolean;
   logLevel: LogLevel;
   requestTimeoutMs: number;
@@ -46,6 +47,8 @@ export interface AppOptions {
   openDevEndpoints?: boolean;
   /** The web console's files, served at /console/; null or left out: no console. */
   console?: ConsoleOptions | null;
+  /** Origins answered with CORS headers (cors.ts); `defaultConfig.corsOrigins` when left out. */
+  corsOrigins?: readonly string[];
 }
 
 export interface AppDeps {
@@ -98,9 +101,12 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   };
   let fastifyHandler: RequestListener | undefined;
   let platform: PlatformHandler | undefined;
-  const handle: RequestListener = (request, response) => {
-    if (!platform!(request, response)) fastifyHandler!(request, response);
-  };
+  const handle: RequestListener = withCors(
+    options.corsOrigins ?? defaultConfig.corsOrigins,
+    (request, response) => {
+      if (!platform!(request, response)) fastifyHandler!(request, response);
+    },
+  );
   const app = Fastify({
     logger: {
       level: options.logLevel,

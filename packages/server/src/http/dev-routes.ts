@@ -1,11 +1,11 @@
 import { Errors } from "@mina-auth/protocol";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { type AdminTokenCheck, adminTokenCheck } from "../admin-token.ts";
 import type { Clock } from "../clock.ts";
 import { parseBearer } from "../domain/bearer.ts";
 import { type DeviceRef, DeviceSessions } from "../domain/device-sessions.ts";
 import { ApiError } from "../domain/errors.ts";
 import type { LoginService } from "../domain/login.ts";
-import { constantTimeEquals } from "../secrets.ts";
 import type { Storage } from "../storage/port.ts";
 import { markSuccess, sendError } from "./reply.ts";
 
@@ -13,7 +13,7 @@ export interface DevRouteDeps {
   storage: Storage;
   login: LoginService;
   clock: Clock;
-  adminToken: string;
+  adminToken: string | AdminTokenCheck;
   /**
    * The emulator opens `/dev/v1` without the admin token, so that one line installs the tt shim
    * in a test (`createTt({ baseUrl, appId, userId })`). A served instance never does.
@@ -63,10 +63,10 @@ function scopeList(record: Record<string, unknown>): string[] {
  */
 export function registerDevRoutes(app: FastifyInstance, deps: DevRouteDeps): void {
   const devices = new DeviceSessions(deps.storage, deps.clock, deps.login);
+  const checkAdminToken = adminTokenCheck(deps.adminToken);
   const requireAdmin = async (request: FastifyRequest, reply: FastifyReply) => {
     const token = parseBearer(request.headers.authorization);
-    if (token === null || !constantTimeEquals(token, deps.adminToken))
-      return sendError(reply, Errors.AdminUnauthorized);
+    if (token === null || !(await checkAdminToken(token))) return sendError(reply, Errors.AdminUnauthorized);
   };
   const noStore = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     if (reply.statusCode < 400) markSuccess(request);

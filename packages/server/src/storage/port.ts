@@ -264,8 +264,11 @@ export interface MaintenanceStorage {
   /** Adapter name for logs and metrics: `sqlite` or `postgres`. */
   readonly dialect: "sqlite" | "postgres";
 
-  /** Brings the schema to the latest version; safe when several processes call it at once. */
-  migrate(): Promise<void>;
+  /**
+   * Brings the schema to the latest version; safe when several processes call it at once.
+   * Resolves to the versions this call applied (none when the schema was up to date).
+   */
+  migrate(): Promise<number[]>;
   /** Resolves when storage answers a trivial query (for /readyz). */
   ping(): Promise<void>;
   /** Waits for queued writes to commit, then releases connections. */

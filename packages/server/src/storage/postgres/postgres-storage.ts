@@ -220,7 +220,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
         client.on("error", onError);
         let failure: Error | undefined;
         try {
-          await migrate(client);
+          return await migrate(client);
         } catch (error) {
           failure = asError(error);
           throw translateError(error);

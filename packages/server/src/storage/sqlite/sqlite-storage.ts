@@ -204,12 +204,13 @@ export class SqliteStorage implements Storage {
     return this.#queue.push(() => this.#audit.within(() => fn(s)));
   }
 
-  async migrate(): Promise<void> {
+  async migrate(): Promise<number[]> {
     if (this.#closed) throw new StorageUnavailableError("sqlite: storage is closed");
     const migrations = loadMigrations();
     try {
-      applyMigrations(this.#db, migrations, Date.now());
+      const applied = applyMigrations(this.#db, migrations, Date.now());
       this.#statements = prepareStatements(this.#db, this.#audit);
+      return applied;
     } catch (error) {
       throw toStorageError(error);
     }
