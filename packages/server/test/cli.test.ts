@@ -345,33 +345,36 @@ describe("refusals: exit 2, one line, no stack trace", () => {
     );
     assertRefused(
       await cli(["serve"], { MINA_AUTH_PURGE_INTERVAL_MS: "4294967296" }),
-      /^mina-auth: MINA_AUTH_PURGE_INTERVAL_MS must be a whole number .* to 2147483647 \(got 4294967296\)$/,
+      /^mina-auth: MINA_AUTH_PURGE_INTERVAL_MS must be an integer from 0 to 2147483647$/,
     );
   });
 
   it("a bad environment variable is named, and a secret or database URL is never echoed", async () => {
     const db = await cli(["migrate"], { MINA_AUTH_DB: "mysql://root:hunter2hunter2@db/x" });
-    assertRefused(db, /^mina-auth: MINA_AUTH_DB: db must be sqlite:PATH, sqlite::memory: or postgres:\/\/…$/);
+    assertRefused(
+      db,
+      /^mina-auth: MINA_AUTH_DB has the wrong format \(expected sqlite:PATH, sqlite::memory: or postgres:\/\/…\)$/,
+    );
     assert.doesNotMatch(db.stderr, /hunter2/);
     assertRefused(
       await cli(["serve"], { MINA_AUTH_PORT: "http" }),
-      /^mina-auth: MINA_AUTH_PORT: port must be a number/,
+      /^mina-auth: MINA_AUTH_PORT must be a whole number \(got http\)$/,
     );
     const token = await cli(["serve"], { MINA_AUTH_ADMIN_TOKEN: "tiny-secret" });
-    assertRefused(token, /^mina-auth: MINA_AUTH_ADMIN_TOKEN: admin token must be at least 16 characters$/);
+    assertRefused(token, /^mina-auth: MINA_AUTH_ADMIN_TOKEN needs at least 16 characters$/);
     assert.doesNotMatch(token.stderr, /tiny-secret/);
     assertRefused(
       await cli(["serve"], { MINA_AUTH_LOG_LEVEL: "loud" }),
-      /^mina-auth: MINA_AUTH_LOG_LEVEL: log level must be one of fatal, .* \(got loud\)$/,
+      /^mina-auth: MINA_AUTH_LOG_LEVEL must be one of "fatal", .*$/,
     );
     assertRefused(await cli(["serve", "--log-level", "loud"]), /^mina-auth: --log-level must be one of/);
     assertRefused(
       await cli(["serve"], { MINA_AUTH_CORS_ORIGINS: "http://localhost:*,localhost:5173" }),
-      /^mina-auth: MINA_AUTH_CORS_ORIGINS: localhost:5173 is not an origin/,
+      /^mina-auth: MINA_AUTH_CORS_ORIGINS\[1\] has the wrong format \(expected scheme:\/\/host, scheme:\/\/host:port, scheme:\/\/host:\* or \*\)$/,
     );
     assertRefused(
       await cli(["serve"], { MINA_AUTH_RATE_LIMITS: "yes" }),
-      /^mina-auth: MINA_AUTH_RATE_LIMITS must be true or false \(got yes\)$/,
+      /^mina-auth: MINA_AUTH_RATE_LIMITS must be true or false$/,
     );
   });
 

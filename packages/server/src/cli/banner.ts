@@ -59,6 +59,8 @@ export function banner(input: BannerInput): string {
   for (const s of server.seeded?.appSecrets ?? [])
     if (s.generated) lines.push(`app ${s.appId} (${s.name}): app_secret ${s.appSecret}`);
   lines.push(adminTokenLine(server));
+  if (server.consoleUrl)
+    lines.push(`Console: ${server.consoleUrl} (sign in with the admin token; --console off turns it off)`);
   if (input.demo) {
     lines.push(
       `Demo app: app_id ${input.demo.appId}  app_secret ${input.demo.appSecret}`,
