@@ -25,6 +25,8 @@ export interface ServerConfig {
    * family ended over 30 days ago (domain/purge-schedule.ts); 0 turns it off.
    */
   purgeIntervalMs: number;
+  /** Platform requests the request journal keeps in memory (GET /admin/v1/journal); 0: off. */
+  journalSize?: number;
 }
 
 /** At most `limit` counted attempts per fixed window of `windowMs`. */
@@ -96,6 +98,10 @@ export function validateConfig(config: ServerConfig): ServerConfig {
     )
   ) {
     throw new ConfigError("purgeIntervalMs must be an integer from 0 (off) to 2147483647");
+  }
+  const journal = config.journalSize ?? 0;
+  if (!(Number.isInteger(journal) && journal >= 0 && journal <= 100_000)) {
+    throw new ConfigError("journalSize must be an integer from 0 (off) to 100000");
   }
   const limits = config.rateLimits;
   for (const name of [

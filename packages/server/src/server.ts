@@ -54,6 +54,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         logLevel: config.logLevel,
         requestTimeoutMs: config.requestTimeoutMs,
         rateLimits: config.rateLimits,
+        ...(config.journalSize ? { journalSize: config.journalSize } : {}),
       },
       {
         storage,

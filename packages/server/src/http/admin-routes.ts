@@ -15,6 +15,8 @@ import {
 } from "../domain/seed.ts";
 import { constantTimeEquals, newAppSecret, sha256Hex } from "../secrets.ts";
 import type { App, GrantSummary, Installation, Storage, User } from "../storage/port.ts";
+import { registerTestToolRoutes } from "../test-tools/routes.ts";
+import type { TestTools } from "../test-tools/tools.ts";
 import { MAX_CODES_PER_REQUEST, AdminSchemas as S, View } from "./admin-schemas.ts";
 import type { RouteDoc } from "./openapi.ts";
 import { markSuccess, sendError } from "./reply.ts";
@@ -24,6 +26,8 @@ export interface AdminDeps {
   login: LoginService;
   clock: Clock;
   adminToken: string;
+  /** Fault rules, clock and journal routes (test-tools/routes.ts). */
+  tools?: TestTools;
 }
 
 const tags = ["admin"];
@@ -103,6 +107,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
         reply.header("cache-control", "no-store");
         return payload;
       });
+      if (deps.tools) registerTestToolRoutes(admin, deps.tools);
 
       admin.get("/tenants", route("List tenants", {}, { response: S.tenants }), async () => ({
         tenants: (await storage.listTenants()).map((t) => ({ tenant_key: t.tenantKey, name: t.name })),

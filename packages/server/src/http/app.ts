@@ -10,6 +10,7 @@ import { AppTokenService } from "../domain/app-tokens.ts";
 import { LoginService } from "../domain/login.ts";
 import { RateLimiter } from "../domain/rate-limits.ts";
 import type { Storage } from "../storage/port.ts";
+import { createTestTools, type TestTools } from "../test-tools/tools.ts";
 import { registerAdminRoutes } from "./admin-routes.ts";
 import { EarlyAnswers } from "./early-answers.ts";
 import { answerFailure } from "./failures.ts";
@@ -30,6 +31,8 @@ declare module "fastify" {
     handle: RequestListener;
     /** Another server like `app.server`, answering with `handle` (listen.ts binds it). */
     newServer: () => Server;
+    /** Fault rules, clock and request journal (test-tools/), for the emulator and the CLI. */
+    testTools: TestTools;
   }
 }
 
@@ -40,6 +43,8 @@ export interface AppOptions {
   requestTimeoutMs: number;
   /** Shared-store abuse limits (security.md H6); `defaultConfig.rateLimits` when left out. */
   rateLimits?: RateLimitConfig;
+  /** Platform requests the journal keeps (GET /admin/v1/journal); 0 or left out: off. */
+  journalSize?: number;
 }
 
 export interface AppDeps {
@@ -178,6 +183,13 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     limiter,
   );
   const endpoints = platformEndpoints(appTokens, login);
+  const tools = createTestTools(clock, options.journalSize ?? 0);
+  app.decorate("testTools", tools);
+  // Requests a timeout fault holds would hold the stop until their callers give up.
+  app.addHook("preClose", (done) => {
+    tools.hung.destroyAll();
+    done();
+  });
   platform = createPlatformHandler({
     endpoints,
     appTokens,
@@ -188,6 +200,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     bodyLimit: Limits.bodyBytes,
     requestTimeoutMs: options.requestTimeoutMs,
     observe,
+    tools,
   });
   const openApi = new OpenApiCollector(endpoints);
   app.addHook("onRoute", (route) => openApi.add(route));
@@ -222,7 +235,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     return sendError(reply, Errors.RouteNotFound);
   });
 
-  registerAdminRoutes(app, { storage, login, clock, adminToken: options.adminToken });
+  registerAdminRoutes(app, { storage, login, clock, adminToken: options.adminToken, tools });
 
   app.get(
     "/healthz",
