@@ -132,6 +132,21 @@ describe("emulator test tools", () => {
     assert.equal(emu.journal({ since, route: Paths.tokenLoginValidate, app_id: emu.app.appId }).length, 1);
   });
 
+  it("a rule out of range is refused by the typed API too", () => {
+    const path = Paths.userInfo;
+    for (const [rule, field] of [
+      [{ match: { path }, effect: { type: "drop" }, times: 0 }, /times/],
+      [{ match: { path }, effect: { type: "drop" }, probability: 1.5 }, /probability/],
+      [{ match: { path }, effect: { type: "latency", ms: -1 } }, /effect\.ms/],
+      [{ match: { path }, effect: { type: "latency", min_ms: 9, max_ms: 1 } }, /effect\.max_ms/],
+      [{ match: { path }, effect: { type: "answer", code: 1500, http_status: 700 } }, /http_status/],
+      [{ match: { path: "/open-apis/nope" }, effect: { type: "drop" } }, /match\.path/],
+    ] as const) {
+      assert.throws(() => emu.faults.add(rule), field);
+    }
+    assert.deepEqual(emu.faults.list(), []);
+  });
+
   it("an emulator on the system clock says how to get a manual one", async () => {
     const plain = await startEmulator({ journalSize: 0 });
     try {

@@ -86,6 +86,36 @@ export function completeEffect(effect: FaultEffectInput): FaultEffect {
   return { type: "answer", code: effect.code, msg, http_status: httpStatus };
 }
 
+/**
+ * The ranges the admin route's schema also checks (test-tools/schemas.ts), for rules that come
+ * through the emulator's typed API, which no schema sees: a `times` of 0 would never run out.
+ */
+function checkNumbers(input: FaultRuleInput, effect: FaultEffect): void {
+  const within = (value: number | undefined, min: number, max: number, name: string) => {
+    if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= max)) {
+      throw new ApiError("AdminInvalidRequest", `${name}: an integer from ${min} to ${max}`);
+    }
+  };
+  within(input.times, 1, 1_000_000, "times");
+  within(input.expires_at, 0, Number.MAX_SAFE_INTEGER, "expires_at");
+  if (input.probability !== undefined && !(input.probability > 0 && input.probability <= 1)) {
+    throw new ApiError("AdminInvalidRequest", "probability: more than 0, at most 1");
+  }
+  if (effect.type === "answer") {
+    within(effect.code, -(2 ** 31), 2 ** 31 - 1, "effect.code");
+    within(effect.http_status, 200, 599, "effect.http_status");
+  } else if (effect.type === "latency") {
+    if ("ms" in effect) within(effect.ms, 0, MAX_LATENCY_MS, "effect.ms");
+    else {
+      within(effect.min_ms, 0, MAX_LATENCY_MS, "effect.min_ms");
+      within(effect.max_ms, effect.min_ms, MAX_LATENCY_MS, "effect.max_ms");
+    }
+  }
+}
+
+/** A test waits for added latency in real time: at most 10 minutes. */
+export const MAX_LATENCY_MS = 600_000;
+
 /** A uniform pick in a latency effect's range, or its fixed delay. */
 export function latencyOf(effect: Extract<FaultEffect, { type: "latency" }>): number {
   if ("ms" in effect) return effect.ms;
@@ -122,9 +152,7 @@ export class FaultRules {
       throw new ApiError("AdminInvalidRequest", "times and probability: give one or neither");
     }
     const effect = completeEffect(input.effect);
-    if (effect.type === "latency" && "min_ms" in effect && effect.min_ms > effect.max_ms) {
-      throw new ApiError("AdminInvalidRequest", "effect.min_ms: must not exceed effect.max_ms");
-    }
+    checkNumbers(input, effect);
     const rule: FaultRule = {
       id: `fault_${randomBytes(6).toString("hex")}`,
       match: { path: input.match.path, ...(input.match.app_id ? { app_id: input.match.app_id } : {}) },

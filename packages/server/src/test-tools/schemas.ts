@@ -1,4 +1,5 @@
 import { Paths } from "@mina-auth/protocol";
+import { MAX_LATENCY_MS } from "./fault-rules.ts";
 
 /** JSON Schemas of the test tools' admin routes (routes.ts): validation and /openapi.json. */
 
@@ -8,7 +9,7 @@ const nullableInt = { type: ["integer", "null"] } as const;
 /** A non-negative integer in a query string, where every value is text. */
 const count = { type: "string", pattern: "^[0-9]{1,15}$" } as const;
 /** At most 10 minutes of added latency: a test waits for it in real time. */
-const latencyMs = { type: "integer", minimum: 0, maximum: 600_000 } as const;
+const latencyMs = { type: "integer", minimum: 0, maximum: MAX_LATENCY_MS } as const;
 
 const object = (properties: Record<string, object>, required: string[] = []) => ({
   type: "object",
