@@ -15,6 +15,15 @@ const installed =
 const skip =
   installed || process.env.CI === "true" ? false : "run npm ci --prefix examples/testing-your-backend first";
 
+describe("the guide's examples", () => {
+  it("type-check under the project's strict settings (tsconfig.json)", async () => {
+    const tsc = join(here, "../../node_modules/typescript/bin/tsc");
+    // tsc exits non-zero (run rejects) and prints the errors when there are any.
+    const { stdout } = await run(process.execPath, [tsc, "-p", here], { cwd: here });
+    assert.equal(stdout, "");
+  });
+});
+
 describe("the guide's examples under their own runners", { skip }, () => {
   it("Vitest: the four scenarios pass", async () => {
     const { stdout } = await run(process.execPath, [join(here, "node_modules/vitest/vitest.mjs"), "run"], {
