@@ -151,8 +151,8 @@ export class MinaClient {
   readonly #logger: MinaLogger | undefined;
   readonly #cache: TokenCache;
   readonly #cacheKey: string;
-  /** The one app-token load in progress, shared by concurrent callers. */
-  #flight: Promise<string> | undefined;
+  /** The one app-token load in progress, shared by concurrent callers, and the rejected token it replaces. */
+  #flight: { token: Promise<string>; replacing: string | undefined } | undefined;
 
   constructor(options: MinaClientOptions) {
     if (!isObject(options)) throw new TypeError("MinaClient needs an options object");
@@ -315,20 +315,24 @@ export class MinaClient {
    */
   async #appToken(rejected: string | undefined, signal: AbortSignal | undefined, target: RequestTarget) {
     const aborted = () => new MinaTimeoutError("aborted", target);
-    const token = await untilAborted(this.#sharedLoad(rejected), signal, aborted);
-    if (rejected === undefined || token !== rejected) return token;
-    // We joined a load that began before the rejection was known; one more, no loop.
-    return await untilAborted(this.#sharedLoad(rejected), signal, aborted);
+    const flight = this.#sharedLoad(rejected);
+    const token = await untilAborted(flight.token, signal, aborted);
+    // A load started for this rejection fetched from the platform: its answer stands, even
+    // the same token again (the platform hands out the same app token while 30 min remain),
+    // so one rejection costs one fetch. A load that began before the rejection was known
+    // may have read the rejected token from the cache: one more, no loop.
+    if (rejected === undefined || token !== rejected || flight.replacing === rejected) return token;
+    return await untilAborted(this.#sharedLoad(rejected).token, signal, aborted);
   }
 
-  #sharedLoad(rejected: string | undefined): Promise<string> {
+  #sharedLoad(rejected: string | undefined): { token: Promise<string>; replacing: string | undefined } {
     if (this.#flight) return this.#flight;
-    const flight = this.#loadAppToken(rejected);
+    const flight = { token: this.#loadAppToken(rejected), replacing: rejected };
     this.#flight = flight;
     const clear = () => {
       if (this.#flight === flight) this.#flight = undefined;
     };
-    flight.then(clear, clear);
+    flight.token.then(clear, clear);
     return flight;
   }
 

@@ -7,6 +7,7 @@ import { completionScript } from "./cli/completion.ts";
 import { configFrom } from "./cli/env-config.ts";
 import { commandHelp, globalHelp } from "./cli/help.ts";
 import { type Parsed, parseCommand } from "./cli/parse.ts";
+import { clockFor, faultCommand, journalSizeFrom } from "./cli-test-tools.ts";
 import { systemClock } from "./clock.ts";
 import { ConfigError, defaultConfig, isLoopback, type ServerConfig } from "./config.ts";
 import { DEMO_APP_SECRET, DEMO_STORE_APP_SECRET, demoSeed, withDemoData } from "./demo-seed.ts";
@@ -61,7 +62,13 @@ async function withStorage<T>(
 }
 
 async function serve(flags: Flags): Promise<void> {
-  const config = configFrom(flags, process.env);
+  const journalSize = journalSizeFrom({ journal: str(flags, "journal") }, process.env);
+  const config = { ...configFrom(flags, process.env), ...(journalSize > 0 ? { journalSize } : {}) };
+  const clock = clockFor(
+    { clock: str(flags, "clock"), force: flags.force === true },
+    process.env,
+    config.host,
+  );
   const file = str(flags, "seed");
   let seed: JsonDocument | undefined;
   if (file !== undefined) {
@@ -86,6 +93,7 @@ async function serve(flags: Flags): Promise<void> {
   const logStream = new HeldLogStream();
   const server = await startServer({
     config,
+    clock,
     logStream,
     ...(seed ? { seedDocument: seed } : {}),
     ...(seedMode ? { seedMode } : {}),
@@ -283,6 +291,13 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case "fault":
+      return await faultCommand(
+        positionals,
+        { url: str(flags, "url"), "admin-token": str(flags, "admin-token") },
+        process.env,
+        (text) => process.stdout.write(text),
+      );
     case "completion":
       process.stdout.write(completionScript(positionals[0] as "bash" | "zsh"));
       return 0;

@@ -39,6 +39,8 @@ export interface ServerConfig {
    * port, or `*`; empty for none. Default: pages served from this machine (loopback, any port).
    */
   corsOrigins: readonly string[];
+  /** Platform requests the request journal keeps in memory (GET /admin/v1/journal); 0: off. */
+  journalSize?: number;
 }
 
 export type ConsoleMode = "auto" | "on" | "off";
@@ -136,6 +138,10 @@ export function validateConfig(config: ServerConfig): ServerConfig {
     throw new ConfigError(
       `corsOrigins: ${badOrigin} is not an origin (scheme://host, scheme://host:port, scheme://host:* or *)`,
     );
+  }
+  const journal = config.journalSize ?? 0;
+  if (!(Number.isInteger(journal) && journal >= 0 && journal <= 100_000)) {
+    throw new ConfigError("journalSize must be an integer from 0 (off) to 100000");
   }
   const limits = config.rateLimits;
   for (const name of [

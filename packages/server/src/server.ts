@@ -95,6 +95,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         openDevEndpoints: options.openDevEndpoints === true,
         console: consoleEnabled(config) ? { dir: options.consoleDir ?? defaultConsoleDir } : null,
         corsOrigins: config.corsOrigins,
+        ...(config.journalSize ? { journalSize: config.journalSize } : {}),
       },
       {
         storage,

@@ -1,10 +1,20 @@
 import type { DestinationStream } from "pino";
-import type { Clock } from "./clock.ts";
+import { type Clock, ManualClock } from "./clock.ts";
 import { defaultConfig } from "./config.ts";
 import { demoSeed } from "./demo-seed.ts";
 import type { SeedFile } from "./domain/seed.ts";
 import { newAdminToken } from "./secrets.ts";
 import { startServer } from "./server.ts";
+import {
+  type EmulatorClock,
+  type EmulatorFaults,
+  type EmulatorJournal,
+  emulatorTools,
+} from "./test-tools/emulator-tools.ts";
+
+export type { FaultEffect, FaultEffectInput, FaultRule, FaultRuleInput } from "./test-tools/fault-rules.ts";
+export type { JournalEntry, JournalFilter } from "./test-tools/journal.ts";
+export type { EmulatorClock, EmulatorFaults, EmulatorJournal };
 
 /**
  * The real mina-auth server in-process, for a test suite: in-memory SQLite, the demo data (or a
@@ -34,6 +44,12 @@ export interface Emulator {
   adminToken: string;
   /** What `tt.login` returns on a device: a fresh one-time code for that user. */
   mintCode(options: { userId: string; appId?: string; tenantKey?: string }): Promise<string>;
+  /** Fault rules for the platform endpoints (docs/testing-your-backend.md). */
+  faults: EmulatorFaults;
+  /** The server's clock: `advance`/`set` with `clock: "manual"`. */
+  clock: EmulatorClock;
+  /** The last platform requests, secrets redacted (`journalSize`, default 1000). */
+  journal: EmulatorJournal;
   close(): Promise<void>;
 }
 
@@ -59,8 +75,13 @@ export interface EmulatorOptions {
    * mistake rejects `startEmulator` with a SeedError whose `issues` list every one, by JSON path.
    */
   seed?: SeedFile;
-  /** A clock to drive expiry in tests (codes live 180 s, user tokens 6,900 s). */
-  clock?: Clock;
+  /**
+   * A clock to drive expiry in tests (codes live 180 s, user tokens 6,900 s): `"manual"` starts
+   * one at the current time that moves only by `emu.clock.advance(ms)`.
+   */
+  clock?: Clock | "manual";
+  /** Platform requests `emu.journal()` keeps (default 1000; 0 turns it off). */
+  journalSize?: number;
   /** Log level (default `silent`). */
   logLevel?: "silent" | "error" | "warn" | "info" | "debug";
   logStream?: DestinationStream;
@@ -89,11 +110,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       rateLimits: { ...defaultConfig.rateLimits, enabled: options.rateLimits ?? false },
       // A test suite's clock may jump days ahead; what it stored stays for it to look at.
       purgeIntervalMs: 0,
+      journalSize: options.journalSize ?? 1000,
     },
     seed: options.seed ?? demoSeed,
     // The tt shim's endpoints answer without the admin token here: createTt({ baseUrl, appId, userId }).
     openDevEndpoints: true,
-    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.clock
+      ? { clock: options.clock === "manual" ? new ManualClock(Date.now()) : options.clock }
+      : {}),
     ...(options.logStream ? { logStream: options.logStream } : {}),
   });
   const seeded = server.seeded!;
@@ -134,6 +158,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       }
       return body.code;
     },
+    ...emulatorTools(server.app.testTools),
     close: () => server.close(),
   };
 }

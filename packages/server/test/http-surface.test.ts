@@ -301,6 +301,15 @@ describe("HTTP surface", () => {
         ["get", "/admin/v1/overview"],
         ["get", "/admin/v1/audit-events/tail"],
         ["get", "/admin/v1/sessions/{session_id}"],
+        // The test tools (test-tools/routes.ts).
+        ["post", "/admin/v1/faults"],
+        ["get", "/admin/v1/faults"],
+        ["delete", "/admin/v1/faults"],
+        ["delete", "/admin/v1/faults/{fault_id}"],
+        ["get", "/admin/v1/clock"],
+        ["post", "/admin/v1/clock"],
+        ["get", "/admin/v1/journal"],
+        ["delete", "/admin/v1/journal"],
       ];
       for (const [method, path] of expected) {
         assert.ok(paths[path]?.[method], `${method.toUpperCase()} ${path} missing from /openapi.json`);

@@ -107,6 +107,20 @@ export const COMMANDS: readonly CommandSpec[] = [
         choices: ["auto", "on", "off"],
         help: "the web console at /console/: auto (on loopback), on, off (env MINA_AUTH_CONSOLE; default auto)",
       },
+      {
+        name: "clock",
+        type: "string",
+        value: "KIND",
+        choices: ["system", "manual"],
+        help: "manual: time moves only by POST /admin/v1/clock, for tests (refused beyond loopback unless --force; env MINA_AUTH_CLOCK)",
+      },
+      { name: "force", type: "boolean", help: "allow --clock manual on an address beyond loopback" },
+      {
+        name: "journal",
+        type: "string",
+        value: "N",
+        help: "keep the last N platform requests for GET /admin/v1/journal, 0 to 100000 (env MINA_AUTH_JOURNAL_SIZE; default 0: off)",
+      },
       config,
       help,
     ],
@@ -190,6 +204,35 @@ The banner goes to stderr; the JSON log lines follow it on stdout. SIGTERM / SIG
     notes: `Prints the new token once; the database keeps only its SHA-256. The old token stops working at
 once on every server using this database. A server started with --admin-token or
 MINA_AUTH_ADMIN_TOKEN uses that token instead.`,
+  },
+  {
+    name: "fault",
+    summary: "add, list, delete or clear a running server's fault rules (docs/testing-your-backend.md)",
+    synopsis: "add RULE_JSON | list | delete ID | clear [--url URL] [--admin-token T]",
+    positionals: [1, 2],
+    positionalChoices: ["add", "list", "delete", "clear"],
+    flags: [
+      {
+        name: "url",
+        type: "string",
+        value: "URL",
+        help: "the server (env MINA_AUTH_URL; default http://127.0.0.1:8787)",
+      },
+      {
+        name: "admin-token",
+        type: "string",
+        value: "TOKEN",
+        help: "the server's admin token (env MINA_AUTH_ADMIN_TOKEN)",
+      },
+      help,
+    ],
+    examples: [
+      `mina-auth fault add '{"match":{"path":"/open-apis/mina/v2/tokenLoginValidate"},"effect":{"type":"answer","code":1500},"times":1}'`,
+      "mina-auth fault list",
+      "mina-auth fault clear",
+    ],
+    notes:
+      'RULE_JSON: {"match":{"path","app_id"?},"effect":{"type":"answer"|"latency"|"drop"|"timeout"|"commit_then_drop",…},"times"?|"probability"?,"expires_at"?}',
   },
   {
     name: "completion",

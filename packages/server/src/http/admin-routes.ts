@@ -16,6 +16,8 @@ import {
 } from "../domain/seed.ts";
 import { newAppSecret, sha256Hex } from "../secrets.ts";
 import type { App, GrantSummary, Installation, Storage, User, Visibility } from "../storage/port.ts";
+import { registerTestToolRoutes } from "../test-tools/routes.ts";
+import type { TestTools } from "../test-tools/tools.ts";
 import { registerAdminConsoleRoutes } from "./admin-console-routes.ts";
 import { MAX_CODES_PER_REQUEST, AdminSchemas as S, View } from "./admin-schemas.ts";
 import type { RouteDoc } from "./openapi.ts";
@@ -27,6 +29,8 @@ export interface AdminDeps {
   clock: Clock;
   /** The token itself, or a check against the stored digest (admin-token.ts). */
   adminToken: string | AdminTokenCheck;
+  /** Fault rules, clock and journal routes (test-tools/routes.ts). */
+  tools?: TestTools;
 }
 
 const tags = ["admin"];
@@ -114,6 +118,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
         reply.header("cache-control", "no-store");
         return payload;
       });
+      if (deps.tools) registerTestToolRoutes(admin, deps.tools);
 
       admin.get("/tenants", route("List tenants", {}, { response: S.tenants }), async () => ({
         tenants: (await storage.listTenants()).map((t) => ({ tenant_key: t.tenantKey, name: t.name })),

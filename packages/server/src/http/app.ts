@@ -10,6 +10,7 @@ import { AppTokenService } from "../domain/app-tokens.ts";
 import { LoginService } from "../domain/login.ts";
 import { RateLimiter } from "../domain/rate-limits.ts";
 import type { Storage } from "../storage/port.ts";
+import { createTestTools, type TestTools } from "../test-tools/tools.ts";
 import { type AdminDeps, registerAdminRoutes } from "./admin-routes.ts";
 import { type ConsoleOptions, registerConsole } from "./console-static.ts";
 import { withCors } from "./cors.ts";
@@ -33,6 +34,8 @@ declare module "fastify" {
     handle: RequestListener;
     /** Another server like `app.server`, answering with `handle` (listen.ts binds it). */
     newServer: () => Server;
+    /** Fault rules, clock and request journal (test-tools/), for the emulator and the CLI. */
+    testTools: TestTools;
   }
 }
 
@@ -49,6 +52,8 @@ export interface AppOptions {
   console?: ConsoleOptions | null;
   /** Origins answered with CORS headers (cors.ts); `defaultConfig.corsOrigins` when left out. */
   corsOrigins?: readonly string[];
+  /** Platform requests the journal keeps (GET /admin/v1/journal); 0 or left out: off. */
+  journalSize?: number;
 }
 
 export interface AppDeps {
@@ -190,6 +195,13 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     limiter,
   );
   const endpoints = platformEndpoints(appTokens, login);
+  const tools = createTestTools(clock, options.journalSize ?? 0);
+  app.decorate("testTools", tools);
+  // Requests a timeout fault holds would hold the stop until their callers give up.
+  app.addHook("preClose", (done) => {
+    tools.hung.destroyAll();
+    done();
+  });
   platform = createPlatformHandler({
     endpoints,
     appTokens,
@@ -200,6 +212,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     bodyLimit: Limits.bodyBytes,
     requestTimeoutMs: options.requestTimeoutMs,
     observe,
+    tools,
   });
   const openApi = new OpenApiCollector(endpoints);
   app.addHook("onRoute", (route) => openApi.add(route));
@@ -234,7 +247,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     return sendError(reply, Errors.RouteNotFound);
   });
 
-  registerAdminRoutes(app, { storage, login, clock, adminToken: options.adminToken });
+  registerAdminRoutes(app, { storage, login, clock, adminToken: options.adminToken, tools });
   registerDevRoutes(app, {
     storage,
     login,

@@ -6,9 +6,12 @@ import type { AppTokenService } from "../../domain/app-tokens.ts";
 import { parseBearer } from "../../domain/bearer.ts";
 import { ApiError } from "../../domain/errors.ts";
 import type { AppTokenRecord } from "../../storage/port.ts";
+import type { FaultRule } from "../../test-tools/fault-rules.ts";
+import type { TestTools } from "../../test-tools/tools.ts";
 import type { EarlyAnswers } from "../early-answers.ts";
 import { answerFailure } from "../failures.ts";
 import type { Endpoint } from "./endpoints.ts";
+import { faultStep } from "./fault-effects.ts";
 import { discard, drainBriefly, GONE, readJsonBody } from "./request-body.ts";
 
 /** One answered request, as the log line and the metrics see it (and later, a journal). */
@@ -34,6 +37,11 @@ export interface PlatformDeps {
   requestTimeoutMs: number;
   /** Called once per answered request: the log line and metrics (app.ts). */
   observe: (answered: AnsweredRequest) => void;
+  /**
+   * Fault rules and the request journal (test-tools/). With no rule and no journal a request
+   * pays two cheap checks for them; left out (unit tests), none.
+   */
+  tools?: TestTools;
 }
 
 /** A node:http request listener that answers when it takes the request, else returns false. */
@@ -98,15 +106,35 @@ async function serve(
 ): Promise<void> {
   const started = performance.now();
   const reqId = deps.nextRequestId();
-  const finish = (code: number) =>
-    deps.observe({
+  // What the journal keeps besides what observe() sees (test-tools/journal.ts).
+  let fault: FaultRule | null = null;
+  let appId: string | undefined;
+  let parsedBody: unknown;
+  /** `code` null: no answer was sent (a fault dropped the connection or left it hanging). */
+  const finish = (code: number | null, responseBody?: unknown) => {
+    const answered = {
       reqId,
       method: request.method ?? "",
       route: route?.endpoint.path ?? "unmatched",
       status: response.statusCode,
-      code,
+      code: code ?? 0,
       ms: performance.now() - started,
+    };
+    if (code !== null) deps.observe(answered);
+    const journal = deps.tools?.journal;
+    if (journal === undefined) return;
+    const { reqId: _, ...fields } = answered;
+    journal.record({
+      ...fields,
+      status: code === null ? null : answered.status,
+      code,
+      app_id: appId ?? null,
+      fault: fault?.id ?? null,
+      headers: request.headers,
+      requestBody: parsedBody,
+      responseBody,
     });
+  };
   if (route === undefined) {
     discard(request);
     finish(sendError(deps, request, response, Errors.RouteNotFound));
@@ -117,7 +145,8 @@ async function serve(
   const body =
     endpoint.method === "POST" ? readJsonBody(request, deps.bodyLimit) : Promise.resolve(undefined);
   body.catch(() => {});
-  let code: number;
+  let code: number | null;
+  let responseBody: unknown;
   try {
     const bearer = parseBearer(request.headers.authorization);
     let caller: AppTokenRecord | null = null;
@@ -128,15 +157,36 @@ async function serve(
     }
     const parsed = await body;
     if (parsed === GONE) return; // the client is gone: nothing to answer, nothing was done
+    parsedBody = parsed;
+    appId = caller?.appId ?? appIdIn(parsed);
     for (const rule of route.rules) if (!rule.check(parsed)) throw rule.error;
-    const answer = await endpoint.answer({
-      caller: caller as AppTokenRecord,
-      body: parsed,
-      bearer,
-      clientAddress: request.socket.remoteAddress ?? "",
-    });
-    send(deps, request, response, 200, JSON.stringify({ code: 0, msg: endpoint.successMsg, ...answer }), []);
-    code = 0;
+    const { tools } = deps;
+    if (tools !== undefined && tools.faults.size > 0) fault = tools.faults.take(endpoint.path, appId);
+    const step = fault === null ? "continue" : await faultStep(fault, request, response, tools!.hung);
+    if (step === "ended") {
+      code = null;
+    } else if (step === "answer" && fault?.effect.type === "answer") {
+      const { code: faultCode, msg, http_status } = fault.effect;
+      responseBody = { code: faultCode, msg };
+      send(deps, request, response, http_status, JSON.stringify(responseBody), []);
+      code = faultCode;
+    } else {
+      const answer = await endpoint.answer({
+        caller: caller as AppTokenRecord,
+        body: parsed,
+        bearer,
+        clientAddress: request.socket.remoteAddress ?? "",
+      });
+      responseBody = { code: 0, msg: endpoint.successMsg, ...answer };
+      if (step === "commit_then_drop") {
+        // The work is done and stored; the reply is lost on the way (a retry meets its effects).
+        request.socket.destroy();
+        code = null;
+      } else {
+        send(deps, request, response, 200, JSON.stringify(responseBody), []);
+        code = 0;
+      }
+    }
   } catch (error) {
     const failure = answerFailure(error, endpoint.path, deps.log.child({ reqId }));
     const { definition } = failure;
@@ -152,8 +202,15 @@ async function serve(
       discard(request);
     }
     code = sendError(deps, request, response, definition, failure.msg, failure.headers);
+    responseBody = { code, msg: failure.msg };
   }
-  finish(code);
+  finish(code, responseBody);
+}
+
+/** The app_id a body names (the credentials endpoints), for matching faults before any check. */
+function appIdIn(body: unknown): string | undefined {
+  const appId = (body as { app_id?: unknown } | null | undefined)?.app_id;
+  return typeof appId === "string" ? appId : undefined;
 }
 
 function sendError(

@@ -1,0 +1,212 @@
+import { randomBytes } from "node:crypto";
+import { type ErrorDefinition, Errors } from "@mina-auth/protocol";
+import type { Clock } from "../clock.ts";
+import { ApiError } from "../domain/errors.ts";
+
+/**
+ * What a fault does to a matching platform request (docs/testing-your-backend.md):
+ * - `answer`: the `{code, msg}` envelope with that HTTP status instead of the real answer;
+ * - `latency`: the real answer, `ms` later (or a uniform pick from `min_ms`..`max_ms`);
+ * - `drop`: the connection is closed before anything is done or answered;
+ * - `timeout`: nothing is done and nothing is ever answered (until the caller gives up);
+ * - `commit_then_drop`: the request is carried out and stored, then the connection is closed,
+ *   so a retry meets a used code or a spent refresh token, as on the platform.
+ */
+export type FaultEffect =
+  | { type: "answer"; code: number; msg: string; http_status: number }
+  | { type: "latency"; ms: number }
+  | { type: "latency"; min_ms: number; max_ms: number }
+  | { type: "drop" }
+  | { type: "timeout" }
+  | { type: "commit_then_drop" };
+
+/** What a request must carry for a rule to apply: the endpoint's path, and the app if named. */
+export interface FaultMatch {
+  path: string;
+  app_id?: string;
+}
+
+/** A rule as POST /admin/v1/faults takes it (its schema: test-tools/schemas.ts). */
+export interface FaultRuleInput {
+  match: FaultMatch;
+  /** `msg` and `http_status` of an `answer` default to the platform's for a known code. */
+  effect: FaultEffectInput;
+  /** Applies this many times, then is gone. */
+  times?: number;
+  /** Applies to each matching request with this chance (0 < p ≤ 1). */
+  probability?: number;
+  /** Unix seconds on the server's clock after which the rule is gone. */
+  expires_at?: number;
+}
+
+export type FaultEffectInput =
+  | { type: "answer"; code: number; msg?: string; http_status?: number }
+  | Exclude<FaultEffect, { type: "answer" }>;
+
+/** A stored rule, as listed. */
+export interface FaultRule {
+  id: string;
+  match: FaultMatch;
+  effect: FaultEffect;
+  /** Applications left; null: no limit. */
+  times_left: number | null;
+  probability: number | null;
+  expires_at: number | null;
+  /** How often it applied so far. */
+  applied: number;
+}
+
+/**
+ * Gateway codes the platform answers that mina-auth itself never does (its tokens are never
+ * rejected this way), with the platform's msg and status (docs/platform-codes.md §2). A test
+ * injects them to see a backend's recovery; 99991663 is seen with HTTP 400 and with 200.
+ */
+const GATEWAY_CODES: Record<number, { msg: string; httpStatus: number }> = {
+  99991663: {
+    msg: "Invalid access token for authorization. Please make a request with token attached.",
+    httpStatus: 400,
+  },
+  99991664: { msg: "invalid app token", httpStatus: 400 },
+  99991671: { msg: "Invalid token: must start with t-/u-", httpStatus: 400 },
+};
+const REGISTRY = new Map<number, ErrorDefinition>(Object.values(Errors).map((d) => [d.code, d]));
+
+/** The platform's msg and status for a code, or what the rule says; a code alone must be known. */
+export function completeEffect(effect: FaultEffectInput): FaultEffect {
+  if (effect.type !== "answer") return effect;
+  const known = GATEWAY_CODES[effect.code] ?? REGISTRY.get(effect.code);
+  const msg = effect.msg ?? known?.msg;
+  if (msg === undefined) {
+    throw new ApiError(
+      "AdminInvalidRequest",
+      `effect.msg: required for code ${effect.code}, which mina-auth does not know`,
+    );
+  }
+  const httpStatus = effect.http_status ?? known?.httpStatus ?? 200;
+  return { type: "answer", code: effect.code, msg, http_status: httpStatus };
+}
+
+/**
+ * The ranges the admin route's schema also checks (test-tools/schemas.ts), for rules that come
+ * through the emulator's typed API, which no schema sees: a `times` of 0 would never run out.
+ */
+function checkNumbers(input: FaultRuleInput, effect: FaultEffect): void {
+  const within = (value: number | undefined, min: number, max: number, name: string) => {
+    if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= max)) {
+      throw new ApiError("AdminInvalidRequest", `${name}: an integer from ${min} to ${max}`);
+    }
+  };
+  within(input.times, 1, 1_000_000, "times");
+  within(input.expires_at, 0, Number.MAX_SAFE_INTEGER, "expires_at");
+  if (input.probability !== undefined && !(input.probability > 0 && input.probability <= 1)) {
+    throw new ApiError("AdminInvalidRequest", "probability: more than 0, at most 1");
+  }
+  if (effect.type === "answer") {
+    within(effect.code, -(2 ** 31), 2 ** 31 - 1, "effect.code");
+    within(effect.http_status, 200, 599, "effect.http_status");
+  } else if (effect.type === "latency") {
+    if ("ms" in effect) within(effect.ms, 0, MAX_LATENCY_MS, "effect.ms");
+    else {
+      within(effect.min_ms, 0, MAX_LATENCY_MS, "effect.min_ms");
+      within(effect.max_ms, effect.min_ms, MAX_LATENCY_MS, "effect.max_ms");
+    }
+  }
+}
+
+/** A test waits for added latency in real time: at most 10 minutes. */
+export const MAX_LATENCY_MS = 600_000;
+
+/** A uniform pick in a latency effect's range, or its fixed delay. */
+export function latencyOf(effect: Extract<FaultEffect, { type: "latency" }>): number {
+  if ("ms" in effect) return effect.ms;
+  return effect.min_ms + Math.floor(Math.random() * (effect.max_ms - effect.min_ms + 1));
+}
+
+/**
+ * The fault rules of one server, in the order they were added (the first that matches applies).
+ * `size` is the hot path's only cost while no rule is set.
+ */
+export class FaultRules {
+  readonly #rules: FaultRule[] = [];
+  readonly #paths: ReadonlySet<string>;
+
+  constructor(
+    private readonly clock: Clock,
+    paths: Iterable<string>,
+  ) {
+    this.#paths = new Set(paths);
+  }
+
+  get size(): number {
+    return this.#rules.length;
+  }
+
+  add(input: FaultRuleInput): FaultRule {
+    if (!this.#paths.has(input.match.path)) {
+      throw new ApiError(
+        "AdminInvalidRequest",
+        `match.path: not a platform endpoint (one of ${[...this.#paths].join(", ")})`,
+      );
+    }
+    if (input.times !== undefined && input.probability !== undefined) {
+      throw new ApiError("AdminInvalidRequest", "times and probability: give one or neither");
+    }
+    const effect = completeEffect(input.effect);
+    checkNumbers(input, effect);
+    const rule: FaultRule = {
+      id: `fault_${randomBytes(6).toString("hex")}`,
+      match: { path: input.match.path, ...(input.match.app_id ? { app_id: input.match.app_id } : {}) },
+      effect,
+      times_left: input.times ?? null,
+      probability: input.probability ?? null,
+      expires_at: input.expires_at ?? null,
+      applied: 0,
+    };
+    this.#rules.push(rule);
+    return structuredClone(rule);
+  }
+
+  list(): FaultRule[] {
+    this.#dropExpired();
+    return this.#rules.map((rule) => structuredClone(rule));
+  }
+
+  /** Whether a rule with that id was there. */
+  remove(id: string): boolean {
+    const index = this.#rules.findIndex((rule) => rule.id === id);
+    if (index === -1) return false;
+    this.#rules.splice(index, 1);
+    return true;
+  }
+
+  /** How many rules there were. */
+  clear(): number {
+    return this.#rules.splice(0).length;
+  }
+
+  /**
+   * The rule that applies to this request, counted as applied (a `times` rule used up is gone);
+   * null when none does. `appId` is the caller's app when the request names one.
+   */
+  take(path: string, appId: string | undefined): FaultRule | null {
+    this.#dropExpired();
+    for (let i = 0; i < this.#rules.length; i++) {
+      const rule = this.#rules[i]!;
+      if (rule.match.path !== path) continue;
+      if (rule.match.app_id !== undefined && rule.match.app_id !== appId) continue;
+      if (rule.probability !== null && Math.random() >= rule.probability) continue;
+      rule.applied++;
+      if (rule.times_left !== null && --rule.times_left === 0) this.#rules.splice(i, 1);
+      return rule;
+    }
+    return null;
+  }
+
+  #dropExpired(): void {
+    const nowSeconds = this.clock.now() / 1000;
+    for (let i = this.#rules.length - 1; i >= 0; i--) {
+      const expiresAt = this.#rules[i]!.expires_at;
+      if (expiresAt !== null && nowSeconds >= expiresAt) this.#rules.splice(i, 1);
+    }
+  }
+}

@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { Paths } from "@mina-auth/protocol";
+import { type Emulator, startEmulator } from "../src/testing.ts";
+import { until } from "./harness.ts";
+
+/** Each fault effect, the clock and the journal through the emulator's typed API. */
+describe("emulator test tools", () => {
+  let emu: Emulator;
+  before(async () => {
+    emu = await startEmulator({ clock: "manual" });
+  });
+  after(() => emu.close());
+  beforeEach(() => {
+    emu.faults.clear();
+  });
+
+  const post = (path: string, body: object, token?: string, signal?: AbortSignal) =>
+    fetch(`${emu.baseUrl}${path}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      },
+      body: JSON.stringify(body),
+      ...(signal ? { signal } : {}),
+    });
+  const appToken = async () => {
+    const res = await post(Paths.appAccessToken, { app_id: emu.app.appId, app_secret: emu.app.appSecret });
+    return ((await res.json()) as { app_access_token: string }).app_access_token;
+  };
+  const exchange = async (code: string, token: string) =>
+    (await (await post(Paths.tokenLoginValidate, { code }, token)).json()) as {
+      code: number;
+      data: { refresh_token: string };
+    };
+  const userId = () => emu.users[0]!.userId;
+  const seq = () => emu.journal().at(-1)?.seq ?? 0;
+
+  it("answer: the platform's envelope and status", async () => {
+    const rule = emu.faults.add({
+      match: { path: Paths.appAccessToken, app_id: emu.app.appId },
+      effect: { type: "answer", code: 99991664 },
+      times: 1,
+    });
+    assert.deepEqual(rule.effect, {
+      type: "answer",
+      code: 99991664,
+      msg: "invalid app token",
+      http_status: 400,
+    });
+    const res = await post(Paths.appAccessToken, { app_id: emu.app.appId, app_secret: emu.app.appSecret });
+    assert.equal(res.status, 400);
+    assert.deepEqual(await res.json(), { code: 99991664, msg: "invalid app token" });
+    assert.deepEqual(emu.faults.list(), []);
+  });
+
+  it("latency: the answer comes, at least that much later", async () => {
+    const since = seq();
+    emu.faults.add({ match: { path: Paths.appAccessToken }, effect: { type: "latency", ms: 80 }, times: 1 });
+    assert.ok((await appToken()).startsWith("t-"));
+    const [entry] = emu.journal({ since, fault: "any" });
+    assert.ok(entry!.ms >= 79, String(entry!.ms));
+  });
+
+  it("drop: no answer, nothing done", async () => {
+    const token = await appToken();
+    const code = await emu.mintCode({ userId: userId() });
+    emu.faults.add({ match: { path: Paths.tokenLoginValidate }, effect: { type: "drop" }, times: 1 });
+    await assert.rejects(post(Paths.tokenLoginValidate, { code }, token), TypeError);
+    assert.equal((await exchange(code, token)).code, 0);
+  });
+
+  it("timeout: no answer until the caller gives up", async () => {
+    const rule = emu.faults.add({
+      match: { path: Paths.appAccessToken },
+      effect: { type: "timeout" },
+      times: 1,
+    });
+    const gaveUp = new AbortController();
+    const pending = post(
+      Paths.appAccessToken,
+      { app_id: emu.app.appId, app_secret: "x" },
+      undefined,
+      gaveUp.signal,
+    );
+    // The rule is gone once used: then the request hangs on the server.
+    await until(() => emu.faults.list().length === 0, "the fault applied");
+    gaveUp.abort();
+    await assert.rejects(pending, { name: "AbortError" });
+    const [entry] = emu.journal({ fault: rule.id });
+    assert.equal(entry!.status, null);
+  });
+
+  it("commit_then_drop on refresh: the retry meets a spent refresh token (20038)", async () => {
+    const token = await appToken();
+    const session = await exchange(await emu.mintCode({ userId: userId() }), token);
+    emu.faults.add({
+      match: { path: Paths.oidcRefreshAccessToken },
+      effect: { type: "commit_then_drop" },
+      times: 1,
+    });
+    const body = { grant_type: "refresh_token", refresh_token: session.data.refresh_token };
+    await assert.rejects(post(Paths.oidcRefreshAccessToken, body, token), TypeError);
+    const retry = (await (await post(Paths.oidcRefreshAccessToken, body, token)).json()) as { code: number };
+    assert.equal(retry.code, 20038);
+  });
+
+  it("clock: a code expires when the clock passes its 3 minutes", async () => {
+    const token = await appToken();
+    const code = await emu.mintCode({ userId: userId() });
+    const before = emu.clock.now();
+    emu.clock.advance(180_000);
+    assert.equal(emu.clock.now(), before + 180_000);
+    assert.equal((await exchange(code, token)).code, 10226);
+  });
+
+  it("journal: filters, and no secret in it", async () => {
+    const since = seq();
+    const token = await appToken();
+    await exchange(await emu.mintCode({ userId: userId() }), token);
+    const entries = emu.journal({ since });
+    assert.deepEqual(
+      entries.map((e) => [e.route, e.code]),
+      [
+        [Paths.appAccessToken, 0],
+        [Paths.tokenLoginValidate, 0],
+      ],
+    );
+    const text = JSON.stringify(entries);
+    assert.ok(!text.includes(token) && !text.includes(emu.app.appSecret));
+    assert.equal(emu.journal({ since, route: Paths.tokenLoginValidate, app_id: emu.app.appId }).length, 1);
+  });
+
+  it("a rule out of range is refused by the typed API too", () => {
+    const path = Paths.userInfo;
+    for (const [rule, field] of [
+      [{ match: { path }, effect: { type: "drop" }, times: 0 }, /times/],
+      [{ match: { path }, effect: { type: "drop" }, probability: 1.5 }, /probability/],
+      [{ match: { path }, effect: { type: "latency", ms: -1 } }, /effect\.ms/],
+      [{ match: { path }, effect: { type: "latency", min_ms: 9, max_ms: 1 } }, /effect\.max_ms/],
+      [{ match: { path }, effect: { type: "answer", code: 1500, http_status: 700 } }, /http_status/],
+      [{ match: { path: "/open-apis/nope" }, effect: { type: "drop" } }, /match\.path/],
+    ] as const) {
+      assert.throws(() => emu.faults.add(rule), field);
+    }
+    assert.deepEqual(emu.faults.list(), []);
+  });
+
+  it("an emulator on the system clock says how to get a manual one", async () => {
+    const plain = await startEmulator({ journalSize: 0 });
+    try {
+      assert.throws(() => plain.clock.advance(1), /clock: "manual"/);
+      assert.throws(() => plain.journal(), /journal is off/);
+      assert.ok(Math.abs(plain.clock.now() - Date.now()) < 60_000);
+    } finally {
+      await plain.close();
+    }
+  });
+});
