@@ -22,35 +22,15 @@ import { ManualClock } from "../src/clock.ts";
 import { DEMO_APP_SECRET, demoSeed } from "../src/demo-seed.ts";
 import { createTestDatabase, probePostgres } from "../src/storage/postgres/test-database.ts";
 import { startServerProcess, stopServerProcess } from "./child-server.ts";
+import { type CliRun, runCli } from "./cli-process.ts";
 import { DEMO, startTestServer, until } from "./harness.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--conditions=source", "--import", "tsx", "packages/server/src/cli.ts", ...args],
-      { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** The CLI on its sources, from the repository root (cli-process.ts). */
+const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> => runCli(args, { env });
 
 /** Exit 2, one line on stderr that starts with `mina-auth:`, no stack trace. */
 function assertRefused(run: Run, pattern: RegExp): void {
