@@ -102,6 +102,28 @@ async function serve(flags: Flags): Promise<void> {
     throw error;
   });
   const log = server.app.log;
+  // Before anything is printed: whoever reads "listening on" may signal at once, and until a
+  // handler is installed the kernel's default for SIGTERM ends the process without a clean stop.
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "stopping: finishing in-flight requests");
+    const deadline = setTimeout(() => {
+      log.error("in-flight requests did not finish in time; exiting");
+      process.exit(1);
+    }, config.shutdownGraceMs);
+    deadline.unref();
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ error: { message: (error as Error).message } }, "error while stopping");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
   const demoPresent = flags.demo === true && (await server.storage.getApp(DEMO_APP_ID)) !== null;
   const warnings: string[] = [];
   if (!isLoopback(config.host)) {
@@ -134,27 +156,6 @@ async function serve(flags: Flags): Promise<void> {
   );
   logStream.release();
   for (const warning of warnings) log.warn(warning);
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "stopping: finishing in-flight requests");
-    const deadline = setTimeout(() => {
-      log.error("in-flight requests did not finish in time; exiting");
-      process.exit(1);
-    }, config.shutdownGraceMs);
-    deadline.unref();
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        log.error({ error: { message: (error as Error).message } }, "error while stopping");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
 }
 
 async function importFile(flags: Flags, file: string): Promise<void> {
