@@ -42,19 +42,23 @@ const child = spawn(
   { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, MINA_AUTH_TEST: "1" } },
 );
 
-let tail = "";
+// The summary (ℹ tests N …) comes before the list of failures, which may be long: read it from
+// every line as it passes, not from the end of the output.
+const counts = { tests: 0, pass: 0, fail: 0, skipped: 0 };
+let partial = "";
+child.stdout.setEncoding("utf8");
 child.stdout.on("data", (chunk) => {
   process.stdout.write(chunk);
-  tail = (tail + chunk.toString()).slice(-4000);
+  const lines = (partial + chunk).split("\n");
+  partial = lines.pop() ?? "";
+  for (const line of lines) {
+    const match = /^ℹ (tests|pass|fail|skipped) (\d+)$/.exec(line);
+    if (match) counts[match[1]] = Number(match[2]);
+  }
 });
 child.on("close", (code) => {
-  const count = (label) => Number(new RegExp(`ℹ ${label} (\\d+)`).exec(tail)?.[1] ?? 0);
-  const tests = count("tests");
-  const passed = count("pass");
-  const failed = count("fail");
-  const skipped = count("skipped");
-  console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
-  if (tests === 0) {
+  console.log(`\n${counts.pass} passed, ${counts.fail} failed, ${counts.skipped} skipped`);
+  if (counts.tests === 0) {
     console.error("run-tests: the runner executed no test");
     process.exit(1);
   }
