@@ -20,7 +20,7 @@ import { registerTestToolRoutes } from "../test-tools/routes.ts";
 import type { TestTools } from "../test-tools/tools.ts";
 import { registerAdminConsoleRoutes } from "./admin-console-routes.ts";
 import { MAX_CODES_PER_REQUEST, AdminSchemas as S, View } from "./admin-schemas.ts";
-import type { RouteDoc } from "./openapi.ts";
+import { adminRouteFor } from "./openapi.ts";
 import { markSuccess, sendError } from "./reply.ts";
 
 export interface AdminDeps {
@@ -33,13 +33,7 @@ export interface AdminDeps {
   tools?: TestTools;
 }
 
-const tags = ["admin"];
-/** A route's validation schemas and its entry in /openapi.json (openapi.ts). */
-const route = (
-  summary: string,
-  schema: { body?: object; params?: object; querystring?: object },
-  doc: Omit<RouteDoc, "summary" | "tags" | "security"> = {},
-) => ({ schema, config: { doc: { summary, tags, security: "admin" as const, ...doc } } });
+const route = adminRouteFor(["admin"]);
 
 const userView = (u: User) => ({
   tenant_key: u.tenantKey,

@@ -1,18 +1,13 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { ManualClock } from "../clock.ts";
 import { ApiError } from "../domain/errors.ts";
-import type { RouteDoc } from "../http/openapi.ts";
+import { adminRouteFor } from "../http/openapi.ts";
 import type { FaultRuleInput } from "./fault-rules.ts";
 import type { JournalFilter } from "./journal.ts";
 import { ToolSchemas as S } from "./schemas.ts";
 import type { TestTools } from "./tools.ts";
 
-const tags = ["test tools"];
-const route = (
-  summary: string,
-  schema: { body?: object; params?: object; querystring?: object },
-  doc: Omit<RouteDoc, "summary" | "tags" | "security"> = {},
-) => ({ schema, config: { doc: { summary, tags, security: "admin" as const, ...doc } } });
+const route = adminRouteFor(["test tools"]);
 
 const clockView = (tools: TestTools) => {
   const now = tools.clock.now();
