@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ExchangeInput, ExchangeOutcome } from "../port.ts";
-import { StorageUnavailableError } from "../port.ts";
+import { StorageOutcomeUnknownError } from "../port.ts";
 import { type BatchOptions, ExchangeBatcher } from "./batcher.ts";
 
 const input = (codeHash: string) => ({ codeHash }) as ExchangeInput;
@@ -30,7 +30,7 @@ function batcherWith(
 const decided: ExchangeOutcome = { kind: "not_visible" };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-test("a connection lost during the batch statement fails every exchange of it as unavailable, and none is run again", async () => {
+test("a connection lost during the batch statement never answers 'retry' (its commit may have happened), and none is run again", async () => {
   const sent: string[][] = [];
   const { batcher, perExchange } = batcherWith(async (inputs) => {
     sent.push(inputs.map((i) => i.codeHash));
@@ -39,7 +39,7 @@ test("a connection lost during the batch statement fails every exchange of it as
   const results = await Promise.allSettled(["b", "a", "c"].map((code) => batcher.submit(input(code))));
   for (const result of results) {
     assert.equal(result.status, "rejected");
-    assert.ok((result as PromiseRejectedResult).reason instanceof StorageUnavailableError);
+    assert.ok((result as PromiseRejectedResult).reason instanceof StorageOutcomeUnknownError);
   }
   // The first went alone; the other two queued behind it, sent in code order.
   assert.deepEqual(sent, [["b"], ["a", "c"]]);
