@@ -13,7 +13,6 @@
 import pg from "pg";
 import type {
   AccessTokenSubject,
-  CommittedLogin,
   ExchangeInput,
   ExchangeOutcome,
   GrantIdentity,
