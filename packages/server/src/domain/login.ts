@@ -29,6 +29,7 @@ import type {
   SessionStorage,
   User,
 } from "../storage/port.ts";
+import { StorageOutcomeUnknownError, StorageUnavailableError } from "../storage/port.ts";
 import { ApiError } from "./errors.ts";
 import { RateLimitedError, type RateLimiter } from "./rate-limits.ts";
 import { deriveSessionKey, newLinkedGrantId, SessionKeys } from "./session-keys.ts";
@@ -230,11 +231,7 @@ export class LoginService {
     }
 
     const { identity, familyExpiresAt } = outcome;
-    const user = await this.storage.getUser(identity.tenantKey, identity.userId);
-    if (user?.status !== "active") {
-      await this.storage.revokeGrant(identity.grantId, now, "user_deactivated");
-      throw new ApiError("UserFrozen");
-    }
+    const user = await this.userAfterRotation(identity, now);
     const base = {
       access_token: tokens.accessToken,
       refresh_token: tokens.refreshToken,
@@ -254,6 +251,32 @@ export class LoginService {
     if (!subject) throw new ApiError("UserAccessTokenInvalid");
     if (subject.user.status !== "active") throw new ApiError("UserFrozen");
     return profile(subject.identity, subject.user);
+  }
+
+  /**
+   * The rotation has committed: the presented refresh token is spent. A storage failure from
+   * here on must not answer "retryable, nothing happened" (the retry would be a replay and
+   * revoke the family): reading the user fails as "outcome unknown"; a deactivated user is
+   * refused (20022) whether or not revoking the grant got through (the client never saw the
+   * new tokens, and user_info refuses a deactivated user by itself).
+   */
+  private async userAfterRotation(identity: GrantIdentity, now: number): Promise<User> {
+    let user: User | null;
+    try {
+      user = await this.storage.getUser(identity.tenantKey, identity.userId);
+    } catch (error) {
+      if (!(error instanceof StorageUnavailableError)) throw error;
+      throw new StorageOutcomeUnknownError("the rotation committed, then reading its user failed", {
+        cause: error,
+      });
+    }
+    if (user?.status !== "active") {
+      await this.storage.revokeGrant(identity.grantId, now, "user_deactivated").catch((error: unknown) => {
+        if (!(error instanceof StorageUnavailableError)) throw error;
+      });
+      throw new ApiError("UserFrozen");
+    }
+    return user;
   }
 
   private freshTokens(now: number): FreshTokens {
