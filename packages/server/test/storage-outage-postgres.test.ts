@@ -3,14 +3,15 @@
  * code with HTTP 200 and `Retry-After`, on every endpoint family: the app/tenant token
  * endpoints and tokenLoginValidate (1500), refresh and user_info (20050), the admin API (1500).
  * Refused: `ALTER DATABASE … ALLOW_CONNECTIONS false` with its backends terminated (a database
- * this test created). Timed out: connections that are accepted and never answered (a proxy),
- * which is also what an exhausted pool gives (pg-pool's connect timeout). Skips with the reason
- * without PostgreSQL, except with CI=true.
+ * this test created). Pool exhausted: a pool of one connection, held by an exchange waiting on
+ * a row lock. Timed out: connections that are accepted and never answered (a proxy). Skips with
+ * the reason without PostgreSQL, except with CI=true.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Errors, Paths } from "@mina-auth/protocol";
 import pg from "pg";
+import { storageKey } from "../src/secrets.ts";
 import { createPostgresStorage } from "../src/storage/postgres/postgres-storage.ts";
 import {
   createTestDatabase,
@@ -146,7 +147,44 @@ describe("PostgreSQL unavailable: every endpoint family answers retryable, HTTP 
     await assertAllBack(t, s);
   });
 
-  test("timed out: connections accepted and never answered (as with an exhausted pool)", async () => {
+  test("pool exhausted: the only connection is held by an exchange waiting on a row lock", async () => {
+    const storage = createPostgresStorage({
+      url: database.url,
+      poolSize: 1,
+      connectTimeoutMs: 200,
+      lockTimeoutMs: 10_000,
+    });
+    const small = await startTestServer({ storage });
+    const holder = new pg.Client({ connectionString: database.url });
+    await holder.connect();
+    try {
+      const s = await session(small);
+      const stuckCode = await small.mintCode();
+      await holder.query("BEGIN");
+      await holder.query("SELECT 1 FROM login_codes WHERE code_hash = $1 FOR UPDATE", [
+        storageKey("login_code", stuckCode),
+      ]);
+      const stuck = small.exchange(stuckCode, s.appToken);
+      // Wait (bounded) until the exchange holds the pool's one connection, blocked on the lock.
+      for (let i = 0; ; i++) {
+        const { rows } = await holder.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        );
+        if (rows[0]!.n > 0) break;
+        assert.ok(i < 500, "the exchange never waited on the lock");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await assertAllRetryable(small, s);
+      await holder.query("ROLLBACK");
+      assert.equal((await stuck).body.code, 0, "the held exchange completes once the lock is gone");
+      await assertAllBack(small, s);
+    } finally {
+      await holder.end();
+      await small.close();
+    }
+  });
+
+  test("timed out: connections accepted and never answered", async () => {
     const s = await session(viaProxy);
     proxy.newConnections("hold");
     try {

@@ -10,7 +10,9 @@
  *
  * Guarantees, as the port requires:
  * - every caller's promise settles only after the commit that holds its outcome succeeded (or
- *   failed: then every caller of that commit gets `StorageUnavailableError`);
+ *   failed: then every caller of that commit gets `StorageUnavailableError`; when the connection
+ *   failed once the statement or the COMMIT was sent, each caller gets what the read-back finds
+ *   committed for it, see outcome.ts);
  * - one exchange's failure never changes another's effects: a failing fast statement changed
  *   nothing, and on the per-exchange path a failure is rolled back to its own savepoint;
  * - exchanges are sent in `codeHash` order, so two batches lock code rows in the same order.
