@@ -202,7 +202,7 @@ export const Errors = define({
     msg: "internal error: the outcome is unknown; do not retry with the same code or refresh token",
     httpStatus: 200,
     origin: "ours",
-    when: "tokenLoginValidate and refresh: storage failed after the write may have committed, and reading it back failed too (or a visible SQLite commit failed to reach the disk); no Retry-After. HTTP 200 so that no HTTP-level retry replays the code or token",
+    when: "tokenLoginValidate and refresh: the write may have committed and reading it back failed too, a SQLite commit is visible but its fsync failed, or a refresh rotated and reading its user then failed; no Retry-After. HTTP 200 so that no HTTP-level retry replays the code or token",
   },
   AdminUnauthorized: {
     code: 9401,

@@ -39,7 +39,7 @@ const unknownToAll: SettleUnknown = async (items) => {
   for (const item of items) item.reject(error);
 };
 
-export interface Pending {
+interface Pending {
   input: ExchangeInput;
   resolve: (outcome: ExchangeOutcome) => void;
   reject: (error: unknown) => void;

@@ -41,10 +41,13 @@ export function mayHaveCommitted(error: unknown): boolean {
 }
 
 /**
- * How long to keep trying the read-back (ms between attempts): it is read-only, and a restart
- * of PostgreSQL, the usual cause of a cut commit, takes a second or two. About 3.5 s in all.
+ * How long to keep trying the read-back, waiting for the write's backend included (ms): it is
+ * read-only, and a restart of PostgreSQL, the usual cause of a cut commit, takes a second or
+ * two. The caller waits this long at most before 9502.
  */
-const READ_BACK_DELAYS = [0, 100, 400, 1000, 2000];
+const READ_BACK_MS = 4000;
+/** Pauses between attempts (ms), the last one repeated. */
+const READ_BACK_PAUSES = [100, 300, 1000];
 
 type Settled<T> = { ok: true; outcome: T } | { ok: false; error: Error };
 
@@ -64,13 +67,9 @@ export function backendPidOf(client: object): number | null {
   return typeof pid === "number" ? pid : null;
 }
 
-/** How long to wait for the write's backend to end before calling the outcome unknown (ms). */
-const BACKEND_END_WAIT_MS = 3000;
-
 /** Waits until `pid` no longer runs: its transaction, committed or not, is over. */
-async function waitForBackendEnd(q: Queryable, pid: number | null): Promise<void> {
+async function waitForBackendEnd(q: Queryable, pid: number | null, deadline: number): Promise<void> {
   if (pid === null) throw new Error("postgres: the write's backend is not known");
-  const deadline = Date.now() + BACKEND_END_WAIT_MS;
   for (;;) {
     const { rows } = await q.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [pid]);
     if (rows.length === 0) return;
@@ -79,16 +78,19 @@ async function waitForBackendEnd(q: Queryable, pid: number | null): Promise<void
   }
 }
 
-/** Runs `read` until it answers, or fails as "outcome unknown" once the attempts are spent. */
-async function readBack<T>(read: () => Promise<T>, what: string): Promise<T> {
+/** Runs `read` until it answers, or fails as "outcome unknown" once {@link READ_BACK_MS} passed. */
+async function readBack<T>(read: (deadline: number) => Promise<T>, what: string): Promise<T> {
+  const deadline = Date.now() + READ_BACK_MS;
   let last: unknown;
-  for (const delay of READ_BACK_DELAYS) {
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+  for (let attempt = 0; ; attempt++) {
     try {
-      return await read();
+      return await read(deadline);
     } catch (error) {
       last = error;
     }
+    const pause = READ_BACK_PAUSES[Math.min(attempt, READ_BACK_PAUSES.length - 1)]!;
+    if (Date.now() + pause >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, pause));
   }
   // The cause keeps the driver's message for the log; the answer itself never shows it.
   throw new StorageOutcomeUnknownError(`postgres: ${what} may have committed and could not be read back`, {
@@ -106,8 +108,8 @@ export async function resolveExchanges(
   inputs: readonly ExchangeInput[],
   backendPid: number | null,
 ): Promise<Array<Settled<ExchangeOutcome>>> {
-  return readBack(async () => {
-    await waitForBackendEnd(q, backendPid);
+  return readBack(async (deadline) => {
+    await waitForBackendEnd(q, backendPid, deadline);
     const results: Array<Settled<ExchangeOutcome>> = [];
     for (const input of inputs) {
       const committed = await findCommittedWith(q, { grantId: input.grantId });
@@ -151,8 +153,8 @@ export async function resolveRotation(
   input: RotateInput,
   doubt: CommitInDoubtError,
 ): Promise<RotateOutcome> {
-  const committed = await readBack(async () => {
-    await waitForBackendEnd(q, doubt.backendPid);
+  const committed = await readBack(async (deadline) => {
+    await waitForBackendEnd(q, doubt.backendPid, deadline);
     return findCommittedWith(q, { refreshTokenHash: input.next.refreshTokenHash });
   }, "a refresh token rotation");
   if (!committed) throw nothingCommitted("rotation");

@@ -7,9 +7,9 @@
  *   numbers and refused when beyond `Number.MAX_SAFE_INTEGER`.
  * - Transient failures (connection lost, admin shutdown, serialization failure…) reject with
  *   `StorageUnavailableError`, never with a domain outcome (S3). A failure once a COMMIT was
- *   sent is not one of them: an exchange or rotation reads back what committed (outcome.ts). A broken connection is
- *   destroyed rather than returned to the pool, and the pool opens fresh ones when
- *   PostgreSQL is back, so the adapter recovers by itself after a restart.
+ *   sent is not one of them: an exchange or rotation reads back what committed (outcome.ts).
+ *   A broken connection is destroyed rather than returned to the pool, and the pool opens
+ *   fresh ones when PostgreSQL is back, so the adapter recovers by itself after a restart.
  */
 import pg from "pg";
 import type {
