@@ -15,7 +15,14 @@ import {
   probePostgres,
   type TestDatabase,
 } from "../src/storage/postgres/test-database.ts";
-import { assertEnvelope, startTestServer, type TestResponse, type TestServer } from "./harness.ts";
+import {
+  ADMIN_TOKEN,
+  assertEnvelope,
+  DEMO,
+  startTestServer,
+  type TestResponse,
+  type TestServer,
+} from "./harness.ts";
 import { type CutProxy, startCutProxy } from "./pg-cut-proxy.ts";
 
 const probe = await probePostgres();
@@ -24,6 +31,8 @@ if (!probe.ok && process.env.CI === "true")
 const skip = probe.ok ? false : `${probe.reason}; start it or set MINA_AUTH_TEST_PG_ADMIN_URL`;
 /** Cuts per "right after" case; raise with MINA_AUTH_TEST_CUT_ROUNDS for a longer one-off run. */
 const ROUNDS = Number(process.env.MINA_AUTH_TEST_CUT_ROUNDS ?? 2);
+/** Outages of the load case (every connection dropped, new ones refused for a moment). */
+const OUTAGES = Number(process.env.MINA_AUTH_TEST_OUTAGES ?? 5);
 
 describe("a commit whose answer is lost (PostgreSQL behind a cutting proxy)", { skip }, () => {
   let database: TestDatabase;
@@ -145,4 +154,91 @@ describe("a commit whose answer is lost (PostgreSQL behind a cutting proxy)", { 
       assert.match(batched.logs(), /storage outcome unknown/);
     });
   }
+
+  test("under load, every connection dropped at random points, again and again: no false 'retry', no broken login", {
+    timeout: 120_000,
+  }, async () => {
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const appToken = await batched.appToken();
+    const live: Array<{ accessToken: string; refreshToken: string }> = [];
+    const problems: string[] = [];
+    const seen = { answers: 0, retryable: 0, retriedThenOk: 0, unknown: 0 };
+    let stop = false;
+    /** Sends until the answer is not `retryable`; a retryable answer must leave the same request good. */
+    const untilDecided = async (send: () => Promise<TestResponse>, retryable: number, what: string) => {
+      for (let attempt = 0; ; attempt++) {
+        const res = await send();
+        seen.answers++;
+        if (res.status >= 500) problems.push(`${what}: HTTP ${res.status}`);
+        if (res.body.code !== retryable) {
+          if (attempt > 0 && res.body.code === 0) seen.retriedThenOk++;
+          return res;
+        }
+        seen.retryable++;
+        if (res.headers.get("retry-after") !== "1") problems.push(`${what}: retryable without Retry-After`);
+        if (attempt > 400) return res;
+        await sleep(25);
+      }
+    };
+    const worker = async () => {
+      while (!stop) {
+        const minted = await batched.request("POST", "/admin/v1/login-codes", {
+          token: ADMIN_TOKEN,
+          body: { app_id: DEMO.appId, user_id: DEMO.visibleUser },
+        });
+        if (minted.status !== 201) {
+          await sleep(25);
+          continue;
+        }
+        const code: string = minted.body.code;
+        const res = await untilDecided(
+          () => batched.exchange(code, appToken),
+          Errors.StorageUnavailable.code,
+          "exchange",
+        );
+        if (res.body.code === Errors.OutcomeUnknown.code) {
+          seen.unknown++;
+          continue;
+        }
+        if (res.body.code !== 0) {
+          problems.push(`exchange: ${res.body.code}`);
+          continue;
+        }
+        const rotated = await untilDecided(
+          () => refresh(batched, appToken, res.body.data.refresh_token),
+          Errors.AuthenSystemError.code,
+          "refresh",
+        );
+        if (rotated.body.code === Errors.OutcomeUnknown.code) seen.unknown++;
+        else if (rotated.body.code !== 0) problems.push(`refresh: ${rotated.body.code}`);
+        else
+          live.push({
+            accessToken: rotated.body.data.access_token,
+            refreshToken: rotated.body.data.refresh_token,
+          });
+      }
+    };
+    const workers = Array.from({ length: 6 }, () => worker());
+    for (let outage = 0; outage < OUTAGES; outage++) {
+      await sleep(300);
+      proxy.newConnections("refuse");
+      await sleep(200 + outage * 50);
+      proxy.newConnections("forward");
+    }
+    await sleep(300);
+    stop = true;
+    await Promise.all(workers);
+
+    assert.deepEqual(problems.slice(0, 20), [], `${problems.length} problems`);
+    assert.ok(seen.retryable > 0, "requests met the outages");
+    assert.ok(live.length > 0, "logins went through");
+    // Every acknowledged login works afterwards: no commit was answered "retry", none revoked.
+    for (const login of live) {
+      assert.equal((await userInfo(batched, login.accessToken)).body.code, 0);
+      assert.equal((await refresh(batched, appToken, login.refreshToken)).body.code, 0);
+    }
+    process.stdout.write(
+      `# ${OUTAGES} outages under load: ${seen.answers} answers, ${seen.retryable} retryable (HTTP 200, Retry-After), ${seen.retriedThenOk} retried with the same code or token and then succeeded, ${seen.unknown} × 9502, ${live.length} logins (exchange + refresh) all work afterwards\n`,
+    );
+  });
 });

@@ -60,6 +60,10 @@ export async function startCutProxy(targetUrl: string): Promise<CutProxy> {
     sockets.add(upstream);
     upstream.on("close", () => sockets.delete(upstream));
     upstream.on("error", () => client.destroy());
+    // Messages are forwarded one by one: without this, Nagle's algorithm holds each small
+    // write back for the previous one's ACK, and every round trip takes tens of milliseconds.
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     upstream.connect(targetPort, target.hostname);
     upstream.pipe(client);
     upstream.on("end", () => client.end());

@@ -263,7 +263,9 @@ export class LoginService {
   private async userAfterRotation(identity: GrantIdentity, now: number): Promise<User> {
     let user: User | null;
     try {
-      user = await this.storage.getUser(identity.tenantKey, identity.userId);
+      // A read: tried again through a short outage rather than leave the client without the
+      // tokens it now must use.
+      user = await duringOutage(() => this.storage.getUser(identity.tenantKey, identity.userId));
     } catch (error) {
       if (!(error instanceof StorageUnavailableError)) throw error;
       throw new StorageOutcomeUnknownError("the rotation committed, then reading its user failed", {
@@ -291,6 +293,22 @@ export class LoginService {
         refreshTokenHash: storageKey("refresh_token", refreshToken),
       },
     };
+  }
+}
+
+/** How long a read that must not fail is tried again while storage is unavailable (ms). */
+const OUTAGE_READ_MS = 4000;
+
+/** Runs `read` until it does not fail with `StorageUnavailableError`, for {@link OUTAGE_READ_MS}. */
+async function duringOutage<T>(read: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + OUTAGE_READ_MS;
+  for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof StorageUnavailableError) || Date.now() + pause >= deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pause));
   }
 }
 
