@@ -10,6 +10,7 @@ const WORDS: Record<number, string> = {
   9409: "That already exists",
   9413: "The request is too large (64 KiB at most).",
   9500: "The server failed unexpectedly; its log has the details.",
+  9502: "Storage failed while the change may have been saved: check before trying again.",
   10003: "The app ID is unknown or the request is missing a field.",
   10014: "The app secret is wrong.",
   10202: "The app access token is invalid or expired.",

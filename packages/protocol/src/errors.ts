@@ -197,6 +197,13 @@ export const Errors = define({
     origin: "ours",
     when: "a bug: logged with the request id, never echoed",
   },
+  OutcomeUnknown: {
+    code: 9502,
+    msg: "internal error: the outcome is unknown; do not retry with the same code or refresh token",
+    httpStatus: 200,
+    origin: "ours",
+    when: "tokenLoginValidate and refresh: the write may have committed and reading it back failed too, a SQLite commit is visible but its fsync failed, or a refresh rotated and reading its user then failed; no Retry-After. HTTP 200 so that no HTTP-level retry replays the code or token",
+  },
   AdminUnauthorized: {
     code: 9401,
     msg: "admin token missing or invalid",

@@ -12,6 +12,7 @@ import { defaultConfig, type ServerConfig } from "../src/config.ts";
 import { DEMO_APP_SECRET, DEMO_STORE_APP_SECRET, demoSeed } from "../src/demo-seed.ts";
 import type { SeedFile } from "../src/domain/seed.ts";
 import { type RunningServer, startServer } from "../src/server.ts";
+import type { Storage } from "../src/storage/port.ts";
 
 export const DEMO = {
   appId: "cli_a1b2c3d4e5f6a7b8",
@@ -90,6 +91,8 @@ export async function startTestServer(
     clock?: ManualClock;
     /** The console's built files (default: packages/console/dist). */
     consoleDir?: string;
+    /** A storage built by the test (a PostgreSQL behind a proxy, say) instead of `config.db`'s. */
+    storage?: Storage;
   } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "mina-auth-test-"));
@@ -119,6 +122,7 @@ export async function startTestServer(
     clock,
     logStream,
     ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
+    ...(options.storage ? { storage: options.storage } : {}),
   });
   const url = server.url;
 

@@ -29,6 +29,7 @@ import type {
   SessionStorage,
   User,
 } from "../storage/port.ts";
+import { StorageOutcomeUnknownError, StorageUnavailableError } from "../storage/port.ts";
 import { ApiError } from "./errors.ts";
 import { RateLimitedError, type RateLimiter } from "./rate-limits.ts";
 import { deriveSessionKey, newLinkedGrantId, SessionKeys } from "./session-keys.ts";
@@ -230,11 +231,7 @@ export class LoginService {
     }
 
     const { identity, familyExpiresAt } = outcome;
-    const user = await this.storage.getUser(identity.tenantKey, identity.userId);
-    if (user?.status !== "active") {
-      await this.storage.revokeGrant(identity.grantId, now, "user_deactivated");
-      throw new ApiError("UserFrozen");
-    }
+    const user = await this.userAfterRotation(identity, now);
     const base = {
       access_token: tokens.accessToken,
       refresh_token: tokens.refreshToken,
@@ -256,6 +253,34 @@ export class LoginService {
     return profile(subject.identity, subject.user);
   }
 
+  /**
+   * The rotation has committed: the presented refresh token is spent. A storage failure from
+   * here on must not answer "retryable, nothing happened" (the retry would be a replay and
+   * revoke the family): reading the user fails as "outcome unknown"; a deactivated user is
+   * refused (20022) whether or not revoking the grant got through (the client never saw the
+   * new tokens, and user_info refuses a deactivated user by itself).
+   */
+  private async userAfterRotation(identity: GrantIdentity, now: number): Promise<User> {
+    let user: User | null;
+    try {
+      // A read: tried again through a short outage rather than leave the client without the
+      // tokens it now must use.
+      user = await duringOutage(() => this.storage.getUser(identity.tenantKey, identity.userId));
+    } catch (error) {
+      if (!(error instanceof StorageUnavailableError)) throw error;
+      throw new StorageOutcomeUnknownError("the rotation committed, then reading its user failed", {
+        cause: error,
+      });
+    }
+    if (user?.status !== "active") {
+      await this.storage.revokeGrant(identity.grantId, now, "user_deactivated").catch((error: unknown) => {
+        if (!(error instanceof StorageUnavailableError)) throw error;
+      });
+      throw new ApiError("UserFrozen");
+    }
+    return user;
+  }
+
   private freshTokens(now: number): FreshTokens {
     const accessToken = newUserAccessToken(now);
     const refreshToken = newRefreshToken(now);
@@ -268,6 +293,22 @@ export class LoginService {
         refreshTokenHash: storageKey("refresh_token", refreshToken),
       },
     };
+  }
+}
+
+/** How long a read that must not fail is tried again while storage is unavailable (ms). */
+const OUTAGE_READ_MS = 4000;
+
+/** Runs `read` until it does not fail with `StorageUnavailableError`, for {@link OUTAGE_READ_MS}. */
+async function duringOutage<T>(read: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + OUTAGE_READ_MS;
+  for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof StorageUnavailableError) || Date.now() + pause >= deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pause));
   }
 }
 

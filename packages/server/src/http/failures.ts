@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyError } from "fastify";
 import { ApiError } from "../domain/errors.ts";
 import { RateLimitedError } from "../domain/rate-limits.ts";
 import { SEED_IMPORT_LIMIT, SeedError } from "../domain/seed.ts";
-import { StorageUnavailableError } from "../storage/port.ts";
+import { StorageOutcomeUnknownError, StorageUnavailableError } from "../storage/port.ts";
 
 /** What a failure answers: the registry entry, its public msg and any headers it adds. */
 export interface FailureAnswer {
@@ -27,6 +27,8 @@ export function classify(
 ): { definition: ErrorDefinition; msg?: string } {
   if (error instanceof ApiError) return { definition: error.definition, msg: error.publicMsg };
   if (error instanceof StorageUnavailableError) return { definition: storageFailureFor(url) };
+  // Not retryable: the write may have committed (a retry could revoke the login it made).
+  if (error instanceof StorageOutcomeUnknownError) return { definition: Errors.OutcomeUnknown };
   if (error instanceof SeedError)
     return {
       definition: Errors.AdminInvalidRequest,
@@ -70,6 +72,8 @@ export function answerFailure(thrown: unknown, url: string, log: FastifyBaseLogg
   } else if (error instanceof StorageUnavailableError) {
     log.warn({ error: { type: error.name, message: error.message } }, "storage unavailable");
     headers.push(["retry-after", "1"]);
+  } else if (error instanceof StorageOutcomeUnknownError) {
+    log.error({ error: { type: error.name, message: error.message } }, "storage outcome unknown");
   } else if (error instanceof RateLimitedError) {
     headers.push(["x-ogw-ratelimit-limit", String(error.limit)]);
     headers.push(["x-ogw-ratelimit-reset", String(error.resetSeconds)]);

@@ -14,6 +14,11 @@
  *   changes another's effects.
  * - A storage failure rejects the promise (with `StorageUnavailableError` when it is transient);
  *   it is never reported as a domain outcome such as "unknown" or "reused".
+ * - `StorageUnavailableError` means nothing of the operation committed. When that cannot be
+ *   known (the connection failed after COMMIT was sent), an exchange or rotation reads back
+ *   what it proposed (`findCommitted`, after any transaction still holding its rows ended) and
+ *   resolves with what committed, or rejects with `StorageUnavailableError` when nothing did;
+ *   when even that read fails, it rejects with `StorageOutcomeUnknownError`.
  * - No adapter keeps validity state in process memory: two processes on one database see one
  *   truth.
  */
@@ -405,4 +410,15 @@ export const ENDED_GRANT_KEPT_MS = 30 * 24 * 60 * 60 * 1000;
 /** A transient storage failure: the operation may be retried; nothing was half-done. */
 export class StorageUnavailableError extends Error {
   override readonly name = "StorageUnavailableError";
+}
+
+/**
+ * A write whose outcome nobody can tell: its commit may have happened (the connection failed
+ * once COMMIT was sent, or a visible commit failed to reach the disk) and reading back what it
+ * proposed failed too. Never answered as retryable: a retry could meet a consumed code or a
+ * spent refresh token and revoke the login. Login-flow writes first try to resolve it
+ * (`findCommitted`); only what stays unknown reaches the caller as this.
+ */
+export class StorageOutcomeUnknownError extends Error {
+  override readonly name = "StorageOutcomeUnknownError";
 }

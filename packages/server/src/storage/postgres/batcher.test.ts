@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ExchangeInput, ExchangeOutcome } from "../port.ts";
-import { StorageUnavailableError } from "../port.ts";
+import { StorageOutcomeUnknownError, StorageUnavailableError } from "../port.ts";
 import { type BatchOptions, ExchangeBatcher } from "./batcher.ts";
 
 const input = (codeHash: string) => ({ codeHash }) as ExchangeInput;
@@ -30,7 +30,7 @@ function batcherWith(
 const decided: ExchangeOutcome = { kind: "not_visible" };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-test("a connection lost during the batch statement fails every exchange of it as unavailable, and none is run again", async () => {
+test("a connection lost during the batch statement never answers 'retry' (its commit may have happened), and none is run again", async () => {
   const sent: string[][] = [];
   const { batcher, perExchange } = batcherWith(async (inputs) => {
     sent.push(inputs.map((i) => i.codeHash));
@@ -39,11 +39,52 @@ test("a connection lost during the batch statement fails every exchange of it as
   const results = await Promise.allSettled(["b", "a", "c"].map((code) => batcher.submit(input(code))));
   for (const result of results) {
     assert.equal(result.status, "rejected");
-    assert.ok((result as PromiseRejectedResult).reason instanceof StorageUnavailableError);
+    assert.ok((result as PromiseRejectedResult).reason instanceof StorageOutcomeUnknownError);
   }
   // The first went alone; the other two queued behind it, sent in code order.
   assert.deepEqual(sent, [["b"], ["a", "c"]]);
   assert.deepEqual(perExchange, [], "its commit may have happened: running it again could issue twice");
+});
+
+test("a batch that may have committed is settled by the read-back, each caller with its own answer", async () => {
+  const handed: Array<{ codes: string[]; cause: unknown }> = [];
+  const lost = new Error("Connection terminated unexpectedly");
+  const batcher = new ExchangeBatcher(
+    (body) => body({ query: async () => ({ rows: [] }) } as never),
+    async () => ({ kind: "invalid" }),
+    { maxInFlight: 1 },
+    async () => {
+      throw lost;
+    },
+    async (items, cause) => {
+      handed.push({ codes: items.map((item) => item.input.codeHash), cause });
+      for (const item of items)
+        if (item.input.codeHash === "a") item.resolve(decided);
+        else item.reject(new StorageUnavailableError("nothing committed"));
+    },
+  );
+  const [a, b] = await Promise.allSettled(["a", "b"].map((code) => batcher.submit(input(code))));
+  assert.deepEqual(a, { status: "fulfilled", value: decided });
+  assert.ok(b?.status === "rejected" && b.reason instanceof StorageUnavailableError);
+  assert.deepEqual(handed.flatMap((h) => h.codes).sort(), ["a", "b"]);
+  assert.ok(handed.every((h) => h.cause === lost));
+});
+
+test("no connection for the batch statement (nothing sent) fails its callers as retryable, without a read-back", async () => {
+  let readBacks = 0;
+  const batcher = new ExchangeBatcher(
+    (body) => body({ query: async () => ({ rows: [] }) } as never),
+    async () => ({ kind: "invalid" }),
+    { maxInFlight: 1 },
+    async () => {
+      throw new StorageUnavailableError("no connection");
+    },
+    async () => {
+      readBacks++;
+    },
+  );
+  await assert.rejects(batcher.submit(input("a")), StorageUnavailableError);
+  assert.equal(readBacks, 0);
 });
 
 test("an error PostgreSQL reported (nothing committed) sends the whole batch down the per-exchange path", async () => {

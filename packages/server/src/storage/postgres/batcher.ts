@@ -10,19 +10,34 @@
  *
  * Guarantees, as the port requires:
  * - every caller's promise settles only after the commit that holds its outcome succeeded (or
- *   failed: then every caller of that commit gets `StorageUnavailableError`);
+ *   failed: then every caller of that commit gets `StorageUnavailableError`; when the connection
+ *   failed once the statement or the COMMIT was sent, each caller gets what the read-back finds
+ *   committed for it, see outcome.ts);
  * - one exchange's failure never changes another's effects: a failing fast statement changed
  *   nothing, and on the per-exchange path a failure is rolled back to its own savepoint;
  * - exchanges are sent in `codeHash` order, so two batches lock code rows in the same order.
  */
 import type pg from "pg";
 import type { ExchangeInput, ExchangeOutcome } from "../port.ts";
+import { StorageOutcomeUnknownError, StorageUnavailableError } from "../port.ts";
 import { hasSqlState, isTransient, translateError } from "./errors.ts";
+import { mayHaveCommitted } from "./outcome.ts";
 
 type Transaction = <T>(body: (client: pg.PoolClient) => Promise<T>) => Promise<T>;
 type Exchange = (client: pg.PoolClient, input: ExchangeInput) => Promise<ExchangeOutcome>;
 /** Decides a batch in one statement; `null` where the per-exchange path must decide. */
 type FastBatch = (inputs: ExchangeInput[]) => Promise<Array<ExchangeOutcome | null>>;
+/**
+ * Settles callers whose batch may have committed (the connection failed once the statement or
+ * the COMMIT was sent): by reading back what each proposed (outcome.ts `settleUnknown`).
+ */
+type SettleUnknown = (items: readonly Pending[], cause: unknown) => Promise<void>;
+
+/** Without a way to read back, the honest answer: the outcome is unknown (never "retry"). */
+const unknownToAll: SettleUnknown = async (items) => {
+  const error = new StorageOutcomeUnknownError("postgres: a batch of code exchanges may have committed");
+  for (const item of items) item.reject(error);
+};
 
 interface Pending {
   input: ExchangeInput;
@@ -72,6 +87,7 @@ export class ExchangeBatcher {
     private readonly exchange: Exchange,
     options: BatchOptions = {},
     private readonly fast: FastBatch | null = null,
+    private readonly settleUnknown: SettleUnknown = unknownToAll,
   ) {
     this.maxBatch = Math.max(1, options.maxBatch ?? 64);
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 2);
@@ -136,11 +152,16 @@ export class ExchangeBatcher {
       try {
         decided = await this.fast(ordered.map((item) => item.input));
       } catch (error) {
-        // Without a SQLSTATE the connection failed and the commit's fate is unknown: never
-        // run the batch again (its codes may be consumed), let the callers retry instead.
-        if (!hasSqlState(error)) {
-          const failure = translateError(error);
-          for (const item of ordered) item.reject(failure);
+        // The connection failed (or PostgreSQL ended the session) once the statement was sent:
+        // its commit may have happened. Never run the batch again (its codes may be consumed):
+        // read back what committed. An ERROR PostgreSQL reported aborted the statement.
+        if (error instanceof StorageUnavailableError) {
+          // Nothing was sent (no connection): the callers may retry.
+          for (const item of ordered) item.reject(error);
+          return;
+        }
+        if (mayHaveCommitted(error)) {
+          await this.settleUnknown(ordered, error);
           return;
         }
         decided = [];
@@ -177,6 +198,10 @@ export class ExchangeBatcher {
         return results;
       });
     } catch (error) {
+      if (error instanceof StorageOutcomeUnknownError) {
+        await this.settleUnknown(ordered, error);
+        return;
+      }
       const failure = translateError(error);
       for (const item of ordered) item.reject(failure);
       return;

@@ -5,7 +5,7 @@ import { StorageUnavailableError } from "../port.ts";
  * connection exceptions (08), transaction rollbacks such as serialization failures and
  * deadlocks (40), insufficient resources (53), operator intervention such as admin shutdown
  * or a server still starting (57P01-57P05), lock timeouts (55P03), query cancel (57014, as
- * from statement_timeout).
+ * from statement_timeout). Besides these, any error of severity FATAL (see isTransient).
  */
 const TRANSIENT_CLASSES = new Set(["08", "40", "53"]);
 const TRANSIENT_CODES = new Set(["57P01", "57P02", "57P03", "57P04", "57P05", "55P03", "57014"]);
@@ -30,6 +30,11 @@ function sqlState(error: unknown): string | null {
   return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : null;
 }
 
+function isFatal(error: unknown): boolean {
+  const severity = (error as { severity?: unknown }).severity;
+  return severity === "FATAL" || severity === "PANIC";
+}
+
 /**
  * Whether a failure raised by the driver is transient: a PostgreSQL SQLSTATE in the classes
  * above, a socket error (refused, reset…), or the driver's own connection failures (a
@@ -42,6 +47,10 @@ export function isTransient(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string" && SOCKET_CODES.has(code)) return true;
   const state = sqlState(error);
+  // A FATAL ends the session: whatever it was doing rolled back, and the database refused or
+  // dropped this connection, not the request (55000 "database … is not currently accepting
+  // connections" under ALLOW_CONNECTIONS false, a database dropped or renamed, a role locked).
+  if (state !== null && isFatal(error)) return true;
   if (state !== null) return TRANSIENT_CLASSES.has(state.slice(0, 2)) || TRANSIENT_CODES.has(state);
   if (error instanceof AggregateError) return error.errors.some(isTransient);
   return error instanceof Error && CONNECTION_MESSAGES.test(error.message);

@@ -6,14 +6,14 @@
  * - Time is the `now` handed in, stored as bigint milliseconds; int8 values are parsed to
  *   numbers and refused when beyond `Number.MAX_SAFE_INTEGER`.
  * - Transient failures (connection lost, admin shutdown, serialization failure…) reject with
- *   `StorageUnavailableError`, never with a domain outcome (S3). A broken connection is
- *   destroyed rather than returned to the pool, and the pool opens fresh ones when
- *   PostgreSQL is back, so the adapter recovers by itself after a restart.
+ *   `StorageUnavailableError`, never with a domain outcome (S3). A failure once a COMMIT was
+ *   sent is not one of them: an exchange or rotation reads back what committed (outcome.ts).
+ *   A broken connection is destroyed rather than returned to the pool, and the pool opens
+ *   fresh ones when PostgreSQL is back, so the adapter recovers by itself after a restart.
  */
 import pg from "pg";
 import type {
   AccessTokenSubject,
-  CommittedLogin,
   ExchangeInput,
   ExchangeOutcome,
   GrantIdentity,
@@ -31,6 +31,15 @@ import { hasSqlState, isTransient, translateError } from "./errors.ts";
 import { exchangeBatchWith, exchangeWith, rotateWith } from "./flow.ts";
 import { pgPurge } from "./maintenance.ts";
 import { migrate } from "./migrate.ts";
+import {
+  backendPidOf,
+  CommitInDoubtError,
+  findCommittedWith,
+  mayHaveCommitted,
+  resolveExchange,
+  resolveRotation,
+  settleUnknown,
+} from "./outcome.ts";
 import { pgAppTokens, pgRateLimits, pgServerKeys } from "./records.ts";
 import { pgSessions } from "./sessions.ts";
 
@@ -162,12 +171,19 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     };
     client.on("error", onError);
     let discard: Error | undefined;
+    let commitSent = false;
     try {
       await client.query("BEGIN");
       const result = await body(client);
+      commitSent = true;
       await client.query("COMMIT");
       return result;
     } catch (error) {
+      if (commitSent && mayHaveCommitted(error)) {
+        // Never "retry" for a commit that may have happened; the login flow reads it back.
+        discard = asError(error);
+        throw new CommitInDoubtError(backendPidOf(client), error);
+      }
       discard = connectionError;
       if (!discard && isTransient(error) && !hasSqlState(error)) discard = asError(error);
       if (!discard) {
@@ -195,7 +211,33 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
             ? {}
             : options.batchExchanges,
           // Outside any transaction: the statement's own commit is the one its callers wait for.
-          (inputs) => exchangeBatchWith(pool, inputs),
+          // The connection is taken first, so that failing to get one (nothing was sent) is
+          // told apart from failing once the statement went out (it may have committed).
+          async (inputs) => {
+            let client: pg.PoolClient;
+            try {
+              client = await pool.connect();
+            } catch (error) {
+              throw new StorageUnavailableError("postgres: no connection for the exchange batch", {
+                cause: translateError(error),
+              });
+            }
+            const onError = () => {};
+            client.on("error", onError);
+            let failure: Error | undefined;
+            try {
+              return await exchangeBatchWith(client, inputs);
+            } catch (error) {
+              if (!hasSqlState(error)) failure = asError(error);
+              if (mayHaveCommitted(error)) throw new CommitInDoubtError(backendPidOf(client), error);
+              throw error;
+            } finally {
+              client.off("error", onError);
+              client.release(failure);
+            }
+          },
+          // On a fresh pooled connection: the one that failed was destroyed.
+          (items, cause) => settleUnknown(pool, items, cause),
         );
 
   const db: PgAccess = { query, direct, transaction };
@@ -269,14 +311,20 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
         return closed
           ? Promise.reject(new StorageUnavailableError("storage is closed"))
           : batcher.submit(input);
-      return transaction((client) => exchangeWith(client, input));
+      return transaction((client) => exchangeWith(client, input)).catch((error: unknown) => {
+        if (error instanceof CommitInDoubtError) return track(resolveExchange(pool, input, error));
+        throw error;
+      });
     },
 
-    findCommitted: (ref) => findCommittedWith(query, ref),
+    findCommitted: (ref) => direct((q) => findCommittedWith(q, ref)),
 
     async rotateRefreshToken(input: RotateInput): Promise<RotateOutcome> {
       if (hooks?.beforeConsume) await hooks.beforeConsume();
-      return transaction((client) => rotateWith(client, input));
+      return transaction((client) => rotateWith(client, input)).catch((error: unknown) => {
+        if (error instanceof CommitInDoubtError) return track(resolveRotation(pool, input, error));
+        throw error;
+      });
     },
 
     async findAccessToken(tokenHash, now): Promise<AccessTokenSubject | null> {
@@ -324,39 +372,6 @@ function toIdentity(
     userId: row.user_id,
     openId,
     scopes: row.scopes,
-  };
-}
-
-/** See `LoginFlowStorage.findCommitted`: the grant by its id, or by a refresh digest current or spent. */
-async function findCommittedWith(
-  query: PgAccess["query"],
-  ref: { grantId: string } | { refreshTokenHash: string },
-): Promise<CommittedLogin | null> {
-  const rows = await query<{
-    grant_id: string;
-    app_id: string;
-    tenant_key: string;
-    user_id: string;
-    expires_at: number;
-    revoked_at: number | null;
-    scopes: string[];
-    open_id: string | null;
-  }>(
-    `SELECT g.grant_id, g.app_id, g.tenant_key, g.user_id, g.expires_at, g.revoked_at, a.scopes, o.open_id
-       FROM grants g
-       JOIN apps a ON a.app_id = g.app_id
-       LEFT JOIN open_ids o ON o.app_id = g.app_id AND o.tenant_key = g.tenant_key AND o.user_id = g.user_id
-      WHERE g.grant_id = coalesce($1,
-              (SELECT grant_id FROM grants WHERE refresh_hash = $2),
-              (SELECT grant_id FROM spent_refresh_tokens WHERE token_hash = $2))`,
-    "grantId" in ref ? [ref.grantId, null] : [null, ref.refreshTokenHash],
-  );
-  const row = rows[0];
-  if (!row?.open_id) return null;
-  return {
-    identity: toIdentity(row, row.open_id),
-    familyExpiresAt: row.expires_at,
-    revokedAt: row.revoked_at,
   };
 }
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { exchangeInput, mintCode, seedWorld, T0 } from "../contract-suite.ts";
-import { StorageUnavailableError } from "../port.ts";
+import { StorageOutcomeUnknownError, StorageUnavailableError } from "../port.ts";
 import { createSqliteStorage, type SqliteStorage } from "./sqlite-storage.ts";
 import type { SyncFile } from "./wal-sync.ts";
 
@@ -165,7 +165,8 @@ describe("sqlite FULL durability: the WAL is fsynced before any commit is acknow
       await gate.heldCount(1);
       const queued = storage.upsertTenant({ tenantKey: "t-queued", name: "x" });
       gate.release(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
-      await assert.rejects(first, StorageUnavailableError);
+      // The first committed before its fsync failed: its outcome is unknown, not "retry".
+      await assert.rejects(first, StorageOutcomeUnknownError);
       await assert.rejects(queued, StorageUnavailableError);
       const peer = new Database(path, { readonly: true });
       const row = peer.prepare("SELECT count(*) AS n FROM tenants WHERE tenant_key = 't-queued'").get();
@@ -220,7 +221,7 @@ describe("sqlite FULL durability: the WAL is fsynced before any commit is acknow
     }
   });
 
-  it("a failed fsync fails what it covered and every later write, and readiness, as unavailable", async () => {
+  it("a failed fsync answers what it covered as 'outcome unknown' (never retryable), and every later write and readiness as unavailable", async () => {
     const gate = gatedSync();
     const { storage, world } = await openWorld(gate);
     try {
@@ -232,7 +233,8 @@ describe("sqlite FULL durability: the WAL is fsynced before any commit is acknow
       await gate.heldCount(1);
       gate.release(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
       await assert.rejects(exchange, (error: Error) => {
-        assert.ok(error instanceof StorageUnavailableError);
+        // It committed (visible), but may not survive a crash: neither "retry" nor success.
+        assert.ok(error instanceof StorageOutcomeUnknownError);
         assert.match(error.message, /could not be flushed to disk/);
         return true;
       });

@@ -1,5 +1,5 @@
 import type BetterSqlite3 from "better-sqlite3";
-import { StorageUnavailableError } from "../port.ts";
+import { StorageOutcomeUnknownError, StorageUnavailableError } from "../port.ts";
 import type { WriteGate } from "./checkpointer.ts";
 import { toStorageError } from "./errors.ts";
 
@@ -39,7 +39,8 @@ export interface WriteQueueOptions {
  * only its own promise (the batch is run again with each operation in its own SAVEPOINT).
  * No promise settles before the COMMIT has returned, and with a `CommitDurability`, before
  * that commit is on disk; when the COMMIT (or the transaction) fails, every operation of the
- * batch rejects with `StorageUnavailableError` and none of them took effect.
+ * batch rejects with `StorageUnavailableError` and none of them took effect. When the COMMIT
+ * succeeded but its fsync failed, they reject with `StorageOutcomeUnknownError`.
  *
  * better-sqlite3 is synchronous, so a batch runs start to finish without yielding: nothing
  * else in this process can observe it half-done.
@@ -156,7 +157,7 @@ export class WriteQueue implements WriteGate {
     if (this.#durability === undefined) settle(batch, settlements);
     else {
       this.#durability.committed((error) =>
-        error === null ? settle(batch, settlements) : this.#settleAll(batch, error),
+        error === null ? settle(batch, settlements) : settleNotDurable(batch, settlements, error),
       );
     }
   }
@@ -233,6 +234,23 @@ export class WriteQueue implements WriteGate {
         : new StorageUnavailableError("sqlite: the write batch did not commit", { cause });
     for (const op of batch) op.reject(error);
   }
+}
+
+/**
+ * The batch committed (other connections already see it) but its fsync failed: whether it
+ * survives a crash is unknown. Never "retry" for it (a retry would meet a consumed code or a
+ * spent refresh token), nor success (the port promises durable commits): the outcome is unknown.
+ * An operation rolled back to its savepoint keeps its own answer: nothing of it committed.
+ */
+function settleNotDurable(batch: QueuedWrite[], settlements: Settlement[], cause: Error): void {
+  const unknown = new StorageOutcomeUnknownError(
+    "sqlite: the write committed but could not be flushed to disk; restart the server once the disk is healthy",
+    { cause },
+  );
+  settle(
+    batch,
+    settlements.map((outcome) => (outcome.ok ? { ok: false, error: unknown } : outcome)),
+  );
 }
 
 function settle(batch: QueuedWrite[], settlements: Settlement[]): void {
