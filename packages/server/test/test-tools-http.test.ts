@@ -264,6 +264,30 @@ describe("test tools over HTTP", () => {
     assert.equal((await journal(`?since=${since}&limit=1`)).entries.length, 1);
     assert.equal((await journal(`?since=${since}&code=10226`)).entries.length, 0);
     assert.equal((await admin("GET", "/journal?limit=x")).status, 400);
+    const none = await admin("GET", "/journal?limit=0");
+    assert.equal(none.status, 400, "limit=0 once meant everything");
+    assert.equal(none.body.code, 9400);
+    assert.match(none.body.msg, /limit/);
+  });
+
+  it("journal: a body nested past any bound is answered and journalled, its body as a note", async () => {
+    const since = await mark();
+    const appToken = await t.appToken();
+    const deep = `{"code":"x","extra":${"[".repeat(30_000)}${"]".repeat(30_000)}}`;
+    const res = await fetch(`${t.url}${Paths.tokenLoginValidate}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${appToken}` },
+      body: deep,
+    });
+    const answer = (await res.json()) as { code: number };
+    assert.notEqual(answer.code, 0);
+    const entries = (await journal(`?since=${since}&route=${Paths.tokenLoginValidate}`)).entries;
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0]!.code, answer.code);
+    assert.deepEqual((entries[0]!.request as { body: unknown }).body, {
+      truncated: true,
+      reason: "too deep or too many values",
+    });
   });
 });
 
@@ -274,13 +298,14 @@ describe("test tools off", () => {
   });
   after(() => t.close());
 
-  it("journal off by default: 409 that says how to turn it on", async () => {
+  it("journal off by default: 409, code 9412, that says how to turn it on", async () => {
     const res = await t.request("GET", "/admin/v1/journal", { token: ADMIN_TOKEN });
     assert.equal(res.status, 409);
+    assert.equal(res.body.code, 9412);
     assert.match(res.body.msg, /--journal/);
   });
 
-  it("the system clock cannot be moved: 409", async () => {
+  it("the system clock cannot be moved: 409, code 9412 (not 9409 'already exists')", async () => {
     const { startServer } = await import("../src/server.ts");
     const { defaultConfig } = await import("../src/config.ts");
     const server = await startServer({
@@ -302,7 +327,9 @@ describe("test tools off", () => {
         body: JSON.stringify({ advance_ms: 1000 }),
       });
       assert.equal(post.status, 409);
-      assert.match(((await post.json()) as { msg: string }).msg, /--clock manual/);
+      const envelope = (await post.json()) as { code: number; msg: string };
+      assert.equal(envelope.code, 9412);
+      assert.match(envelope.msg, /^not enabled on this server: .*--clock manual/);
     } finally {
       await server.close();
     }

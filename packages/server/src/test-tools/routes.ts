@@ -56,7 +56,7 @@ export function registerTestToolRoutes(admin: FastifyInstance, tools: TestTools)
       const { clock } = tools;
       if (!(clock instanceof ManualClock)) {
         throw new ApiError(
-          "AdminConflict",
+          "AdminToolOff",
           "the server runs on the system clock: start it with --clock manual",
         );
       }
@@ -77,7 +77,7 @@ export function registerTestToolRoutes(admin: FastifyInstance, tools: TestTools)
     async (request) => {
       const { journal } = tools;
       if (journal === undefined) {
-        throw new ApiError("AdminConflict", "the journal is off: start the server with --journal N");
+        throw new ApiError("AdminToolOff", "the journal is off: start the server with --journal N");
       }
       return {
         entries: journal.query(journalFilter(request.query)),

@@ -133,7 +133,8 @@ export const ToolSchemas = {
     code: count,
     fault: { ...str, description: "a rule's id, or `any`" },
     since: { ...count, description: "entries after this seq" },
-    limit: { ...count, description: "the newest this many" },
+    // 0 would read as "no limit" to a slice: at least 1.
+    limit: { type: "string", pattern: "^[1-9][0-9]{0,14}$", description: "the newest this many (1 or more)" },
   }),
   journal: object(
     {

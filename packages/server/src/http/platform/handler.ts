@@ -124,16 +124,22 @@ async function serve(
     const journal = deps.tools?.journal;
     if (journal === undefined) return;
     const { reqId: _, ...fields } = answered;
-    journal.record({
-      ...fields,
-      status: code === null ? null : answered.status,
-      code,
-      app_id: appId ?? null,
-      fault: fault?.id ?? null,
-      headers: request.headers,
-      requestBody: parsedBody,
-      responseBody,
-    });
+    try {
+      journal.record({
+        ...fields,
+        status: code === null ? null : answered.status,
+        code,
+        app_id: appId ?? null,
+        fault: fault?.id ?? null,
+        headers: request.headers,
+        requestBody: parsedBody,
+        responseBody,
+      });
+    } catch (error) {
+      // The journal's bounds make this unexpected; the answer already left and must not be cut.
+      const { name, message } = error instanceof Error ? error : new Error(String(error));
+      deps.log.error({ reqId, error: { type: name, message } }, "journal entry failed");
+    }
   };
   if (route === undefined) {
     discard(request);
