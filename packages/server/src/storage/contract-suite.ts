@@ -14,6 +14,7 @@
 import { afterEach, describe } from "node:test";
 import { catalogueCases } from "./contract/catalogue-cases.ts";
 import { exchangeCases } from "./contract/exchange-cases.ts";
+import { faultRuleCases } from "./contract/fault-rule-cases.ts";
 import type { MakeStorage, SuiteContext, TeardownStorage, World } from "./contract/fixtures.ts";
 import { seedWorld } from "./contract/fixtures.ts";
 import { maintenanceCases } from "./contract/maintenance-cases.ts";
@@ -55,5 +56,6 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
     refreshCases(context);
     sessionCases(context);
     maintenanceCases(context);
+    faultRuleCases(context);
   });
 }

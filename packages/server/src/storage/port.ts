@@ -18,6 +18,10 @@
  *   truth.
  */
 
+import type { FaultRuleStorage } from "./fault-rule-port.ts";
+
+export type { FaultRuleStorage, StoredFaultRule, StoredFaultRuleSet } from "./fault-rule-port.ts";
+
 /** Unix time in milliseconds. */
 export type Millis = number;
 
@@ -391,7 +395,8 @@ export interface Storage
     LoginFlowStorage,
     SessionStorage,
     ServerKeyStorage,
-    RateLimitStorage {}
+    RateLimitStorage,
+    FaultRuleStorage {}
 
 /**
  * How long a grant is kept after its family's end (30 days from login) before the purge deletes

@@ -28,6 +28,7 @@ import type { PgAccess, Queryable } from "./access.ts";
 import { type BatchOptions, ExchangeBatcher } from "./batcher.ts";
 import { pgCatalogue, toUser, type UserRow } from "./catalogue.ts";
 import { hasSqlState, isTransient, translateError } from "./errors.ts";
+import { pgFaultRules } from "./fault-rules.ts";
 import { exchangeBatchWith, exchangeWith, rotateWith } from "./flow.ts";
 import { pgPurge } from "./maintenance.ts";
 import { migrate } from "./migrate.ts";
@@ -205,6 +206,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     ...pgSessions(db),
     ...pgServerKeys(db),
     ...pgRateLimits(db),
+    ...pgFaultRules(db),
     purgeExpired: pgPurge(db),
     dialect: "postgres",
 

@@ -22,6 +22,8 @@ import type {
   RotateOutcome,
   ServerKey,
   Storage,
+  StoredFaultRule,
+  StoredFaultRuleSet,
   Tenant,
   User,
 } from "../port.ts";
@@ -32,6 +34,7 @@ import { AuditBuffer } from "./audit-buffer.ts";
 import { SqliteCatalogue } from "./catalogue.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { toStorageError } from "./errors.ts";
+import { SqliteFaultRules } from "./fault-rules.ts";
 import { SqliteLoginFlow } from "./login-flow.ts";
 import { SqliteMaintenance } from "./maintenance.ts";
 import { applyMigrations, loadMigrations } from "./migrations.ts";
@@ -68,6 +71,7 @@ function prepareStatements(db: BetterSqlite3.Database, audit: AuditBuffer) {
     sessions: new SqliteSessions(db),
     keys: new SqliteServerKeys(db),
     maintenance: new SqliteMaintenance(db),
+    faults: new SqliteFaultRules(db),
   };
 }
 
@@ -385,6 +389,32 @@ export class SqliteStorage implements Storage {
 
   hitRateLimit(input: RateLimitInput): Promise<RateLimitResult> {
     return this.#write((s) => s.keys.hitRateLimit(input));
+  }
+
+  // --- Fault rules (test tools) ----------------------------------------------------------------
+
+  addFaultRule(rule: Omit<StoredFaultRule, "applied">): Promise<void> {
+    return this.#write((s) => s.faults.add(rule));
+  }
+
+  listFaultRules(): Promise<StoredFaultRuleSet> {
+    return this.#read((s) => s.faults.list());
+  }
+
+  faultRulesVersion(): Promise<number> {
+    return this.#read((s) => s.faults.version());
+  }
+
+  removeFaultRule(id: string): Promise<boolean> {
+    return this.#write((s) => s.faults.remove(id));
+  }
+
+  clearFaultRules(): Promise<number> {
+    return this.#write((s) => s.faults.clear());
+  }
+
+  applyFaultRule(id: string): Promise<{ timesLeft: number | null; applied: number } | null> {
+    return this.#write((s) => s.faults.apply(id));
   }
 
   purgeExpired(now: Millis, limit = -1): Promise<number> {
