@@ -11,8 +11,8 @@ describe("emulator test tools", () => {
     emu = await startEmulator({ clock: "manual" });
   });
   after(() => emu.close());
-  beforeEach(() => {
-    emu.faults.clear();
+  beforeEach(async () => {
+    await emu.faults.clear();
   });
 
   const post = (path: string, body: object, token?: string, signal?: AbortSignal) =>
@@ -38,7 +38,7 @@ describe("emulator test tools", () => {
   const seq = () => emu.journal().at(-1)?.seq ?? 0;
 
   it("answer: the platform's envelope and status", async () => {
-    const rule = emu.faults.add({
+    const rule = await emu.faults.add({
       match: { path: Paths.appAccessToken, app_id: emu.app.appId },
       effect: { type: "answer", code: 99991664 },
       times: 1,
@@ -52,12 +52,16 @@ describe("emulator test tools", () => {
     const res = await post(Paths.appAccessToken, { app_id: emu.app.appId, app_secret: emu.app.appSecret });
     assert.equal(res.status, 400);
     assert.deepEqual(await res.json(), { code: 99991664, msg: "invalid app token" });
-    assert.deepEqual(emu.faults.list(), []);
+    assert.deepEqual(await emu.faults.list(), []);
   });
 
   it("latency: the answer comes, at least that much later", async () => {
     const since = seq();
-    emu.faults.add({ match: { path: Paths.appAccessToken }, effect: { type: "latency", ms: 80 }, times: 1 });
+    await emu.faults.add({
+      match: { path: Paths.appAccessToken },
+      effect: { type: "latency", ms: 80 },
+      times: 1,
+    });
     assert.ok((await appToken()).startsWith("t-"));
     const [entry] = emu.journal({ since, fault: "any" });
     assert.ok(entry!.ms >= 79, String(entry!.ms));
@@ -66,13 +70,13 @@ describe("emulator test tools", () => {
   it("drop: no answer, nothing done", async () => {
     const token = await appToken();
     const code = await emu.mintCode({ userId: userId() });
-    emu.faults.add({ match: { path: Paths.tokenLoginValidate }, effect: { type: "drop" }, times: 1 });
+    await emu.faults.add({ match: { path: Paths.tokenLoginValidate }, effect: { type: "drop" }, times: 1 });
     await assert.rejects(post(Paths.tokenLoginValidate, { code }, token), TypeError);
     assert.equal((await exchange(code, token)).code, 0);
   });
 
   it("timeout: no answer until the caller gives up", async () => {
-    const rule = emu.faults.add({
+    const rule = await emu.faults.add({
       match: { path: Paths.appAccessToken },
       effect: { type: "timeout" },
       times: 1,
@@ -85,7 +89,7 @@ describe("emulator test tools", () => {
       gaveUp.signal,
     );
     // The rule is gone once used: then the request hangs on the server.
-    await until(() => emu.faults.list().length === 0, "the fault applied");
+    await until(async () => (await emu.faults.list()).length === 0, "the fault applied");
     gaveUp.abort();
     await assert.rejects(pending, { name: "AbortError" });
     const [entry] = emu.journal({ fault: rule.id });
@@ -95,7 +99,7 @@ describe("emulator test tools", () => {
   it("commit_then_drop on refresh: the retry meets a spent refresh token (20038)", async () => {
     const token = await appToken();
     const session = await exchange(await emu.mintCode({ userId: userId() }), token);
-    emu.faults.add({
+    await emu.faults.add({
       match: { path: Paths.oidcRefreshAccessToken },
       effect: { type: "commit_then_drop" },
       times: 1,
@@ -132,7 +136,7 @@ describe("emulator test tools", () => {
     assert.equal(emu.journal({ since, route: Paths.tokenLoginValidate, app_id: emu.app.appId }).length, 1);
   });
 
-  it("a rule out of range is refused by the typed API too", () => {
+  it("a rule out of range is refused by the typed API too", async () => {
     const path = Paths.userInfo;
     for (const [rule, field] of [
       [{ match: { path }, effect: { type: "drop" }, times: 0 }, /times/],
@@ -142,9 +146,9 @@ describe("emulator test tools", () => {
       [{ match: { path }, effect: { type: "answer", code: 1500, http_status: 700 } }, /http_status/],
       [{ match: { path: "/open-apis/nope" }, effect: { type: "drop" } }, /match\.path/],
     ] as const) {
-      assert.throws(() => emu.faults.add(rule), field);
+      await assert.rejects(emu.faults.add(rule), field);
     }
-    assert.deepEqual(emu.faults.list(), []);
+    assert.deepEqual(await emu.faults.list(), []);
   });
 
   it("an emulator on the system clock says how to get a manual one", async () => {

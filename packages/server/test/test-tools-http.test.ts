@@ -182,13 +182,16 @@ describe("test tools over HTTP", () => {
       body: JSON.stringify({ app_id: DEMO.appId, app_secret: DEMO.appSecret }),
       signal: gaveUp.signal,
     });
-    await until(() => t.server.app.testTools.faults.list()[0]?.applied === 1, "the fault applied");
+    await until(
+      async () => (await t.server.app.testTools.faults.list())[0]?.applied === 1,
+      "the fault applied",
+    );
     gaveUp.abort();
     await assert.rejects(pending, { name: "AbortError" });
     // The second one is still hanging when a separate server stops: it closes all the same.
     const other = await startTestServer();
     try {
-      other.server.app.testTools.faults.add({
+      await other.server.app.testTools.faults.add({
         match: { path: Paths.appAccessToken },
         effect: { type: "timeout" },
       });
@@ -198,7 +201,10 @@ describe("test tools over HTTP", () => {
         body: JSON.stringify({ app_id: DEMO.appId, app_secret: DEMO.appSecret }),
       });
       hanging.catch(() => {});
-      await until(() => other.server.app.testTools.faults.list()[0]?.applied === 1, "the fault applied");
+      await until(
+        async () => (await other.server.app.testTools.faults.list())[0]?.applied === 1,
+        "the fault applied",
+      );
     } finally {
       await other.close();
     }

@@ -3,15 +3,18 @@ import type { FaultRule, FaultRuleInput } from "./fault-rules.ts";
 import type { JournalEntry, JournalFilter } from "./journal.ts";
 import type { TestTools } from "./tools.ts";
 
-/** `emu.faults`: the emulator's fault rules, as POST/GET/DELETE /admin/v1/faults manage them. */
+/**
+ * `emu.faults`: the emulator's fault rules, as POST/GET/DELETE /admin/v1/faults manage them.
+ * Stored, like a server's: each promise settles once the change is in storage and in force.
+ */
 export interface EmulatorFaults {
   /** Adds a rule; the first added that matches a request applies. */
-  add(rule: FaultRuleInput): FaultRule;
-  list(): FaultRule[];
+  add(rule: FaultRuleInput): Promise<FaultRule>;
+  list(): Promise<FaultRule[]>;
   /** Whether a rule with that id was there. */
-  remove(id: string): boolean;
+  remove(id: string): Promise<boolean>;
   /** Removes every rule; how many there were. */
-  clear(): number;
+  clear(): Promise<number>;
 }
 
 /** `emu.clock`: the server's clock. advance/set need `startEmulator({ clock: "manual" })`. */

@@ -26,22 +26,22 @@ export function registerTestToolRoutes(admin: FastifyInstance, tools: TestTools)
       { body: S.faultBody },
       { status: 201, response: S.rule },
     ),
-    async (request, reply: FastifyReply) => reply.code(201).send(tools.faults.add(request.body)),
+    async (request, reply: FastifyReply) => reply.code(201).send(await tools.faults.add(request.body)),
   );
   admin.get("/faults", route("List the fault rules in force", {}, { response: S.rules }), async () => ({
-    faults: tools.faults.list(),
+    faults: await tools.faults.list(),
   }));
   admin.delete<{ Params: { fault_id: string } }>(
     "/faults/:fault_id",
     route("Delete a fault rule", { params: S.faultParams }, { response: S.deleted }),
     async (request) => {
-      if (!tools.faults.remove(request.params.fault_id))
+      if (!(await tools.faults.remove(request.params.fault_id)))
         throw new ApiError("AdminNotFound", `fault ${request.params.fault_id}`);
       return { deleted: true };
     },
   );
   admin.delete("/faults", route("Delete every fault rule", {}, { response: S.cleared }), async () => ({
-    cleared: tools.faults.clear(),
+    cleared: await tools.faults.clear(),
   }));
 
   admin.get("/clock", route("The server's clock", {}, { response: S.clock }), async () => clockView(tools));

@@ -25,6 +25,17 @@ const match = exactly(
   {
     path: { enum: Object.values(Paths), description: "a platform endpoint's path" },
     app_id: { type: "string", minLength: 1 },
+    tenant_key: {
+      type: "string",
+      minLength: 1,
+      description: "the caller's tenant (its app token), or the user's on refresh and user_info",
+    },
+    user_id: {
+      type: "string",
+      minLength: 1,
+      description:
+        "the user (refresh, oidc refresh, user_info only: the server knows no user before the others' work)",
+    },
   },
   ["path"],
 );

@@ -167,7 +167,13 @@ async function serve(
     appId = caller?.appId ?? appIdIn(parsed);
     for (const rule of route.rules) if (!rule.check(parsed)) throw rule.error;
     const { tools } = deps;
-    if (tools !== undefined && tools.faults.size > 0) fault = tools.faults.take(endpoint.path, appId);
+    if (tools !== undefined && tools.faults.size > 0) {
+      fault = await tools.faults.take(endpoint.path, {
+        appId,
+        tenantKey: caller?.tenantKey ?? undefined,
+        subject: endpoint.subject && (() => endpoint.subject!({ body: parsed, bearer })),
+      });
+    }
     const step = fault === null ? "continue" : await faultStep(fault, request, response, tools!.hung);
     if (step === "ended") {
       code = null;
