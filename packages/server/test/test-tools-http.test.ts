@@ -113,6 +113,47 @@ describe("test tools over HTTP", () => {
     assert.equal((await admin("DELETE", "/faults")).body.cleared, 1);
   });
 
+  it("match.user_id and match.tenant_key: user_info and refresh by the token's user, the rest by the caller's tenant", async () => {
+    const appToken = await t.appToken();
+    const loginAs = async (userId: string) => {
+      const res = await t.exchange(await t.mintCode(userId), appToken);
+      assert.equal(res.body.code, 0, res.text);
+      return res.body.data as { access_token: string; refresh_token: string };
+    };
+    const zhang = await loginAs(DEMO.visibleUser);
+    const li = await loginAs(DEMO.otherVisibleUser);
+    const userInfo = (token: string) => t.request("GET", Paths.userInfo, { token });
+    const refresh = (refreshToken: string) =>
+      t.request("POST", Paths.oidcRefreshAccessToken, {
+        token: appToken,
+        body: { grant_type: "refresh_token", refresh_token: refreshToken },
+      });
+    const answer1500 = { type: "answer", code: 1500 };
+
+    await addFault({ match: { path: Paths.userInfo, user_id: DEMO.visibleUser }, effect: answer1500 });
+    await addFault({
+      match: { path: Paths.oidcRefreshAccessToken, user_id: DEMO.otherVisibleUser, tenant_key: DEMO.acme },
+      effect: answer1500,
+    });
+    assert.equal((await userInfo(zhang.access_token)).body.code, 1500);
+    assert.equal((await userInfo(li.access_token)).body.code, 0);
+    assert.equal((await refresh(zhang.refresh_token)).body.code, 0);
+    assert.equal((await refresh(li.refresh_token)).body.code, 1500);
+    // An unknown token has no user: a user_id rule leaves it to the real answer (99991668).
+    assert.equal((await userInfo(`u-${"A".repeat(51)}`)).body.code, 99991668);
+    await admin("DELETE", "/faults");
+
+    // tokenLoginValidate knows the caller's tenant (its app token), not yet the user.
+    await addFault({
+      match: { path: Paths.tokenLoginValidate, tenant_key: DEMO.globex },
+      effect: answer1500,
+    });
+    assert.equal((await t.exchange(await t.mintCode(), appToken)).body.code, 0);
+    await addFault({ match: { path: Paths.tokenLoginValidate, tenant_key: DEMO.acme }, effect: answer1500 });
+    assert.equal((await t.exchange(await t.mintCode(), appToken)).body.code, 1500);
+    await admin("DELETE", "/faults");
+  });
+
   it("latency: the real answer, at least that much later (fixed and range)", async () => {
     const since = await mark();
     await addFault({ match: { path: Paths.appAccessToken }, effect: { type: "latency", ms: 120 }, times: 1 });
