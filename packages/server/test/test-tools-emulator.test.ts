@@ -32,9 +32,17 @@ describe("emulator test tools", () => {
   const exchange = async (code: string, token: string) =>
     (await (await post(Paths.tokenLoginValidate, { code }, token)).json()) as {
       code: number;
-      data: { refresh_token: string };
+      data: { access_token: string; refresh_token: string };
     };
   const userId = () => emu.users[0]!.userId;
+  const userInfo = async (accessToken: string) =>
+    (
+      (await (
+        await fetch(`${emu.baseUrl}${Paths.userInfo}`, {
+          headers: { authorization: `Bearer ${accessToken}` },
+        })
+      ).json()) as { code: number }
+    ).code;
   const seq = () => emu.journal().at(-1)?.seq ?? 0;
 
   it("answer: the platform's envelope and status", async () => {
@@ -108,6 +116,51 @@ describe("emulator test tools", () => {
     await assert.rejects(post(Paths.oidcRefreshAccessToken, body, token), TypeError);
     const retry = (await (await post(Paths.oidcRefreshAccessToken, body, token)).json()) as { code: number };
     assert.equal(retry.code, 20038);
+  });
+
+  it("match.user_id: user_info fails for that user only", async () => {
+    const token = await appToken();
+    const login = async (user: string) =>
+      (await exchange(await emu.mintCode({ userId: user }), token)).data.access_token;
+    const [first, second] = emu.users.filter((u) => u.tenantKey === emu.users[0]!.tenantKey);
+    const mine = await login(first!.userId);
+    const theirs = await login(second!.userId);
+    await emu.faults.add({
+      match: { path: Paths.userInfo, user_id: first!.userId },
+      effect: { type: "answer", code: 1500 },
+    });
+    assert.equal(await userInfo(mine), 1500);
+    assert.equal(await userInfo(theirs), 0);
+  });
+
+  it("expireNow: an access token (by itself) and the app's tokens answer the platform's expired codes", async () => {
+    const token = await appToken();
+    const session = await exchange(await emu.mintCode({ userId: userId() }), token);
+    const ended = await emu.expireNow.accessToken(session.data.access_token);
+    assert.equal(ended.expired_at, emu.clock.now());
+    assert.equal(await userInfo(session.data.access_token), 99991668);
+    await assert.rejects(emu.expireNow.session(ended.session_id), /not found/);
+    await assert.rejects(emu.expireNow.accessToken(session.data.access_token), (error: Error) => {
+      assert.ok(!error.message.includes(session.data.access_token), "the token in a message");
+      return true;
+    });
+
+    assert.ok((await emu.expireNow.appTokens(emu.app.appId)).expired >= 1);
+    assert.equal((await exchange(await emu.mintCode({ userId: userId() }), token)).code, 10202);
+    const refresh = await post(
+      Paths.oidcRefreshAccessToken,
+      { grant_type: "refresh_token", refresh_token: session.data.refresh_token },
+      token,
+    );
+    assert.equal(((await refresh.json()) as { code: number }).code, 20014);
+    // A fresh app token works, and so does the session's refresh token.
+    const fresh = await appToken();
+    const refreshed = await post(
+      Paths.oidcRefreshAccessToken,
+      { grant_type: "refresh_token", refresh_token: session.data.refresh_token },
+      fresh,
+    );
+    assert.equal(((await refreshed.json()) as { code: number }).code, 0);
   });
 
   it("clock: a code expires when the clock passes its 3 minutes", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Paths } from "@mina-auth/protocol";
-import { ADMIN_TOKEN, DEMO, startTestServer, type TestServer, until } from "./harness.ts";
+import { ADMIN_TOKEN, assertEnvelope, DEMO, startTestServer, type TestServer, until } from "./harness.ts";
 
 /** Fault rules, the clock and the journal through the admin API, against a real server. */
 describe("test tools over HTTP", () => {
@@ -269,6 +269,68 @@ describe("test tools over HTTP", () => {
     assert.deepEqual((await admin("GET", "/faults")).body.faults, []);
   });
 
+  /** Logs in, and finds the new session's id: the one listed after the login and not before. */
+  const loginWithSession = async () => {
+    const ids = async () =>
+      new Set(
+        (
+          (await admin("GET", `/sessions?app_id=${DEMO.appId}&limit=1000`)).body.sessions as Array<{
+            session_id: string;
+          }>
+        ).map((x) => x.session_id),
+      );
+    const before = await ids();
+    const session = await login();
+    const added = [...(await ids())].filter((id) => !before.has(id));
+    assert.equal(added.length, 1);
+    return { ...session, sessionId: added[0]! };
+  };
+
+  it("expire now: a session's access token answers 99991668 next, its refresh still works; 404 after", async () => {
+    const { appToken, data, sessionId } = await loginWithSession();
+    const userInfo = (token: string) => t.request("GET", Paths.userInfo, { token });
+    assert.equal((await userInfo(data.access_token)).body.code, 0);
+    const res = await admin("POST", `/sessions/${sessionId}/expire-access-token`);
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body, { session_id: sessionId, expired_at: t.clock.now() });
+    assertEnvelope(await userInfo(data.access_token), 99991668, 400);
+    const again = await admin("POST", `/sessions/${sessionId}/expire-access-token`);
+    assert.equal(again.status, 404);
+    assert.equal(again.body.code, 9404);
+    const refreshed = await t.request("POST", Paths.oidcRefreshAccessToken, {
+      token: appToken,
+      body: { grant_type: "refresh_token", refresh_token: data.refresh_token },
+    });
+    assert.equal(refreshed.body.code, 0, refreshed.text);
+    assert.equal((await userInfo(refreshed.body.data.access_token)).body.code, 0);
+    assert.equal((await admin("POST", "/sessions/g_nope/expire-access-token")).status, 404);
+  });
+
+  it("expire now: an app's tokens answer 10202 and 20014 next; a new one is issued; kind narrows", async () => {
+    const { appToken, data } = await login();
+    const expired = await admin("POST", `/apps/${DEMO.appId}/expire-tokens`, {});
+    assert.equal(expired.status, 200, expired.text);
+    assert.equal(expired.body.app_id, DEMO.appId);
+    assert.ok(expired.body.expired >= 1);
+    assertEnvelope(await t.exchange(await t.mintCode(), appToken), 10202);
+    const refresh = await t.request("POST", Paths.refreshAccessToken, {
+      token: appToken,
+      body: { grant_type: "refresh_token", refresh_token: data.refresh_token },
+    });
+    assert.equal(refresh.body.code, 20014);
+    const fresh = await t.appToken();
+    assert.notEqual(fresh, appToken);
+    assert.equal((await t.exchange(await t.mintCode(), fresh)).body.code, 0);
+    // kind: tenant leaves the app token alone.
+    assert.deepEqual((await admin("POST", `/apps/${DEMO.appId}/expire-tokens`, { kind: "tenant" })).body, {
+      app_id: DEMO.appId,
+      expired: 0,
+    });
+    assert.equal((await t.exchange(await t.mintCode(), fresh)).body.code, 0);
+    assert.equal((await admin("POST", "/apps/cli_0000000000000000/expire-tokens", {})).status, 404);
+    assert.equal((await admin("POST", `/apps/${DEMO.appId}/expire-tokens`, { kind: "user" })).status, 400);
+  });
+
   it("clock: GET tells, POST moves it, and a code expires by it", async () => {
     const before = await admin("GET", "/clock");
     assert.equal(before.body.manual, true);
@@ -389,6 +451,8 @@ describe("test tools off", () => {
       "/admin/v1/faults/{fault_id}",
       "/admin/v1/clock",
       "/admin/v1/journal",
+      "/admin/v1/sessions/{session_id}/expire-access-token",
+      "/admin/v1/apps/{app_id}/expire-tokens",
     ]) {
       assert.ok(doc.paths[path], path);
     }

@@ -195,7 +195,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     limiter,
   );
   const endpoints = platformEndpoints(appTokens, login);
-  const tools = createTestTools(storage, clock, options.journalSize ?? 0);
+  const tools = createTestTools(storage, clock, options.journalSize ?? 0, appTokens);
   app.decorate("testTools", tools);
   // The stored rules are loaded before the first request, then kept fresh off the request path.
   app.addHook("onReady", () => tools.faults.start());

@@ -20,6 +20,7 @@ import { seedWorld } from "./contract/fixtures.ts";
 import { maintenanceCases } from "./contract/maintenance-cases.ts";
 import { refreshCases } from "./contract/refresh-cases.ts";
 import { sessionCases } from "./contract/session-cases.ts";
+import { tokenExpiryCases } from "./contract/token-expiry-cases.ts";
 import type { Storage } from "./port.ts";
 import type { StorageTestHooks } from "./test-hooks.ts";
 
@@ -57,5 +58,6 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
     sessionCases(context);
     maintenanceCases(context);
     faultRuleCases(context);
+    tokenExpiryCases(context);
   });
 }

@@ -19,8 +19,10 @@
  */
 
 import type { FaultRuleStorage } from "./fault-rule-port.ts";
+import type { TokenExpiryStorage } from "./token-expiry-port.ts";
 
 export type { FaultRuleStorage, StoredFaultRule, StoredFaultRuleSet } from "./fault-rule-port.ts";
+export type { TokenExpiryStorage } from "./token-expiry-port.ts";
 
 /** Unix time in milliseconds. */
 export type Millis = number;
@@ -396,7 +398,8 @@ export interface Storage
     SessionStorage,
     ServerKeyStorage,
     RateLimitStorage,
-    FaultRuleStorage {}
+    FaultRuleStorage,
+    TokenExpiryStorage {}
 
 /**
  * How long a grant is kept after its family's end (30 days from login) before the purge deletes

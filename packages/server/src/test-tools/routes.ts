@@ -67,6 +67,25 @@ export function registerTestToolRoutes(admin: FastifyInstance, tools: TestTools)
     },
   );
 
+  admin.post<{ Params: { session_id: string } }>(
+    "/sessions/:session_id/expire-access-token",
+    route(
+      "Expire a session's access token now: its next use answers the platform's expired code; the refresh token still works",
+      { params: S.expireSessionParams },
+      { errors: [404], response: S.expiredSession },
+    ),
+    async (request) => tools.expireNow.session(request.params.session_id),
+  );
+  admin.post<{ Params: { app_id: string }; Body: { kind?: "app" | "tenant" } | undefined }>(
+    "/apps/:app_id/expire-tokens",
+    route(
+      "Expire an app's live app and tenant tokens now (or one kind): their next use answers the platform's expired code",
+      { params: S.expireAppParams, body: S.expireAppBody },
+      { errors: [404], response: S.expiredAppTokens },
+    ),
+    async (request) => tools.expireNow.appTokensOf(request.params.app_id, request.body?.kind),
+  );
+
   admin.get<{ Querystring: Record<string, string | undefined> }>(
     "/journal",
     route(

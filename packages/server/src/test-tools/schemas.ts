@@ -110,7 +110,27 @@ const journalEntry = object(
   ["seq", "at", "method", "route", "status", "code", "ms", "fault"],
 );
 
+const sessionId = { type: "string", minLength: 1, maxLength: 128 } as const;
+const appId = { type: "string", minLength: 1, maxLength: 64 } as const;
+
 export const ToolSchemas = {
+  expireSessionParams: object({ session_id: sessionId }, ["session_id"]),
+  expiredSession: object(
+    {
+      session_id: str,
+      expired_at: { ...int, description: "the server's time the access token ended at, Unix ms" },
+    },
+    ["session_id", "expired_at"],
+  ),
+  expireAppParams: object({ app_id: appId }, ["app_id"]),
+  expireAppBody: exactly(
+    { kind: { enum: ["app", "tenant"], description: "only app tokens or only tenant tokens; default both" } },
+    [],
+  ),
+  expiredAppTokens: object(
+    { app_id: str, expired: { ...int, description: "how many live tokens were ended" } },
+    ["app_id", "expired"],
+  ),
   faultBody: exactly(
     {
       match,

@@ -34,6 +34,7 @@ import { pgPurge } from "./maintenance.ts";
 import { migrate } from "./migrate.ts";
 import { pgAppTokens, pgRateLimits, pgServerKeys } from "./records.ts";
 import { pgSessions } from "./sessions.ts";
+import { pgTokenExpiry } from "./token-expiry.ts";
 
 export interface PostgresStorageOptions {
   /** `postgres://user[:password]@host[:port]/database[?…]`. */
@@ -207,6 +208,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     ...pgServerKeys(db),
     ...pgRateLimits(db),
     ...pgFaultRules(db),
+    ...pgTokenExpiry(db),
     purgeExpired: pgPurge(db),
     dialect: "postgres",
 

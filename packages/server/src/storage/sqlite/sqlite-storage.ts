@@ -40,6 +40,7 @@ import { SqliteMaintenance } from "./maintenance.ts";
 import { applyMigrations, loadMigrations } from "./migrations.ts";
 import { SqliteServerKeys } from "./server-keys.ts";
 import { SqliteSessions } from "./sessions.ts";
+import { SqliteTokenExpiry } from "./token-expiry.ts";
 import { type SyncFile, WalSync } from "./wal-sync.ts";
 import { WriteQueue } from "./write-queue.ts";
 
@@ -72,6 +73,7 @@ function prepareStatements(db: BetterSqlite3.Database, audit: AuditBuffer) {
     keys: new SqliteServerKeys(db),
     maintenance: new SqliteMaintenance(db),
     faults: new SqliteFaultRules(db),
+    expiry: new SqliteTokenExpiry(db),
   };
 }
 
@@ -415,6 +417,16 @@ export class SqliteStorage implements Storage {
 
   applyFaultRule(id: string): Promise<{ timesLeft: number | null; applied: number } | null> {
     return this.#write((s) => s.faults.apply(id));
+  }
+
+  // --- Expire now (test tools) ------------------------------------------------------------------
+
+  expireAccessTokens(grantId: string, now: Millis): Promise<boolean> {
+    return this.#write((s) => s.expiry.expireAccessTokens(grantId, now));
+  }
+
+  expireAppTokens(appId: string, kind: AppTokenKind | null, now: Millis): Promise<number> {
+    return this.#write((s) => s.expiry.expireAppTokens(appId, kind, now));
   }
 
   purgeExpired(now: Millis, limit = -1): Promise<number> {
