@@ -3,34 +3,9 @@
  * one snapshot or one atomic write with the version's move; the count-down is a conditional
  * UPDATE, which PostgreSQL re-checks on the row it locks: exact under any number of instances.
  */
-import type { FaultRuleStorage, StoredFaultRule } from "../port.ts";
+import { type FaultRuleRow, toStoredFaultRule } from "../fault-rule-rows.ts";
+import type { FaultRuleStorage } from "../port.ts";
 import type { PgAccess } from "./access.ts";
-
-interface FaultRuleRow {
-  id: string;
-  match_path: string;
-  match_app_id: string | null;
-  match_tenant_key: string | null;
-  match_user_id: string | null;
-  effect: string;
-  times_left: number | null;
-  probability: number | null;
-  expires_at: number | null;
-  applied: number;
-}
-
-const toRule = (row: FaultRuleRow): StoredFaultRule => ({
-  id: row.id,
-  matchPath: row.match_path,
-  matchAppId: row.match_app_id,
-  matchTenantKey: row.match_tenant_key,
-  matchUserId: row.match_user_id,
-  effect: row.effect,
-  timesLeft: row.times_left,
-  probability: row.probability,
-  expiresAt: row.expires_at,
-  applied: row.applied,
-});
 
 /** Not spent. Spent rows stay until deleted or cleared (migration 0007). */
 const live = (alias: string) => `(${alias}.times_left IS NULL OR ${alias}.times_left > 0)`;
@@ -72,7 +47,7 @@ export function pgFaultRules({ query }: PgAccess): FaultRuleStorage {
       );
       return {
         version: rows[0]?.version ?? 0,
-        rules: rows.filter((row) => row.id !== null).map((row) => toRule(row as FaultRuleRow)),
+        rules: rows.filter((row) => row.id !== null).map((row) => toStoredFaultRule(row as FaultRuleRow)),
       };
     },
 

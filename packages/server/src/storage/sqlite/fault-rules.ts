@@ -1,32 +1,7 @@
 /** Fault rules on SQLite (storage/fault-rule-port.ts): a table and the set's version row. */
 import type BetterSqlite3 from "better-sqlite3";
+import { FAULT_RULE_COLUMNS, type FaultRuleRow, toStoredFaultRule } from "../fault-rule-rows.ts";
 import type { StoredFaultRule, StoredFaultRuleSet } from "../port.ts";
-
-interface FaultRuleRow {
-  id: string;
-  match_path: string;
-  match_app_id: string | null;
-  match_tenant_key: string | null;
-  match_user_id: string | null;
-  effect: string;
-  times_left: number | null;
-  probability: number | null;
-  expires_at: number | null;
-  applied: number;
-}
-
-export const toStoredFaultRule = (row: FaultRuleRow): StoredFaultRule => ({
-  id: row.id,
-  matchPath: row.match_path,
-  matchAppId: row.match_app_id,
-  matchTenantKey: row.match_tenant_key,
-  matchUserId: row.match_user_id,
-  effect: row.effect,
-  timesLeft: row.times_left,
-  probability: row.probability,
-  expiresAt: row.expires_at,
-  applied: row.applied,
-});
 
 /** Live: not spent. Spent rows stay until deleted or cleared (migration 0007). */
 const LIVE = "(times_left IS NULL OR times_left > 0)";
@@ -42,9 +17,7 @@ function prepare(db: BetterSqlite3.Database) {
               @effect, @timesLeft, @probability, @expiresAt FROM fault_rules`,
     ),
     list: db.prepare<[], FaultRuleRow>(
-      `SELECT id, match_path, match_app_id, match_tenant_key, match_user_id, effect, times_left,
-              probability, expires_at, applied
-         FROM fault_rules WHERE ${LIVE} ORDER BY position`,
+      `SELECT ${FAULT_RULE_COLUMNS} FROM fault_rules WHERE ${LIVE} ORDER BY position`,
     ),
     remove: db.prepare<[string], { live: number }>(
       `DELETE FROM fault_rules WHERE id = ? RETURNING ${LIVE} AS live`,
