@@ -71,8 +71,8 @@ function redactHeaders(headers: IncomingHttpHeaders): Record<string, string> {
 function bounded(body: unknown): unknown {
   if (body === undefined) return null;
   const { value, cut } = redactBounded(body);
-  const chars = JSON.stringify(value)?.length ?? 0;
   if (cut) return { truncated: true, reason: "too deep or too many values" };
+  const chars = JSON.stringify(value)?.length ?? 0;
   return chars > MAX_BODY_CHARS ? { truncated: true, chars } : value;
 }
 

@@ -89,9 +89,13 @@ export class SharedFaultRules {
     }
   }
 
-  /** The stored set, now. */
+  /**
+   * The stored set, now. A read that started before a newer one and answers after it (a poll
+   * racing an add) is dropped: versions only grow, and the newer set is already in force.
+   */
   async reload(): Promise<void> {
     const set = await this.storage.listFaultRules();
+    if (set.version < this.#version) return;
     this.#rules = set.rules.map(fromStored);
     this.#version = set.version;
   }
