@@ -137,8 +137,9 @@ async function serve(
       });
     } catch (error) {
       // The journal's bounds make this unexpected; the answer already left and must not be cut.
-      const { name, message } = error instanceof Error ? error : new Error(String(error));
-      deps.log.error({ reqId, error: { type: name, message } }, "journal entry failed");
+      // The type only: a message about a body could quote it.
+      const type = error instanceof Error ? error.name : typeof error;
+      deps.log.error({ reqId, error: { type } }, "journal entry failed");
     }
   };
   if (route === undefined) {
