@@ -16,8 +16,8 @@ describe("the backend on the platform's bad days (Jest)", () => {
     emu = await startEmulator({ clock: "manual" });
   });
   afterAll(() => emu.close());
-  beforeEach(() => {
-    emu.faults.clear();
+  beforeEach(async () => {
+    await emu.faults.clear();
     backend = new Backend({ appId: emu.app.appId, appSecret: emu.app.appSecret, baseUrl: emu.baseUrl });
     since = emu.journal().at(-1)?.seq ?? 0; // only this test's requests from here on
   });
@@ -25,7 +25,7 @@ describe("the backend on the platform's bad days (Jest)", () => {
   const codes = (route: string) => emu.journal({ since, route }).map((entry) => entry.code);
 
   it("the app token is rejected mid-flight: one refetch, one retry, the login succeeds", async () => {
-    emu.faults.add({ match: { path: LOGIN }, effect: { type: "answer", code: 99991663 }, times: 1 });
+    await emu.faults.add({ match: { path: LOGIN }, effect: { type: "answer", code: 99991663 }, times: 1 });
     const result = await backend.login(await code());
     expect(result).toHaveProperty("sid");
     expect(codes(LOGIN)).toEqual([99991663, 0]);
@@ -42,7 +42,7 @@ describe("the backend on the platform's bad days (Jest)", () => {
     const login = await backend.login(await code());
     if (!("sid" in login)) throw new Error(`login failed: ${JSON.stringify(login)}`);
     emu.clock.advance(2 * 3600_000); // the user token is past its 2 hours
-    emu.faults.add({ match: { path: REFRESH }, effect: { type: "commit_then_drop" }, times: 1 });
+    await emu.faults.add({ match: { path: REFRESH }, effect: { type: "commit_then_drop" }, times: 1 });
     expect(await backend.me(login.sid)).toEqual({ error: "login_again" });
     // 20014 first: the server's app token expired with the jump, the client's clock did not
     // move, so the client learns it from the rejection and refetches. Then no answer (the

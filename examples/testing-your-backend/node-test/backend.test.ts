@@ -17,8 +17,8 @@ describe("the backend on the platform's bad days (node:test)", () => {
     emu = await startEmulator({ clock: "manual" });
   });
   after(() => emu.close());
-  beforeEach(() => {
-    emu.faults.clear();
+  beforeEach(async () => {
+    await emu.faults.clear();
     backend = new Backend({ appId: emu.app.appId, appSecret: emu.app.appSecret, baseUrl: emu.baseUrl });
     since = emu.journal().at(-1)?.seq ?? 0; // only this test's requests from here on
   });
@@ -26,7 +26,7 @@ describe("the backend on the platform's bad days (node:test)", () => {
   const codes = (route: string) => emu.journal({ since, route }).map((entry) => entry.code);
 
   it("the app token is rejected mid-flight: one refetch, one retry, the login succeeds", async () => {
-    emu.faults.add({ match: { path: LOGIN }, effect: { type: "answer", code: 99991663 }, times: 1 });
+    await emu.faults.add({ match: { path: LOGIN }, effect: { type: "answer", code: 99991663 }, times: 1 });
     const result = await backend.login(await code());
     assert.ok("sid" in result);
     assert.deepEqual(codes(LOGIN), [99991663, 0]);
@@ -43,7 +43,7 @@ describe("the backend on the platform's bad days (node:test)", () => {
     const login = await backend.login(await code());
     assert.ok("sid" in login);
     emu.clock.advance(2 * 3600_000); // the user token is past its 2 hours
-    emu.faults.add({ match: { path: REFRESH }, effect: { type: "commit_then_drop" }, times: 1 });
+    await emu.faults.add({ match: { path: REFRESH }, effect: { type: "commit_then_drop" }, times: 1 });
     assert.deepEqual(await backend.me(login.sid), { error: "login_again" });
     // 20014 first: the server's app token expired with the jump, the client's clock did not
     // move, so the client learns it from the rejection and refetches. Then no answer (the

@@ -12,8 +12,8 @@ before(async () => {
   emu = await startEmulator();
 });
 after(() => emu.close());
-beforeEach(() => {
-  emu.faults.clear();
+beforeEach(async () => {
+  await emu.faults.clear();
 });
 
 const fetchesSince = (seq: number) => emu.journal({ since: seq, route: Paths.appAccessToken }).length;
@@ -37,7 +37,7 @@ describe("evict and retry: one app-token fetch per rejection", () => {
       const userId = emu.users[0]!.userId;
       await client.tokenLoginValidate(await emu.mintCode({ userId })); // the token is cached now
       const since = mark();
-      emu.faults.add({ match: { path: Paths.tokenLoginValidate }, effect, times: 1 });
+      await emu.faults.add({ match: { path: Paths.tokenLoginValidate }, effect, times: 1 });
       const session = await client.tokenLoginValidate(await emu.mintCode({ userId }));
       assert.ok(session.accessToken.startsWith("u-"));
       assert.equal(fetchesSince(since), 1);
@@ -54,7 +54,7 @@ describe("evict and retry: one app-token fetch per rejection", () => {
     });
     const session = await client.tokenLoginValidate(await emu.mintCode({ userId: emu.users[0]!.userId }));
     const since = mark();
-    emu.faults.add({
+    await emu.faults.add({
       match: { path: Paths.oidcRefreshAccessToken },
       effect: { type: "answer", code: 99991663 },
       times: 1,
@@ -72,7 +72,7 @@ describe("evict and retry: one app-token fetch per rejection", () => {
     const userId = emu.users[0]!.userId;
     await client.tokenLoginValidate(await emu.mintCode({ userId }));
     const since = mark();
-    emu.faults.add({
+    await emu.faults.add({
       match: { path: Paths.tokenLoginValidate },
       effect: { type: "answer", code: 99991664 },
       times: 2,

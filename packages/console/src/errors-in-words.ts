@@ -8,6 +8,7 @@ const WORDS: Record<number, string> = {
   9401: "The admin token was refused. Sign in again with the token the server printed.",
   9404: "Not found",
   9409: "That already exists",
+  9412: "This server was started without that tool",
   9413: "The request is too large (64 KiB at most).",
   9500: "The server failed unexpectedly; its log has the details.",
   9502: "Storage failed while the change may have been saved: check before trying again.",
@@ -36,6 +37,7 @@ const DETAILED: Record<number, string> = {
   9400: "invalid request: ",
   9404: "not found: ",
   9409: "already exists: ",
+  9412: "not enabled on this server: ",
 };
 
 export function inWords(code: number, msg: string): string {

@@ -18,7 +18,7 @@ import { after, before, describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { ManualClock } from "../../server/src/clock.ts";
 import { defaultConsoleDir } from "../../server/src/http/console-static.ts";
-import { ADMIN_TOKEN, startTestServer, type TestServer } from "../../server/test/harness.ts";
+import { ADMIN_TOKEN, DEMO, startTestServer, type TestServer } from "../../server/test/harness.ts";
 
 const SHOTS =
   process.env.MINA_AUTH_CONSOLE_SCREENSHOTS === "1"
@@ -65,7 +65,7 @@ else
       mkdirSync(SHOTS, { recursive: true });
       // The server's clock stands at the real time: the console compares session ends with the
       // browser's clock.
-      t = await startTestServer({ clock: new ManualClock(Date.now()) });
+      t = await startTestServer({ clock: new ManualClock(Date.now()), config: { journalSize: 500 } });
       browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
       const context = await browser.newContext({
         viewport: { width: 1280, height: 900 },
@@ -279,6 +279,58 @@ else
       await shot("import-and-export");
     });
 
+    it("test tools: adds a fault rule, sees it applied in the journal, deletes one rule and clears all", async () => {
+      await go("Test tools");
+      const add = page.getByRole("form", { name: "Add a fault rule" });
+      const addRule = async (path: string, effect: string, times: string) => {
+        await add.getByLabel("Endpoint").selectOption(path);
+        await add.getByLabel("Effect").selectOption(effect);
+        await add.getByLabel("Times").fill(times);
+        await add.getByRole("button", { name: "Add rule" }).click();
+        await sees(/^Added rule fault_/);
+      };
+      await add.getByLabel("Effect").selectOption("answer");
+      await add.getByLabel("Code").fill("1500");
+      await addRule("/open-apis/auth/v3/app_access_token/internal", "answer", "1");
+      const rules = page.getByRole("table", { name: /Rules in force/ });
+      await rules.getByText("answer 1500 (HTTP 200)").waitFor();
+      // A platform request meets the rule, once.
+      const credentials = { app_id: DEMO.appId, app_secret: DEMO.appSecret };
+      const path = "/open-apis/auth/v3/app_access_token/internal";
+      assert.equal((await t.request("POST", path, { body: credentials })).body.code, 1500);
+      assert.equal((await t.request("POST", path, { body: credentials })).body.code, 0);
+
+      const filter = page.getByRole("form", { name: "Filter the journal" });
+      await filter.getByLabel("Only requests a fault rule applied to").check();
+      await filter.getByRole("button", { name: "Show requests" }).click();
+      const journal = page.getByRole("table", { name: /Recent platform requests, newest first: 1$/ });
+      await journal.getByRole("cell", { name: "1500", exact: true }).waitFor();
+      await filter.getByLabel("Only requests a fault rule applied to").uncheck();
+      await filter.getByLabel("Code").fill("0");
+      await filter.getByRole("button", { name: "Show requests" }).click();
+      // The filtered list replaces the faulted one: the 1500 goes, answered requests (code 0) come.
+      const requests = page.getByRole("table", { name: /Recent platform requests/ });
+      await requests.getByRole("cell", { name: "1500", exact: true }).waitFor({ state: "detached" });
+      await requests.getByRole("cell", { name: "200", exact: true }).first().waitFor();
+      // The journal never shows the app secret the requests carried.
+      assert.ok(!(await page.content()).includes(DEMO.appSecret), "a secret on the page");
+
+      // The used rule is gone; a lasting one is deleted by its button; two more are cleared.
+      await page.getByRole("button", { name: "Refresh" }).first().click();
+      await page.getByRole("table", { name: "Rules in force, first added applies first: 0" }).waitFor();
+      await addRule("/open-apis/authen/v1/user_info", "drop", "");
+      await shot("test-tools");
+      await rules.getByRole("button", { name: /^Delete rule fault_/ }).click();
+      await sees(/^Deleted rule fault_/);
+      await addRule("/open-apis/authen/v1/user_info", "timeout", "");
+      await addRule("/open-apis/authen/v1/user_info", "commit_then_drop", "2");
+      await page.getByRole("button", { name: "Delete every rule" }).click();
+      await sees("Cleared 2 rule(s).");
+      assert.deepEqual((await t.request("GET", "/admin/v1/faults", { token: ADMIN_TOKEN })).body, {
+        faults: [],
+      });
+    });
+
     it("every page fits 375 px without sideways scrolling", async () => {
       await page.setViewportSize({ width: 375, height: 800 });
       for (const title of [
@@ -289,6 +341,7 @@ else
         "Sessions",
         "Audit events",
         "Import and export",
+        "Test tools",
       ]) {
         await go(title);
         await page.getByRole("main").locator("section, form, table").first().waitFor();

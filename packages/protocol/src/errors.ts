@@ -232,6 +232,13 @@ export const Errors = define({
     origin: "ours",
     when: "admin API: creating a resource whose id is taken",
   },
+  AdminToolOff: {
+    code: 9412,
+    msg: "not enabled on this server",
+    httpStatus: 409,
+    origin: "ours",
+    when: "admin API: a test tool the server was started without (moving the clock needs `--clock manual`, the journal `--journal N`); the msg names the flag",
+  },
   // Behind the admin token (the tt shim's dev endpoints), so named with the admin codes: not the client SDK's.
   AdminSessionInvalid: {
     code: 1001001,

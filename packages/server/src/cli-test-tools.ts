@@ -3,7 +3,7 @@ import { ConfigError, isLoopback } from "./config.ts";
 
 /**
  * The test tools' part of the command line (docs/testing-your-backend.md): `serve --clock
- * manual`, `serve --journal N` and `mina-auth fault add|list|delete|clear`. Their flags are in
+ * manual`, `serve --journal N`, `mina-auth fault add|list|delete|clear` and `mina-auth expire`. Their flags are in
  * cli/commands.ts with every other; cli.ts calls the functions below.
  */
 interface ToolFlags {
@@ -40,20 +40,20 @@ export function journalSizeFrom(flags: ToolFlags, env: NodeJS.ProcessEnv): numbe
   return Number(raw);
 }
 
-/**
- * `mina-auth fault …` against a running server's admin API. Writes the answer as JSON to
- * `out`; returns the exit code (0, or 1 when the server refused).
- */
-export async function faultCommand(
+/** A command against a running server's admin API: writes its answer to `out`, returns the exit code. */
+export type ToolCommand = (
   args: string[],
   flags: ToolFlags,
   env: NodeJS.ProcessEnv,
   out: (text: string) => void,
-): Promise<number> {
-  const base = (flags.url ?? env.MINA_AUTH_URL ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
-  const token = flags["admin-token"] ?? env.MINA_AUTH_ADMIN_TOKEN;
-  if (!token)
-    throw new ConfigError("fault needs the server's admin token: --admin-token or MINA_AUTH_ADMIN_TOKEN");
+) => Promise<number>;
+
+/**
+ * `mina-auth fault …` against a running server's admin API. Writes the answer as JSON to
+ * `out`; returns the exit code (0, or 1 when the server refused).
+ */
+export const faultCommand: ToolCommand = async (args, flags, env, out) => {
+  const server = adminServer("fault", flags, env);
   const [action, argument] = args;
   let request: { method: string; path: string; body?: unknown };
   switch (action) {
@@ -81,6 +81,51 @@ export async function faultCommand(
     default:
       throw new ConfigError("fault takes add RULE_JSON, list, delete ID or clear");
   }
+  return adminCall(server, request, out);
+};
+
+/**
+ * `mina-auth expire session ID` / `expire app-tokens APP_ID [app|tenant]`: "expire this token
+ * now" on a running server (docs/testing-your-backend.md). Same output and exit code as `fault`.
+ */
+export const expireCommand: ToolCommand = async (args, flags, env, out) => {
+  const server = adminServer("expire", flags, env);
+  const [what, id, kind] = args;
+  if (id === undefined) throw new ConfigError(`expire ${what} needs an ID`);
+  if (what === "session") {
+    if (kind !== undefined) throw new ConfigError("expire session takes one ID");
+    const path = `/sessions/${encodeURIComponent(id)}/expire-access-token`;
+    return adminCall(server, { method: "POST", path }, out);
+  }
+  if (kind !== undefined && kind !== "app" && kind !== "tenant") {
+    throw new ConfigError(`expire app-tokens: the kind is app or tenant (got ${kind})`);
+  }
+  const path = `/apps/${encodeURIComponent(id)}/expire-tokens`;
+  return adminCall(server, { method: "POST", path, body: kind === undefined ? {} : { kind } }, out);
+};
+
+interface AdminServer {
+  base: string;
+  token: string;
+}
+
+function adminServer(command: string, flags: ToolFlags, env: NodeJS.ProcessEnv): AdminServer {
+  const base = (flags.url ?? env.MINA_AUTH_URL ?? "http://127.0.0.1:8787").replace(/\/+$/, "");
+  const token = flags["admin-token"] ?? env.MINA_AUTH_ADMIN_TOKEN;
+  if (!token) {
+    throw new ConfigError(
+      `${command} needs the server's admin token: --admin-token or MINA_AUTH_ADMIN_TOKEN`,
+    );
+  }
+  return { base, token };
+}
+
+/** One admin API request; its answer written as is; 0 when it succeeded, else 1. */
+async function adminCall(
+  { base, token }: AdminServer,
+  request: { method: string; path: string; body?: unknown },
+  out: (text: string) => void,
+): Promise<number> {
   let response: Response;
   try {
     response = await fetch(`${base}/admin/v1${request.path}`, {

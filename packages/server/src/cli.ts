@@ -7,7 +7,7 @@ import { completionScript } from "./cli/completion.ts";
 import { configFrom } from "./cli/env-config.ts";
 import { commandHelp, globalHelp } from "./cli/help.ts";
 import { type Parsed, parseCommand } from "./cli/parse.ts";
-import { clockFor, faultCommand, journalSizeFrom } from "./cli-test-tools.ts";
+import { clockFor, expireCommand, faultCommand, journalSizeFrom } from "./cli-test-tools.ts";
 import { systemClock } from "./clock.ts";
 import { ConfigError, defaultConfig, isLoopback, type ServerConfig } from "./config.ts";
 import { DEMO_APP_SECRET, DEMO_STORE_APP_SECRET, demoSeed, withDemoData } from "./demo-seed.ts";
@@ -293,7 +293,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "fault":
-      return await faultCommand(
+    case "expire":
+      return await (spec.name === "fault" ? faultCommand : expireCommand)(
         positionals,
         { url: str(flags, "url"), "admin-token": str(flags, "admin-token") },
         process.env,

@@ -7,6 +7,7 @@ import { newAdminToken } from "./secrets.ts";
 import { startServer } from "./server.ts";
 import {
   type EmulatorClock,
+  type EmulatorExpireNow,
   type EmulatorFaults,
   type EmulatorJournal,
   emulatorTools,
@@ -14,7 +15,7 @@ import {
 
 export type { FaultEffect, FaultEffectInput, FaultRule, FaultRuleInput } from "./test-tools/fault-rules.ts";
 export type { JournalEntry, JournalFilter } from "./test-tools/journal.ts";
-export type { EmulatorClock, EmulatorFaults, EmulatorJournal };
+export type { EmulatorClock, EmulatorExpireNow, EmulatorFaults, EmulatorJournal };
 
 /**
  * The real mina-auth server in-process, for a test suite: in-memory SQLite, the demo data (or a
@@ -50,6 +51,8 @@ export interface Emulator {
   clock: EmulatorClock;
   /** The last platform requests, secrets redacted (`journalSize`, default 1000). */
   journal: EmulatorJournal;
+  /** End a session's access token or an app's tokens now (docs/testing-your-backend.md). */
+  expireNow: EmulatorExpireNow;
   close(): Promise<void>;
 }
 

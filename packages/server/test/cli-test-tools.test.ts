@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Paths } from "@mina-auth/protocol";
-import { clockFor, faultCommand, journalSizeFrom } from "../src/cli-test-tools.ts";
+import {
+  clockFor,
+  expireCommand,
+  faultCommand,
+  journalSizeFrom,
+  type ToolCommand,
+} from "../src/cli-test-tools.ts";
 import { ManualClock, systemClock } from "../src/clock.ts";
 import { ConfigError } from "../src/config.ts";
-import { ADMIN_TOKEN, startTestServer, type TestServer } from "./harness.ts";
+import { ADMIN_TOKEN, DEMO, startTestServer, type TestServer } from "./harness.ts";
 
 describe("serve --clock and --journal", () => {
   it("--clock manual on loopback; refused beyond it unless --force", () => {
@@ -25,6 +31,17 @@ describe("serve --clock and --journal", () => {
   });
 });
 
+/** Runs a command against the server at `url()` with the admin token; its exit code and JSON answer. */
+const runner =
+  (command: ToolCommand, url: () => string) =>
+  async (...args: string[]) => {
+    let text = "";
+    const code = await command(args, { url: url(), "admin-token": ADMIN_TOKEN }, {}, (s) => {
+      text += s;
+    });
+    return { code, body: JSON.parse(text) };
+  };
+
 describe("mina-auth fault", () => {
   let t: TestServer;
   before(async () => {
@@ -32,13 +49,7 @@ describe("mina-auth fault", () => {
   });
   after(() => t.close());
 
-  const run = async (...args: string[]) => {
-    let text = "";
-    const code = await faultCommand(args, { url: t.url, "admin-token": ADMIN_TOKEN }, {}, (s) => {
-      text += s;
-    });
-    return { code, body: JSON.parse(text) };
-  };
+  const run = runner(faultCommand, () => t.url);
 
   it("add, list, delete and clear against a running server", async () => {
     const rule = JSON.stringify({ match: { path: Paths.userInfo }, effect: { type: "drop" }, times: 2 });
@@ -66,6 +77,50 @@ describe("mina-auth fault", () => {
     await assert.rejects(
       faultCommand(["list"], { url: "http://127.0.0.1:9", "admin-token": ADMIN_TOKEN }, {}, () => {}),
       /no server answers/,
+    );
+  });
+});
+
+describe("mina-auth expire", () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer();
+  });
+  after(() => t.close());
+
+  const run = runner(expireCommand, () => t.url);
+
+  it("session ID ends its access token (99991668 next); app-tokens APP_ID [kind] ends the app's", async () => {
+    const appToken = await t.appToken();
+    const login = await t.exchange(await t.mintCode(), appToken);
+    const sessions = await t.request("GET", `/admin/v1/sessions?app_id=${DEMO.appId}`, {
+      token: ADMIN_TOKEN,
+    });
+    const sessionId = sessions.body.sessions[0].session_id as string;
+    const ended = await run("session", sessionId);
+    assert.equal(ended.code, 0);
+    assert.equal(ended.body.session_id, sessionId);
+    const info = await t.request("GET", Paths.userInfo, { token: login.body.data.access_token });
+    assert.equal(info.body.code, 99991668);
+    assert.equal((await run("session", sessionId)).code, 1);
+
+    assert.deepEqual((await run("app-tokens", DEMO.appId, "tenant")).body, {
+      app_id: DEMO.appId,
+      expired: 0,
+    });
+    const apps = await run("app-tokens", DEMO.appId);
+    assert.equal(apps.code, 0);
+    assert.equal(apps.body.expired, 1);
+    assert.equal((await t.exchange(await t.mintCode(), appToken)).body.code, 10202);
+  });
+
+  it("usage errors are ConfigErrors", async () => {
+    await assert.rejects(run("session"), /needs an ID/);
+    await assert.rejects(run("session", "a", "b"), /one ID/);
+    await assert.rejects(run("app-tokens", DEMO.appId, "user"), /app or tenant/);
+    await assert.rejects(
+      expireCommand(["session", "x"], { url: t.url }, {}, () => {}),
+      /expire needs the server's admin token/,
     );
   });
 });

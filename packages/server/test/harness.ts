@@ -33,9 +33,13 @@ export const DEMO = {
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 
 /** Polls `condition` until it holds; fails with `failure` after `ms` (a slow machine's margin). */
-export async function until(condition: () => boolean, failure: string, ms = 10_000): Promise<void> {
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  failure: string,
+  ms = 10_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!condition()) {
+  while (!(await condition())) {
     assert.ok(Date.now() < deadline, failure);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }

@@ -310,6 +310,8 @@ describe("HTTP surface", () => {
         ["post", "/admin/v1/clock"],
         ["get", "/admin/v1/journal"],
         ["delete", "/admin/v1/journal"],
+        ["post", "/admin/v1/sessions/{session_id}/expire-access-token"],
+        ["post", "/admin/v1/apps/{app_id}/expire-tokens"],
       ];
       for (const [method, path] of expected) {
         assert.ok(paths[path]?.[method], `${method.toUpperCase()} ${path} missing from /openapi.json`);

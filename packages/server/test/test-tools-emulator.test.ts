@@ -11,8 +11,8 @@ describe("emulator test tools", () => {
     emu = await startEmulator({ clock: "manual" });
   });
   after(() => emu.close());
-  beforeEach(() => {
-    emu.faults.clear();
+  beforeEach(async () => {
+    await emu.faults.clear();
   });
 
   const post = (path: string, body: object, token?: string, signal?: AbortSignal) =>
@@ -32,13 +32,21 @@ describe("emulator test tools", () => {
   const exchange = async (code: string, token: string) =>
     (await (await post(Paths.tokenLoginValidate, { code }, token)).json()) as {
       code: number;
-      data: { refresh_token: string };
+      data: { access_token: string; refresh_token: string };
     };
   const userId = () => emu.users[0]!.userId;
+  const userInfo = async (accessToken: string) =>
+    (
+      (await (
+        await fetch(`${emu.baseUrl}${Paths.userInfo}`, {
+          headers: { authorization: `Bearer ${accessToken}` },
+        })
+      ).json()) as { code: number }
+    ).code;
   const seq = () => emu.journal().at(-1)?.seq ?? 0;
 
   it("answer: the platform's envelope and status", async () => {
-    const rule = emu.faults.add({
+    const rule = await emu.faults.add({
       match: { path: Paths.appAccessToken, app_id: emu.app.appId },
       effect: { type: "answer", code: 99991664 },
       times: 1,
@@ -52,12 +60,16 @@ describe("emulator test tools", () => {
     const res = await post(Paths.appAccessToken, { app_id: emu.app.appId, app_secret: emu.app.appSecret });
     assert.equal(res.status, 400);
     assert.deepEqual(await res.json(), { code: 99991664, msg: "invalid app token" });
-    assert.deepEqual(emu.faults.list(), []);
+    assert.deepEqual(await emu.faults.list(), []);
   });
 
   it("latency: the answer comes, at least that much later", async () => {
     const since = seq();
-    emu.faults.add({ match: { path: Paths.appAccessToken }, effect: { type: "latency", ms: 80 }, times: 1 });
+    await emu.faults.add({
+      match: { path: Paths.appAccessToken },
+      effect: { type: "latency", ms: 80 },
+      times: 1,
+    });
     assert.ok((await appToken()).startsWith("t-"));
     const [entry] = emu.journal({ since, fault: "any" });
     assert.ok(entry!.ms >= 79, String(entry!.ms));
@@ -66,13 +78,13 @@ describe("emulator test tools", () => {
   it("drop: no answer, nothing done", async () => {
     const token = await appToken();
     const code = await emu.mintCode({ userId: userId() });
-    emu.faults.add({ match: { path: Paths.tokenLoginValidate }, effect: { type: "drop" }, times: 1 });
+    await emu.faults.add({ match: { path: Paths.tokenLoginValidate }, effect: { type: "drop" }, times: 1 });
     await assert.rejects(post(Paths.tokenLoginValidate, { code }, token), TypeError);
     assert.equal((await exchange(code, token)).code, 0);
   });
 
   it("timeout: no answer until the caller gives up", async () => {
-    const rule = emu.faults.add({
+    const rule = await emu.faults.add({
       match: { path: Paths.appAccessToken },
       effect: { type: "timeout" },
       times: 1,
@@ -85,7 +97,7 @@ describe("emulator test tools", () => {
       gaveUp.signal,
     );
     // The rule is gone once used: then the request hangs on the server.
-    await until(() => emu.faults.list().length === 0, "the fault applied");
+    await until(async () => (await emu.faults.list()).length === 0, "the fault applied");
     gaveUp.abort();
     await assert.rejects(pending, { name: "AbortError" });
     const [entry] = emu.journal({ fault: rule.id });
@@ -95,7 +107,7 @@ describe("emulator test tools", () => {
   it("commit_then_drop on refresh: the retry meets a spent refresh token (20038)", async () => {
     const token = await appToken();
     const session = await exchange(await emu.mintCode({ userId: userId() }), token);
-    emu.faults.add({
+    await emu.faults.add({
       match: { path: Paths.oidcRefreshAccessToken },
       effect: { type: "commit_then_drop" },
       times: 1,
@@ -104,6 +116,51 @@ describe("emulator test tools", () => {
     await assert.rejects(post(Paths.oidcRefreshAccessToken, body, token), TypeError);
     const retry = (await (await post(Paths.oidcRefreshAccessToken, body, token)).json()) as { code: number };
     assert.equal(retry.code, 20038);
+  });
+
+  it("match.user_id: user_info fails for that user only", async () => {
+    const token = await appToken();
+    const login = async (user: string) =>
+      (await exchange(await emu.mintCode({ userId: user }), token)).data.access_token;
+    const [first, second] = emu.users.filter((u) => u.tenantKey === emu.users[0]!.tenantKey);
+    const mine = await login(first!.userId);
+    const theirs = await login(second!.userId);
+    await emu.faults.add({
+      match: { path: Paths.userInfo, user_id: first!.userId },
+      effect: { type: "answer", code: 1500 },
+    });
+    assert.equal(await userInfo(mine), 1500);
+    assert.equal(await userInfo(theirs), 0);
+  });
+
+  it("expireNow: an access token (by itself) and the app's tokens answer the platform's expired codes", async () => {
+    const token = await appToken();
+    const session = await exchange(await emu.mintCode({ userId: userId() }), token);
+    const ended = await emu.expireNow.accessToken(session.data.access_token);
+    assert.equal(ended.expired_at, emu.clock.now());
+    assert.equal(await userInfo(session.data.access_token), 99991668);
+    await assert.rejects(emu.expireNow.session(ended.session_id), /not found/);
+    await assert.rejects(emu.expireNow.accessToken(session.data.access_token), (error: Error) => {
+      assert.ok(!error.message.includes(session.data.access_token), "the token in a message");
+      return true;
+    });
+
+    assert.ok((await emu.expireNow.appTokens(emu.app.appId)).expired >= 1);
+    assert.equal((await exchange(await emu.mintCode({ userId: userId() }), token)).code, 10202);
+    const refresh = await post(
+      Paths.oidcRefreshAccessToken,
+      { grant_type: "refresh_token", refresh_token: session.data.refresh_token },
+      token,
+    );
+    assert.equal(((await refresh.json()) as { code: number }).code, 20014);
+    // A fresh app token works, and so does the session's refresh token.
+    const fresh = await appToken();
+    const refreshed = await post(
+      Paths.oidcRefreshAccessToken,
+      { grant_type: "refresh_token", refresh_token: session.data.refresh_token },
+      fresh,
+    );
+    assert.equal(((await refreshed.json()) as { code: number }).code, 0);
   });
 
   it("clock: a code expires when the clock passes its 3 minutes", async () => {
@@ -132,7 +189,7 @@ describe("emulator test tools", () => {
     assert.equal(emu.journal({ since, route: Paths.tokenLoginValidate, app_id: emu.app.appId }).length, 1);
   });
 
-  it("a rule out of range is refused by the typed API too", () => {
+  it("a rule out of range is refused by the typed API too", async () => {
     const path = Paths.userInfo;
     for (const [rule, field] of [
       [{ match: { path }, effect: { type: "drop" }, times: 0 }, /times/],
@@ -142,9 +199,9 @@ describe("emulator test tools", () => {
       [{ match: { path }, effect: { type: "answer", code: 1500, http_status: 700 } }, /http_status/],
       [{ match: { path: "/open-apis/nope" }, effect: { type: "drop" } }, /match\.path/],
     ] as const) {
-      assert.throws(() => emu.faults.add(rule), field);
+      await assert.rejects(emu.faults.add(rule), field);
     }
-    assert.deepEqual(emu.faults.list(), []);
+    assert.deepEqual(await emu.faults.list(), []);
   });
 
   it("an emulator on the system clock says how to get a manual one", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Paths } from "@mina-auth/protocol";
-import { ADMIN_TOKEN, DEMO, startTestServer, type TestServer, until } from "./harness.ts";
+import { ADMIN_TOKEN, assertEnvelope, DEMO, startTestServer, type TestServer, until } from "./harness.ts";
 
 /** Fault rules, the clock and the journal through the admin API, against a real server. */
 describe("test tools over HTTP", () => {
@@ -113,6 +113,47 @@ describe("test tools over HTTP", () => {
     assert.equal((await admin("DELETE", "/faults")).body.cleared, 1);
   });
 
+  it("match.user_id and match.tenant_key: user_info and refresh by the token's user, the rest by the caller's tenant", async () => {
+    const appToken = await t.appToken();
+    const loginAs = async (userId: string) => {
+      const res = await t.exchange(await t.mintCode(userId), appToken);
+      assert.equal(res.body.code, 0, res.text);
+      return res.body.data as { access_token: string; refresh_token: string };
+    };
+    const zhang = await loginAs(DEMO.visibleUser);
+    const li = await loginAs(DEMO.otherVisibleUser);
+    const userInfo = (token: string) => t.request("GET", Paths.userInfo, { token });
+    const refresh = (refreshToken: string) =>
+      t.request("POST", Paths.oidcRefreshAccessToken, {
+        token: appToken,
+        body: { grant_type: "refresh_token", refresh_token: refreshToken },
+      });
+    const answer1500 = { type: "answer", code: 1500 };
+
+    await addFault({ match: { path: Paths.userInfo, user_id: DEMO.visibleUser }, effect: answer1500 });
+    await addFault({
+      match: { path: Paths.oidcRefreshAccessToken, user_id: DEMO.otherVisibleUser, tenant_key: DEMO.acme },
+      effect: answer1500,
+    });
+    assert.equal((await userInfo(zhang.access_token)).body.code, 1500);
+    assert.equal((await userInfo(li.access_token)).body.code, 0);
+    assert.equal((await refresh(zhang.refresh_token)).body.code, 0);
+    assert.equal((await refresh(li.refresh_token)).body.code, 1500);
+    // An unknown token has no user: a user_id rule leaves it to the real answer (99991668).
+    assert.equal((await userInfo(`u-${"A".repeat(51)}`)).body.code, 99991668);
+    await admin("DELETE", "/faults");
+
+    // tokenLoginValidate knows the caller's tenant (its app token), not yet the user.
+    await addFault({
+      match: { path: Paths.tokenLoginValidate, tenant_key: DEMO.globex },
+      effect: answer1500,
+    });
+    assert.equal((await t.exchange(await t.mintCode(), appToken)).body.code, 0);
+    await addFault({ match: { path: Paths.tokenLoginValidate, tenant_key: DEMO.acme }, effect: answer1500 });
+    assert.equal((await t.exchange(await t.mintCode(), appToken)).body.code, 1500);
+    await admin("DELETE", "/faults");
+  });
+
   it("latency: the real answer, at least that much later (fixed and range)", async () => {
     const since = await mark();
     await addFault({ match: { path: Paths.appAccessToken }, effect: { type: "latency", ms: 120 }, times: 1 });
@@ -182,13 +223,16 @@ describe("test tools over HTTP", () => {
       body: JSON.stringify({ app_id: DEMO.appId, app_secret: DEMO.appSecret }),
       signal: gaveUp.signal,
     });
-    await until(() => t.server.app.testTools.faults.list()[0]?.applied === 1, "the fault applied");
+    await until(
+      async () => (await t.server.app.testTools.faults.list())[0]?.applied === 1,
+      "the fault applied",
+    );
     gaveUp.abort();
     await assert.rejects(pending, { name: "AbortError" });
     // The second one is still hanging when a separate server stops: it closes all the same.
     const other = await startTestServer();
     try {
-      other.server.app.testTools.faults.add({
+      await other.server.app.testTools.faults.add({
         match: { path: Paths.appAccessToken },
         effect: { type: "timeout" },
       });
@@ -198,7 +242,10 @@ describe("test tools over HTTP", () => {
         body: JSON.stringify({ app_id: DEMO.appId, app_secret: DEMO.appSecret }),
       });
       hanging.catch(() => {});
-      await until(() => other.server.app.testTools.faults.list()[0]?.applied === 1, "the fault applied");
+      await until(
+        async () => (await other.server.app.testTools.faults.list())[0]?.applied === 1,
+        "the fault applied",
+      );
     } finally {
       await other.close();
     }
@@ -220,6 +267,68 @@ describe("test tools over HTTP", () => {
     assert.equal((await admin("POST", "/clock", { advance_ms: 61_000 })).status, 200);
     assert.ok((await t.appToken()).length > 0);
     assert.deepEqual((await admin("GET", "/faults")).body.faults, []);
+  });
+
+  /** Logs in, and finds the new session's id: the one listed after the login and not before. */
+  const loginWithSession = async () => {
+    const ids = async () =>
+      new Set(
+        (
+          (await admin("GET", `/sessions?app_id=${DEMO.appId}&limit=1000`)).body.sessions as Array<{
+            session_id: string;
+          }>
+        ).map((x) => x.session_id),
+      );
+    const before = await ids();
+    const session = await login();
+    const added = [...(await ids())].filter((id) => !before.has(id));
+    assert.equal(added.length, 1);
+    return { ...session, sessionId: added[0]! };
+  };
+
+  it("expire now: a session's access token answers 99991668 next, its refresh still works; 404 after", async () => {
+    const { appToken, data, sessionId } = await loginWithSession();
+    const userInfo = (token: string) => t.request("GET", Paths.userInfo, { token });
+    assert.equal((await userInfo(data.access_token)).body.code, 0);
+    const res = await admin("POST", `/sessions/${sessionId}/expire-access-token`);
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body, { session_id: sessionId, expired_at: t.clock.now() });
+    assertEnvelope(await userInfo(data.access_token), 99991668, 400);
+    const again = await admin("POST", `/sessions/${sessionId}/expire-access-token`);
+    assert.equal(again.status, 404);
+    assert.equal(again.body.code, 9404);
+    const refreshed = await t.request("POST", Paths.oidcRefreshAccessToken, {
+      token: appToken,
+      body: { grant_type: "refresh_token", refresh_token: data.refresh_token },
+    });
+    assert.equal(refreshed.body.code, 0, refreshed.text);
+    assert.equal((await userInfo(refreshed.body.data.access_token)).body.code, 0);
+    assert.equal((await admin("POST", "/sessions/g_nope/expire-access-token")).status, 404);
+  });
+
+  it("expire now: an app's tokens answer 10202 and 20014 next; a new one is issued; kind narrows", async () => {
+    const { appToken, data } = await login();
+    const expired = await admin("POST", `/apps/${DEMO.appId}/expire-tokens`, {});
+    assert.equal(expired.status, 200, expired.text);
+    assert.equal(expired.body.app_id, DEMO.appId);
+    assert.ok(expired.body.expired >= 1);
+    assertEnvelope(await t.exchange(await t.mintCode(), appToken), 10202);
+    const refresh = await t.request("POST", Paths.refreshAccessToken, {
+      token: appToken,
+      body: { grant_type: "refresh_token", refresh_token: data.refresh_token },
+    });
+    assert.equal(refresh.body.code, 20014);
+    const fresh = await t.appToken();
+    assert.notEqual(fresh, appToken);
+    assert.equal((await t.exchange(await t.mintCode(), fresh)).body.code, 0);
+    // kind: tenant leaves the app token alone.
+    assert.deepEqual((await admin("POST", `/apps/${DEMO.appId}/expire-tokens`, { kind: "tenant" })).body, {
+      app_id: DEMO.appId,
+      expired: 0,
+    });
+    assert.equal((await t.exchange(await t.mintCode(), fresh)).body.code, 0);
+    assert.equal((await admin("POST", "/apps/cli_0000000000000000/expire-tokens", {})).status, 404);
+    assert.equal((await admin("POST", `/apps/${DEMO.appId}/expire-tokens`, { kind: "user" })).status, 400);
   });
 
   it("clock: GET tells, POST moves it, and a code expires by it", async () => {
@@ -264,6 +373,30 @@ describe("test tools over HTTP", () => {
     assert.equal((await journal(`?since=${since}&limit=1`)).entries.length, 1);
     assert.equal((await journal(`?since=${since}&code=10226`)).entries.length, 0);
     assert.equal((await admin("GET", "/journal?limit=x")).status, 400);
+    const none = await admin("GET", "/journal?limit=0");
+    assert.equal(none.status, 400, "limit=0 once meant everything");
+    assert.equal(none.body.code, 9400);
+    assert.match(none.body.msg, /limit/);
+  });
+
+  it("journal: a body nested past any bound is answered and journalled, its body as a note", async () => {
+    const since = await mark();
+    const appToken = await t.appToken();
+    const deep = `{"code":"x","extra":${"[".repeat(30_000)}${"]".repeat(30_000)}}`;
+    const res = await fetch(`${t.url}${Paths.tokenLoginValidate}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${appToken}` },
+      body: deep,
+    });
+    const answer = (await res.json()) as { code: number };
+    assert.notEqual(answer.code, 0);
+    const entries = (await journal(`?since=${since}&route=${Paths.tokenLoginValidate}`)).entries;
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0]!.code, answer.code);
+    assert.deepEqual((entries[0]!.request as { body: unknown }).body, {
+      truncated: true,
+      reason: "too deep or too many values",
+    });
   });
 });
 
@@ -274,13 +407,14 @@ describe("test tools off", () => {
   });
   after(() => t.close());
 
-  it("journal off by default: 409 that says how to turn it on", async () => {
+  it("journal off by default: 409, code 9412, that says how to turn it on", async () => {
     const res = await t.request("GET", "/admin/v1/journal", { token: ADMIN_TOKEN });
     assert.equal(res.status, 409);
+    assert.equal(res.body.code, 9412);
     assert.match(res.body.msg, /--journal/);
   });
 
-  it("the system clock cannot be moved: 409", async () => {
+  it("the system clock cannot be moved: 409, code 9412 (not 9409 'already exists')", async () => {
     const { startServer } = await import("../src/server.ts");
     const { defaultConfig } = await import("../src/config.ts");
     const server = await startServer({
@@ -302,7 +436,9 @@ describe("test tools off", () => {
         body: JSON.stringify({ advance_ms: 1000 }),
       });
       assert.equal(post.status, 409);
-      assert.match(((await post.json()) as { msg: string }).msg, /--clock manual/);
+      const envelope = (await post.json()) as { code: number; msg: string };
+      assert.equal(envelope.code, 9412);
+      assert.match(envelope.msg, /^not enabled on this server: .*--clock manual/);
     } finally {
       await server.close();
     }
@@ -315,6 +451,8 @@ describe("test tools off", () => {
       "/admin/v1/faults/{fault_id}",
       "/admin/v1/clock",
       "/admin/v1/journal",
+      "/admin/v1/sessions/{session_id}/expire-access-token",
+      "/admin/v1/apps/{app_id}/expire-tokens",
     ]) {
       assert.ok(doc.paths[path], path);
     }

@@ -1,12 +1,13 @@
 import type { ComponentType } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { send } from "../api.ts";
+import { FaultRulesPanel } from "./fault-rules-panel.tsx";
+import { JournalPanel } from "./journal-panel.tsx";
 
 /**
- * The place for test-tool panels (fault rules, the clock, the request journal). A panel shows
- * only when the server's /openapi.json lists the path it drives, so a console keeps working
- * against servers with and without those tools. None exists yet: add one here, e.g.
- * `{ title: "Fault rules", path: "/admin/v1/faults", Panel: FaultRulesPanel }`.
+ * The test-tool panels (fault rules, the request journal). A panel shows only when the server's
+ * /openapi.json lists the path it drives, so a console keeps working against servers with and
+ * without those tools.
  */
 export interface ToolPanel {
   title: string;
@@ -15,7 +16,10 @@ export interface ToolPanel {
   Panel: ComponentType;
 }
 
-const PANELS: ToolPanel[] = [];
+const PANELS: ToolPanel[] = [
+  { title: "Fault rules", path: "/admin/v1/faults", Panel: FaultRulesPanel },
+  { title: "Request journal", path: "/admin/v1/journal", Panel: JournalPanel },
+];
 
 /** The panels whose endpoints this server offers. */
 export function useToolPanels(signedIn: boolean): ToolPanel[] {

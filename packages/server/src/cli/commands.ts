@@ -42,6 +42,21 @@ const db: FlagSpec = {
 };
 
 const help: FlagSpec = { name: "help", type: "boolean", help: "this help" };
+/** The commands that talk to a running server's admin API (fault, expire). */
+const runningServerFlags: readonly FlagSpec[] = [
+  {
+    name: "url",
+    type: "string",
+    value: "URL",
+    help: "the server (env MINA_AUTH_URL; default http://127.0.0.1:8787)",
+  },
+  {
+    name: "admin-token",
+    type: "string",
+    value: "TOKEN",
+    help: "the server's admin token (env MINA_AUTH_ADMIN_TOKEN)",
+  },
+];
 
 const config: FlagSpec = {
   name: "config",
@@ -211,21 +226,7 @@ MINA_AUTH_ADMIN_TOKEN uses that token instead.`,
     synopsis: "add RULE_JSON | list | delete ID | clear [--url URL] [--admin-token T]",
     positionals: [1, 2],
     positionalChoices: ["add", "list", "delete", "clear"],
-    flags: [
-      {
-        name: "url",
-        type: "string",
-        value: "URL",
-        help: "the server (env MINA_AUTH_URL; default http://127.0.0.1:8787)",
-      },
-      {
-        name: "admin-token",
-        type: "string",
-        value: "TOKEN",
-        help: "the server's admin token (env MINA_AUTH_ADMIN_TOKEN)",
-      },
-      help,
-    ],
+    flags: [...runningServerFlags, help],
     examples: [
       `mina-auth fault add '{"match":{"path":"/open-apis/mina/v2/tokenLoginValidate"},"effect":{"type":"answer","code":1500},"times":1}'`,
       "mina-auth fault list",
@@ -233,6 +234,21 @@ MINA_AUTH_ADMIN_TOKEN uses that token instead.`,
     ],
     notes:
       'RULE_JSON: {"match":{"path","app_id"?},"effect":{"type":"answer"|"latency"|"drop"|"timeout"|"commit_then_drop",…},"times"?|"probability"?,"expires_at"?}',
+  },
+  {
+    name: "expire",
+    summary:
+      "expire a session's access token, or an app's app/tenant tokens, now (docs/testing-your-backend.md)",
+    synopsis: "session SESSION_ID | app-tokens APP_ID [app|tenant] [--url URL] [--admin-token T]",
+    positionals: [2, 3],
+    positionalChoices: ["session", "app-tokens"],
+    flags: [...runningServerFlags, help],
+    examples: [
+      "mina-auth expire session g_0190f3a2b4c5d6e7",
+      "mina-auth expire app-tokens cli_a1b2c3d4e5f6a7b8 tenant",
+    ],
+    notes:
+      "The next use of the token answers the platform's code for an expired one (99991668; 10202 or 20014 for an app token); a session's refresh token still works.",
   },
   {
     name: "completion",

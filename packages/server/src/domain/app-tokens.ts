@@ -15,9 +15,10 @@ export interface IssuedAppToken {
  * Bounds of the in-process app-token cache (`authenticate`): at most this many entries, each
  * trusted for at most this long after it was read from storage. Expiry is still checked on every
  * hit against the token's own `expiresAt`, so a cached token never outlives it; the staleness
- * bound only matters to a change storage could make to a live token, and none exists today (app
- * tokens are neither revoked nor deleted before they expire). Misses are never cached: a token
- * issued by another instance works at once. Shared storage stays the only truth.
+ * bound only matters to a change storage makes to a live token: only the test tools' "expire
+ * now" does (test-tools/expire-now.ts), and it drops this instance's entries (`forget`).
+ * Misses are never cached: a token issued by another instance works at once. Shared storage
+ * stays the only truth.
  */
 export const APP_TOKEN_CACHE = { maxEntries: 1024, maxAgeMs: 2000 } as const;
 
@@ -107,6 +108,14 @@ export class AppTokenService {
       this.#cache.set(tokenHash, { record, freshUntil: now + APP_TOKEN_CACHE.maxAgeMs });
     }
     return record;
+  }
+
+  /**
+   * Drops this instance's cached tokens of an app: after "expire now" (test-tools/expire-now.ts)
+   * storage changed live tokens, which the cache would otherwise trust for up to maxAgeMs.
+   */
+  forget(appId: string): void {
+    for (const [hash, cached] of this.#cache) if (cached.record.appId === appId) this.#cache.delete(hash);
   }
 
   private async ownTenant(appId: string): Promise<string | null> {

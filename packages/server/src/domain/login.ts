@@ -281,6 +281,24 @@ export class LoginService {
     return user;
   }
 
+  /**
+   * The user a refresh token (current, or spent since) belongs to; null when unknown. For fault
+   * rules matching on the user (test tools): a read, no check of the token's validity.
+   */
+  async subjectOfRefreshToken(refreshToken: string): Promise<{ tenantKey: string; userId: string } | null> {
+    const committed = await this.storage.findCommitted({
+      refreshTokenHash: storageKey("refresh_token", refreshToken),
+    });
+    return committed && { tenantKey: committed.identity.tenantKey, userId: committed.identity.userId };
+  }
+
+  /** The user behind a live user access token; null when none. For fault rules, as above. */
+  async subjectOfAccessToken(token: string | null): Promise<{ tenantKey: string; userId: string } | null> {
+    if (token === null || !Formats.userAccessToken.test(token)) return null;
+    const subject = await this.storage.findAccessToken(storageKey("access_token", token), this.clock.now());
+    return subject && { tenantKey: subject.identity.tenantKey, userId: subject.identity.userId };
+  }
+
   private freshTokens(now: number): FreshTokens {
     const accessToken = newUserAccessToken(now);
     const refreshToken = newRefreshToken(now);

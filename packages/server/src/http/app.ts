@@ -195,13 +195,16 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     limiter,
   );
   const endpoints = platformEndpoints(appTokens, login);
-  const tools = createTestTools(clock, options.journalSize ?? 0);
+  const tools = createTestTools(storage, clock, options.journalSize ?? 0, appTokens);
   app.decorate("testTools", tools);
+  // The stored rules are loaded before the first request, then kept fresh off the request path.
+  app.addHook("onReady", () => tools.faults.start());
   // Requests a timeout fault holds would hold the stop until their callers give up.
   app.addHook("preClose", (done) => {
     tools.hung.destroyAll();
     done();
   });
+  app.addHook("onClose", () => tools.faults.stop());
   platform = createPlatformHandler({
     endpoints,
     appTokens,

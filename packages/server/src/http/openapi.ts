@@ -46,7 +46,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   401: "9401: admin token missing or invalid",
   404: "not found: 9404 (admin), 99991201 (unknown path)",
   408: "9408: the request was not sent in time",
-  409: "9409: already exists",
+  409: "9409: already exists; 9412: a test tool this server was started without",
   413: "9413: body over 64 KiB",
   415: "9415: not application/json",
   429: "99991400: rate limited (x-ogw-ratelimit-limit and x-ogw-ratelimit-reset headers)",

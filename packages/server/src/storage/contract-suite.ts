@@ -14,11 +14,13 @@
 import { afterEach, describe } from "node:test";
 import { catalogueCases } from "./contract/catalogue-cases.ts";
 import { exchangeCases } from "./contract/exchange-cases.ts";
+import { faultRuleCases } from "./contract/fault-rule-cases.ts";
 import type { MakeStorage, SuiteContext, TeardownStorage, World } from "./contract/fixtures.ts";
 import { seedWorld } from "./contract/fixtures.ts";
 import { maintenanceCases } from "./contract/maintenance-cases.ts";
 import { refreshCases } from "./contract/refresh-cases.ts";
 import { sessionCases } from "./contract/session-cases.ts";
+import { tokenExpiryCases } from "./contract/token-expiry-cases.ts";
 import type { Storage } from "./port.ts";
 import type { StorageTestHooks } from "./test-hooks.ts";
 
@@ -55,5 +57,7 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
     refreshCases(context);
     sessionCases(context);
     maintenanceCases(context);
+    faultRuleCases(context);
+    tokenExpiryCases(context);
   });
 }

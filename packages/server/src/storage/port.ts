@@ -23,6 +23,12 @@
  *   truth.
  */
 
+import type { FaultRuleStorage } from "./fault-rule-port.ts";
+import type { TokenExpiryStorage } from "./token-expiry-port.ts";
+
+export type { FaultRuleStorage, StoredFaultRule, StoredFaultRuleSet } from "./fault-rule-port.ts";
+export type { TokenExpiryStorage } from "./token-expiry-port.ts";
+
 /** Unix time in milliseconds. */
 export type Millis = number;
 
@@ -396,7 +402,9 @@ export interface Storage
     LoginFlowStorage,
     SessionStorage,
     ServerKeyStorage,
-    RateLimitStorage {}
+    RateLimitStorage,
+    FaultRuleStorage,
+    TokenExpiryStorage {}
 
 /**
  * How long a grant is kept after its family's end (30 days from login) before the purge deletes

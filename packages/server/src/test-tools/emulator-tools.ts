@@ -3,15 +3,18 @@ import type { FaultRule, FaultRuleInput } from "./fault-rules.ts";
 import type { JournalEntry, JournalFilter } from "./journal.ts";
 import type { TestTools } from "./tools.ts";
 
-/** `emu.faults`: the emulator's fault rules, as POST/GET/DELETE /admin/v1/faults manage them. */
+/**
+ * `emu.faults`: the emulator's fault rules, as POST/GET/DELETE /admin/v1/faults manage them.
+ * Stored, like a server's: each promise settles once the change is in storage and in force.
+ */
 export interface EmulatorFaults {
   /** Adds a rule; the first added that matches a request applies. */
-  add(rule: FaultRuleInput): FaultRule;
-  list(): FaultRule[];
+  add(rule: FaultRuleInput): Promise<FaultRule>;
+  list(): Promise<FaultRule[]>;
   /** Whether a rule with that id was there. */
-  remove(id: string): boolean;
+  remove(id: string): Promise<boolean>;
   /** Removes every rule; how many there were. */
-  clear(): number;
+  clear(): Promise<number>;
 }
 
 /** `emu.clock`: the server's clock. advance/set need `startEmulator({ clock: "manual" })`. */
@@ -22,6 +25,16 @@ export interface EmulatorClock {
   set(ms: number): void;
 }
 
+/** `emu.expireNow`: end a token before its time (POST …/expire-access-token, …/expire-tokens). */
+export interface EmulatorExpireNow {
+  /** A session's access token, by the session's id; rejects when it has no live one. */
+  session(sessionId: string): Promise<{ session_id: string; expired_at: number }>;
+  /** The session behind a live user access token (what a test holds). */
+  accessToken(token: string): Promise<{ session_id: string; expired_at: number }>;
+  /** An app's live app and tenant tokens (or one `kind`); how many were live. */
+  appTokens(appId: string, kind?: "app" | "tenant"): Promise<{ app_id: string; expired: number }>;
+}
+
 /** `emu.journal(filter)`: the emulator's last platform requests, secrets redacted, oldest first. */
 export type EmulatorJournal = (filter?: JournalFilter) => JournalEntry[];
 
@@ -29,6 +42,7 @@ export function emulatorTools(tools: TestTools): {
   faults: EmulatorFaults;
   clock: EmulatorClock;
   journal: EmulatorJournal;
+  expireNow: EmulatorExpireNow;
 } {
   const manual = (): ManualClock => {
     if (tools.clock instanceof ManualClock) return tools.clock;
@@ -45,6 +59,11 @@ export function emulatorTools(tools: TestTools): {
       now: () => tools.clock.now(),
       advance: (ms) => manual().advance(ms),
       set: (ms) => manual().set(ms),
+    },
+    expireNow: {
+      session: (sessionId) => tools.expireNow.session(sessionId),
+      accessToken: (token) => tools.expireNow.accessToken(token),
+      appTokens: (appId, kind) => tools.expireNow.appTokensOf(appId, kind),
     },
     journal: (filter) => {
       if (tools.journal === undefined) throw new Error("emu.journal: the journal is off (journalSize: 0)");

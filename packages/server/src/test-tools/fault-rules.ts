@@ -1,6 +1,4 @@
-import { randomBytes } from "node:crypto";
 import { type ErrorDefinition, Errors } from "@mina-auth/protocol";
-import type { Clock } from "../clock.ts";
 import { ApiError } from "../domain/errors.ts";
 
 /**
@@ -20,10 +18,15 @@ export type FaultEffect =
   | { type: "timeout" }
   | { type: "commit_then_drop" };
 
-/** What a request must carry for a rule to apply: the endpoint's path, and the app if named. */
+/**
+ * What a request must carry for a rule to apply: the endpoint's path, and each fact named. Which
+ * endpoint lets the server know which fact: docs/testing-your-backend.md ("Matching").
+ */
 export interface FaultMatch {
   path: string;
   app_id?: string;
+  tenant_key?: string;
+  user_id?: string;
 }
 
 /** A rule as POST /admin/v1/faults takes it (its schema: test-tools/schemas.ts). */
@@ -90,7 +93,7 @@ export function completeEffect(effect: FaultEffectInput): FaultEffect {
  * The ranges the admin route's schema also checks (test-tools/schemas.ts), for rules that come
  * through the emulator's typed API, which no schema sees: a `times` of 0 would never run out.
  */
-function checkNumbers(input: FaultRuleInput, effect: FaultEffect): void {
+export function checkNumbers(input: FaultRuleInput, effect: FaultEffect): void {
   const within = (value: number | undefined, min: number, max: number, name: string) => {
     if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= max)) {
       throw new ApiError("AdminInvalidRequest", `${name}: an integer from ${min} to ${max}`);
@@ -120,93 +123,4 @@ export const MAX_LATENCY_MS = 600_000;
 export function latencyOf(effect: Extract<FaultEffect, { type: "latency" }>): number {
   if ("ms" in effect) return effect.ms;
   return effect.min_ms + Math.floor(Math.random() * (effect.max_ms - effect.min_ms + 1));
-}
-
-/**
- * The fault rules of one server, in the order they were added (the first that matches applies).
- * `size` is the hot path's only cost while no rule is set.
- */
-export class FaultRules {
-  readonly #rules: FaultRule[] = [];
-  readonly #paths: ReadonlySet<string>;
-
-  constructor(
-    private readonly clock: Clock,
-    paths: Iterable<string>,
-  ) {
-    this.#paths = new Set(paths);
-  }
-
-  get size(): number {
-    return this.#rules.length;
-  }
-
-  add(input: FaultRuleInput): FaultRule {
-    if (!this.#paths.has(input.match.path)) {
-      throw new ApiError(
-        "AdminInvalidRequest",
-        `match.path: not a platform endpoint (one of ${[...this.#paths].join(", ")})`,
-      );
-    }
-    if (input.times !== undefined && input.probability !== undefined) {
-      throw new ApiError("AdminInvalidRequest", "times and probability: give one or neither");
-    }
-    const effect = completeEffect(input.effect);
-    checkNumbers(input, effect);
-    const rule: FaultRule = {
-      id: `fault_${randomBytes(6).toString("hex")}`,
-      match: { path: input.match.path, ...(input.match.app_id ? { app_id: input.match.app_id } : {}) },
-      effect,
-      times_left: input.times ?? null,
-      probability: input.probability ?? null,
-      expires_at: input.expires_at ?? null,
-      applied: 0,
-    };
-    this.#rules.push(rule);
-    return structuredClone(rule);
-  }
-
-  list(): FaultRule[] {
-    this.#dropExpired();
-    return this.#rules.map((rule) => structuredClone(rule));
-  }
-
-  /** Whether a rule with that id was there. */
-  remove(id: string): boolean {
-    const index = this.#rules.findIndex((rule) => rule.id === id);
-    if (index === -1) return false;
-    this.#rules.splice(index, 1);
-    return true;
-  }
-
-  /** How many rules there were. */
-  clear(): number {
-    return this.#rules.splice(0).length;
-  }
-
-  /**
-   * The rule that applies to this request, counted as applied (a `times` rule used up is gone);
-   * null when none does. `appId` is the caller's app when the request names one.
-   */
-  take(path: string, appId: string | undefined): FaultRule | null {
-    this.#dropExpired();
-    for (let i = 0; i < this.#rules.length; i++) {
-      const rule = this.#rules[i]!;
-      if (rule.match.path !== path) continue;
-      if (rule.match.app_id !== undefined && rule.match.app_id !== appId) continue;
-      if (rule.probability !== null && Math.random() >= rule.probability) continue;
-      rule.applied++;
-      if (rule.times_left !== null && --rule.times_left === 0) this.#rules.splice(i, 1);
-      return rule;
-    }
-    return null;
-  }
-
-  #dropExpired(): void {
-    const nowSeconds = this.clock.now() / 1000;
-    for (let i = this.#rules.length - 1; i >= 0; i--) {
-      const expiresAt = this.#rules[i]!.expires_at;
-      if (expiresAt !== null && nowSeconds >= expiresAt) this.#rules.splice(i, 1);
-    }
-  }
 }

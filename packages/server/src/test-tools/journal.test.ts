@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ManualClock } from "../clock.ts";
-import { Journal, type JournalRecord, redact } from "./journal.ts";
+import { Journal, type JournalRecord } from "./journal.ts";
+import { MAX_DEPTH, redact } from "./redaction.ts";
 
 const record = (overrides: Partial<JournalRecord> = {}): JournalRecord => ({
   method: "POST",
@@ -59,7 +60,7 @@ describe("the request journal", () => {
     for (const secret of ["s3cret", "u-1", "ur-1", '"k"', '"c"']) assert.ok(!text.includes(secret), secret);
     assert.equal(out.app_id, "cli_a");
     assert.equal((out.data as Record<string, unknown>).open_id, "ou_1");
-    assert.equal(redact("s3cret", "app_secret"), out.app_secret);
+    assert.deepEqual(redact({ app_secret: "s3cret" }), { app_secret: out.app_secret });
     assert.equal(out.n, 7);
   });
 
@@ -73,5 +74,52 @@ describe("the request journal", () => {
     const { headers } = journal.query()[0]!.request;
     assert.deepEqual(Object.keys(headers).sort(), ["authorization", "content-type"]);
     assert.match(headers.authorization!, /^Bearer \[redacted:[0-9a-f]{8}\]$/);
+  });
+
+  it("redacts whatever the key's case, below any credential key, and in arrays of bare secrets", () => {
+    const code = "0123456789abcdef0123456789abcdef01234567beef";
+    const token = `u-${"A".repeat(51)}`;
+    const secret = "AbCdEfGhIjKlMnOpQrStUvWxYz012345";
+    const out = redact({
+      Code: "plain-code",
+      CODE: "another",
+      nested: { deeper: { token: "t0k" } },
+      credentials: { inner: "anything" },
+      list: [code, token, `Bearer ${token}`, { note: secret }],
+      [code]: 1,
+      open_id: `ou_${"a".repeat(32)}`,
+      tenant_key: "736588c9260f175d",
+      msg: "ok",
+    });
+    const text = JSON.stringify(out);
+    for (const leak of ["plain-code", "another", "t0k", "anything", code, token, secret]) {
+      assert.ok(!text.includes(leak), leak);
+    }
+    const kept = out as Record<string, unknown>;
+    assert.equal(kept.open_id, `ou_${"a".repeat(32)}`);
+    assert.equal(kept.tenant_key, "736588c9260f175d");
+    assert.equal(kept.msg, "ok");
+    // A top-level array of codes, as a caller might send by mistake.
+    assert.ok(!JSON.stringify(redact([code, code])).includes(code));
+  });
+
+  it("a body nested beyond the bounds is kept as a note, without a RangeError", () => {
+    const journal = new Journal(2, new ManualClock());
+    const deep = JSON.parse(`${"[".repeat(20_000)}${"]".repeat(20_000)}`);
+    journal.record(record({ requestBody: deep }));
+    const wide = { list: Array.from({ length: 50_000 }, (_, i) => i) };
+    journal.record(record({ requestBody: wide }));
+    const [first, second] = journal.query();
+    assert.deepEqual(first!.request.body, { truncated: true, reason: "too deep or too many values" });
+    assert.deepEqual(second!.request.body, { truncated: true, reason: "too deep or too many values" });
+    const shallow = redact(JSON.parse(`${"[".repeat(MAX_DEPTH)}1${"]".repeat(MAX_DEPTH)}`));
+    assert.ok(!JSON.stringify(shallow).includes("[cut]"));
+  });
+
+  it("limit 0 is none (not all)", () => {
+    const journal = new Journal(3, new ManualClock());
+    journal.record(record());
+    assert.deepEqual(journal.query({ limit: 0 }), []);
+    assert.equal(journal.query({ limit: 1 }).length, 1);
   });
 });

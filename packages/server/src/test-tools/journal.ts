@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Clock } from "../clock.ts";
+import { fingerprint, redactBounded } from "./redaction.ts";
 
-/** One platform request as the journal keeps it: every secret replaced (see `redact`). */
+/** One platform request as the journal keeps it: every secret replaced (redaction.ts). */
 export interface JournalEntry {
   /** Increases by one per entry: `since` in a filter takes the entries after one. */
   seq: number;
@@ -43,40 +43,10 @@ export type JournalRecord = Omit<JournalEntry, "seq" | "at" | "request" | "respo
   responseBody: unknown;
 };
 
-/**
- * Fields whose values are secrets: credentials, codes, tokens, session keys. A secret becomes
- * `[redacted:xxxxxxxx]`, the first 8 hex digits of its SHA-256: a test can still see that two
- * requests carried the same token, and nobody can use or recover it.
- */
-const SECRET_FIELDS = new Set([
-  "app_secret",
-  "code",
-  "app_access_token",
-  "tenant_access_token",
-  "access_token",
-  "refresh_token",
-  "session_key",
-  "id_token",
-]);
 /** Headers kept in an entry; the rest (cookies, proxies' additions) are left out. */
 const KEPT_HEADERS = ["authorization", "content-type", "content-length", "user-agent", "x-request-id"];
 /** A body larger than this (as JSON) is kept as a note of its size only: the journal is bounded. */
 const MAX_BODY_CHARS = 4096;
-
-const fingerprint = (secret: string) =>
-  `[redacted:${createHash("sha256").update(secret).digest("hex").slice(0, 8)}]`;
-
-/** A copy of a JSON value with every secret field's value replaced. */
-export function redact(value: unknown, key = ""): unknown {
-  if (typeof value === "string") return SECRET_FIELDS.has(key) ? fingerprint(value) : value;
-  if (Array.isArray(value)) return value.map((item) => redact(item, key));
-  if (value !== null && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [name, inner] of Object.entries(value)) out[name] = redact(inner, name);
-    return out;
-  }
-  return value;
-}
 
 function redactHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
@@ -94,11 +64,16 @@ function redactHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   return out;
 }
 
+/**
+ * The body redacted and bounded: a body too deep or too large for redaction's bounds, or over
+ * MAX_BODY_CHARS as JSON, is kept as a note of that (the bounds make the stringify safe).
+ */
 function bounded(body: unknown): unknown {
   if (body === undefined) return null;
-  const redacted = redact(body);
-  const chars = JSON.stringify(redacted)?.length ?? 0;
-  return chars > MAX_BODY_CHARS ? { truncated: true, chars } : redacted;
+  const { value, cut } = redactBounded(body);
+  if (cut) return { truncated: true, reason: "too deep or too many values" };
+  const chars = JSON.stringify(value)?.length ?? 0;
+  return chars > MAX_BODY_CHARS ? { truncated: true, chars } : value;
 }
 
 /** The last `capacity` platform requests, in memory (a ring: the oldest go first). */
@@ -136,7 +111,9 @@ export class Journal {
         (filter.fault === undefined ||
           (filter.fault === "any" ? e.fault !== null : e.fault === filter.fault)),
     );
-    return filter.limit === undefined ? matches : matches.slice(-filter.limit);
+    // slice(-0) would be everything: a limit of 0 asks for none.
+    if (filter.limit === undefined) return matches;
+    return filter.limit === 0 ? [] : matches.slice(-filter.limit);
   }
 
   /** The seq of the newest entry (0 when none yet): a mark for `since`. */

@@ -26,22 +26,22 @@ export function registerTestToolRoutes(admin: FastifyInstance, tools: TestTools)
       { body: S.faultBody },
       { status: 201, response: S.rule },
     ),
-    async (request, reply: FastifyReply) => reply.code(201).send(tools.faults.add(request.body)),
+    async (request, reply: FastifyReply) => reply.code(201).send(await tools.faults.add(request.body)),
   );
   admin.get("/faults", route("List the fault rules in force", {}, { response: S.rules }), async () => ({
-    faults: tools.faults.list(),
+    faults: await tools.faults.list(),
   }));
   admin.delete<{ Params: { fault_id: string } }>(
     "/faults/:fault_id",
     route("Delete a fault rule", { params: S.faultParams }, { response: S.deleted }),
     async (request) => {
-      if (!tools.faults.remove(request.params.fault_id))
+      if (!(await tools.faults.remove(request.params.fault_id)))
         throw new ApiError("AdminNotFound", `fault ${request.params.fault_id}`);
       return { deleted: true };
     },
   );
   admin.delete("/faults", route("Delete every fault rule", {}, { response: S.cleared }), async () => ({
-    cleared: tools.faults.clear(),
+    cleared: await tools.faults.clear(),
   }));
 
   admin.get("/clock", route("The server's clock", {}, { response: S.clock }), async () => clockView(tools));
@@ -56,7 +56,7 @@ export function registerTestToolRoutes(admin: FastifyInstance, tools: TestTools)
       const { clock } = tools;
       if (!(clock instanceof ManualClock)) {
         throw new ApiError(
-          "AdminConflict",
+          "AdminToolOff",
           "the server runs on the system clock: start it with --clock manual",
         );
       }
@@ -65,6 +65,25 @@ export function registerTestToolRoutes(admin: FastifyInstance, tools: TestTools)
       else clock.advance(body.advance_ms);
       return clockView(tools);
     },
+  );
+
+  admin.post<{ Params: { session_id: string } }>(
+    "/sessions/:session_id/expire-access-token",
+    route(
+      "Expire a session's access token now: its next use answers the platform's expired code; the refresh token still works",
+      { params: S.expireSessionParams },
+      { errors: [404], response: S.expiredSession },
+    ),
+    async (request) => tools.expireNow.session(request.params.session_id),
+  );
+  admin.post<{ Params: { app_id: string }; Body: { kind?: "app" | "tenant" } | undefined }>(
+    "/apps/:app_id/expire-tokens",
+    route(
+      "Expire an app's live app and tenant tokens now (or one kind): their next use answers the platform's expired code",
+      { params: S.expireAppParams, body: S.expireAppBody },
+      { errors: [404], response: S.expiredAppTokens },
+    ),
+    async (request) => tools.expireNow.appTokensOf(request.params.app_id, request.body?.kind),
   );
 
   admin.get<{ Querystring: Record<string, string | undefined> }>(
@@ -77,7 +96,7 @@ export function registerTestToolRoutes(admin: FastifyInstance, tools: TestTools)
     async (request) => {
       const { journal } = tools;
       if (journal === undefined) {
-        throw new ApiError("AdminConflict", "the journal is off: start the server with --journal N");
+        throw new ApiError("AdminToolOff", "the journal is off: start the server with --journal N");
       }
       return {
         entries: journal.query(journalFilter(request.query)),

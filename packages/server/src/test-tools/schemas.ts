@@ -25,6 +25,17 @@ const match = exactly(
   {
     path: { enum: Object.values(Paths), description: "a platform endpoint's path" },
     app_id: { type: "string", minLength: 1 },
+    tenant_key: {
+      type: "string",
+      minLength: 1,
+      description: "the caller's tenant (its app token), or the user's on refresh and user_info",
+    },
+    user_id: {
+      type: "string",
+      minLength: 1,
+      description:
+        "the user (refresh, oidc refresh, user_info only: the server knows no user before the others' work)",
+    },
   },
   ["path"],
 );
@@ -99,7 +110,27 @@ const journalEntry = object(
   ["seq", "at", "method", "route", "status", "code", "ms", "fault"],
 );
 
+const sessionId = { type: "string", minLength: 1, maxLength: 128 } as const;
+const appId = { type: "string", minLength: 1, maxLength: 64 } as const;
+
 export const ToolSchemas = {
+  expireSessionParams: object({ session_id: sessionId }, ["session_id"]),
+  expiredSession: object(
+    {
+      session_id: str,
+      expired_at: { ...int, description: "the server's time the access token ended at, Unix ms" },
+    },
+    ["session_id", "expired_at"],
+  ),
+  expireAppParams: object({ app_id: appId }, ["app_id"]),
+  expireAppBody: exactly(
+    { kind: { enum: ["app", "tenant"], description: "only app tokens or only tenant tokens; default both" } },
+    [],
+  ),
+  expiredAppTokens: object(
+    { app_id: str, expired: { ...int, description: "how many live tokens were ended" } },
+    ["app_id", "expired"],
+  ),
   faultBody: exactly(
     {
       match,
@@ -133,7 +164,8 @@ export const ToolSchemas = {
     code: count,
     fault: { ...str, description: "a rule's id, or `any`" },
     since: { ...count, description: "entries after this seq" },
-    limit: { ...count, description: "the newest this many" },
+    // 0 would read as "no limit" to a slice: at least 1.
+    limit: { type: "string", pattern: "^[1-9][0-9]{0,14}$", description: "the newest this many (1 or more)" },
   }),
   journal: object(
     {

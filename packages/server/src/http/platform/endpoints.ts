@@ -49,6 +49,14 @@ export interface Endpoint {
   successMsg: "ok" | "success";
   /** The success answer's fields after `code` and `msg`. */
   answer(input: EndpointInput): Promise<object>;
+  /**
+   * The user the request is about, for fault rules that match on `user_id`/`tenant_key`
+   * (test-tools/shared-fault-rules.ts): a read, asked only while such a rule is in force.
+   * Absent where the server cannot know the user before the work.
+   */
+  subject?(
+    input: Pick<EndpointInput, "body" | "bearer">,
+  ): Promise<{ tenantKey: string; userId: string } | null>;
 }
 
 /** The platform endpoints: one definition each, served by handler.ts and documented by openapi.ts. */
@@ -82,6 +90,7 @@ export function platformEndpoints(appTokens: AppTokenService, login: LoginServic
       answer: async ({ caller, body }) => ({
         data: await login.refresh(caller, body as RefreshRequest, "legacy"),
       }),
+      subject: ({ body }) => login.subjectOfRefreshToken((body as RefreshRequest).refresh_token),
     },
     {
       method: "POST",
@@ -95,6 +104,7 @@ export function platformEndpoints(appTokens: AppTokenService, login: LoginServic
       answer: async ({ caller, body }) => ({
         data: await login.refresh(caller, body as RefreshRequest, "oidc"),
       }),
+      subject: ({ body }) => login.subjectOfRefreshToken((body as RefreshRequest).refresh_token),
     },
     {
       method: "GET",
@@ -105,6 +115,7 @@ export function platformEndpoints(appTokens: AppTokenService, login: LoginServic
       response: Responses.userInfo,
       successMsg: "success",
       answer: async ({ bearer }) => ({ data: await login.userInfo(bearer) }),
+      subject: ({ bearer }) => login.subjectOfAccessToken(bearer),
     },
   ];
 }

@@ -124,16 +124,23 @@ async function serve(
     const journal = deps.tools?.journal;
     if (journal === undefined) return;
     const { reqId: _, ...fields } = answered;
-    journal.record({
-      ...fields,
-      status: code === null ? null : answered.status,
-      code,
-      app_id: appId ?? null,
-      fault: fault?.id ?? null,
-      headers: request.headers,
-      requestBody: parsedBody,
-      responseBody,
-    });
+    try {
+      journal.record({
+        ...fields,
+        status: code === null ? null : answered.status,
+        code,
+        app_id: appId ?? null,
+        fault: fault?.id ?? null,
+        headers: request.headers,
+        requestBody: parsedBody,
+        responseBody,
+      });
+    } catch (error) {
+      // The journal's bounds make this unexpected; the answer already left and must not be cut.
+      // The type only: a message about a body could quote it.
+      const type = error instanceof Error ? error.name : typeof error;
+      deps.log.error({ reqId, error: { type } }, "journal entry failed");
+    }
   };
   if (route === undefined) {
     discard(request);
@@ -161,7 +168,13 @@ async function serve(
     appId = caller?.appId ?? appIdIn(parsed);
     for (const rule of route.rules) if (!rule.check(parsed)) throw rule.error;
     const { tools } = deps;
-    if (tools !== undefined && tools.faults.size > 0) fault = tools.faults.take(endpoint.path, appId);
+    if (tools !== undefined && tools.faults.size > 0) {
+      fault = await tools.faults.take(endpoint.path, {
+        appId,
+        tenantKey: caller?.tenantKey ?? undefined,
+        subject: endpoint.subject && (() => endpoint.subject!({ body: parsed, bearer })),
+      });
+    }
     const step = fault === null ? "continue" : await faultStep(fault, request, response, tools!.hung);
     if (step === "ended") {
       code = null;

@@ -28,6 +28,7 @@ import type { PgAccess, Queryable } from "./access.ts";
 import { type BatchOptions, ExchangeBatcher } from "./batcher.ts";
 import { pgCatalogue, toUser, type UserRow } from "./catalogue.ts";
 import { hasSqlState, isTransient, translateError } from "./errors.ts";
+import { pgFaultRules } from "./fault-rules.ts";
 import { exchangeBatchWith, exchangeWith, rotateWith } from "./flow.ts";
 import { pgPurge } from "./maintenance.ts";
 import { migrate } from "./migrate.ts";
@@ -42,6 +43,7 @@ import {
 } from "./outcome.ts";
 import { pgAppTokens, pgRateLimits, pgServerKeys } from "./records.ts";
 import { pgSessions } from "./sessions.ts";
+import { pgTokenExpiry } from "./token-expiry.ts";
 
 export interface PostgresStorageOptions {
   /** `postgres://user[:password]@host[:port]/database[?…]`. */
@@ -247,6 +249,8 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     ...pgSessions(db),
     ...pgServerKeys(db),
     ...pgRateLimits(db),
+    ...pgFaultRules(db),
+    ...pgTokenExpiry(db),
     purgeExpired: pgPurge(db),
     dialect: "postgres",
 

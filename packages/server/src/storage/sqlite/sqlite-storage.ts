@@ -22,6 +22,8 @@ import type {
   RotateOutcome,
   ServerKey,
   Storage,
+  StoredFaultRule,
+  StoredFaultRuleSet,
   Tenant,
   User,
 } from "../port.ts";
@@ -32,11 +34,13 @@ import { AuditBuffer } from "./audit-buffer.ts";
 import { SqliteCatalogue } from "./catalogue.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { toStorageError } from "./errors.ts";
+import { SqliteFaultRules } from "./fault-rules.ts";
 import { SqliteLoginFlow } from "./login-flow.ts";
 import { SqliteMaintenance } from "./maintenance.ts";
 import { applyMigrations, loadMigrations } from "./migrations.ts";
 import { SqliteServerKeys } from "./server-keys.ts";
 import { SqliteSessions } from "./sessions.ts";
+import { SqliteTokenExpiry } from "./token-expiry.ts";
 import { type SyncFile, WalSync } from "./wal-sync.ts";
 import { WriteQueue } from "./write-queue.ts";
 
@@ -68,6 +72,8 @@ function prepareStatements(db: BetterSqlite3.Database, audit: AuditBuffer) {
     sessions: new SqliteSessions(db),
     keys: new SqliteServerKeys(db),
     maintenance: new SqliteMaintenance(db),
+    faults: new SqliteFaultRules(db),
+    expiry: new SqliteTokenExpiry(db),
   };
 }
 
@@ -385,6 +391,42 @@ export class SqliteStorage implements Storage {
 
   hitRateLimit(input: RateLimitInput): Promise<RateLimitResult> {
     return this.#write((s) => s.keys.hitRateLimit(input));
+  }
+
+  // --- Fault rules (test tools) ----------------------------------------------------------------
+
+  addFaultRule(rule: Omit<StoredFaultRule, "applied">): Promise<void> {
+    return this.#write((s) => s.faults.add(rule));
+  }
+
+  listFaultRules(): Promise<StoredFaultRuleSet> {
+    return this.#read((s) => s.faults.list());
+  }
+
+  faultRulesVersion(): Promise<number> {
+    return this.#read((s) => s.faults.version());
+  }
+
+  removeFaultRule(id: string): Promise<boolean> {
+    return this.#write((s) => s.faults.remove(id));
+  }
+
+  clearFaultRules(): Promise<number> {
+    return this.#write((s) => s.faults.clear());
+  }
+
+  applyFaultRule(id: string): Promise<{ timesLeft: number | null; applied: number } | null> {
+    return this.#write((s) => s.faults.apply(id));
+  }
+
+  // --- Expire now (test tools) ------------------------------------------------------------------
+
+  expireAccessTokens(grantId: string, now: Millis): Promise<boolean> {
+    return this.#write((s) => s.expiry.expireAccessTokens(grantId, now));
+  }
+
+  expireAppTokens(appId: string, kind: AppTokenKind | null, now: Millis): Promise<number> {
+    return this.#write((s) => s.expiry.expireAppTokens(appId, kind, now));
   }
 
   purgeExpired(now: Millis, limit = -1): Promise<number> {
