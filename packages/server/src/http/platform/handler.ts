@@ -177,7 +177,7 @@ async function serve(
         bearer,
         clientAddress: request.socket.remoteAddress ?? "",
       });
-      responseBody = { code: 0, msg: endpoint.successMsg, ...answer };
+      responseBody = endpoint.shape?.success(answer) ?? { code: 0, msg: endpoint.successMsg, ...answer };
       if (step === "commit_then_drop") {
         // The work is done and stored; the reply is lost on the way (a retry meets its effects).
         request.socket.destroy();
@@ -201,8 +201,15 @@ async function serve(
     } else {
       discard(request);
     }
-    code = sendError(deps, request, response, definition, failure.msg, failure.headers);
-    responseBody = { code, msg: failure.msg };
+    const shaped = endpoint.shape?.failure(definition, failure.msg);
+    if (shaped === undefined) {
+      code = sendError(deps, request, response, definition, failure.msg, failure.headers);
+      responseBody = { code, msg: failure.msg };
+    } else {
+      responseBody = shaped.body;
+      send(deps, request, response, shaped.status, JSON.stringify(responseBody), failure.headers);
+      code = (shaped.body as { code: number }).code;
+    }
   }
   finish(code, responseBody);
 }
