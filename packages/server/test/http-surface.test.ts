@@ -366,7 +366,7 @@ describe("HTTP surface", () => {
       }
       assert.ok(registered.has("post /admin/v1/apps/{app_id}/secret"), [...registered].join("\n"));
       // The platform endpoints are served by platform/handler.ts from this table, not by fastify.
-      for (const endpoint of platformEndpoints({} as never, {} as never)) {
+      for (const endpoint of platformEndpoints({} as never, {} as never, {} as never)) {
         const key = `${endpoint.method.toLowerCase()} ${endpoint.path}`;
         assert.ok(!registered.has(key), `${key} is served twice`);
         registered.add(key);
