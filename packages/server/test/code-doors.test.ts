@@ -341,6 +341,17 @@ describe("one code, one redemption, every door", () => {
     });
   }
 
+  it("no secret, code or verifier reaches a log line, whatever the door answered", async () => {
+    const v = verifier();
+    const code = await mint(t, { challenge: s256(v) });
+    assert.equal((await codeGrant(t, code, { code_verifier: verifier() })).body.code, 20049);
+    const won = await codeGrant(t, code, { code_verifier: v });
+    assert.equal(won.body.code, 0);
+    const logs = t.logs();
+    assert.ok(logs.includes(Paths.oauthToken), "the requests were logged");
+    for (const secret of [DEMO.appSecret, code, v, won.body.access_token]) assert.ok(!logs.includes(secret));
+  });
+
   it("the admin API refuses a scope the app does not hold (9400, naming it)", async () => {
     const res = await t.request("POST", "/admin/v1/login-codes", {
       token: ADMIN_TOKEN,

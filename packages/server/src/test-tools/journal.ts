@@ -50,6 +50,9 @@ export type JournalRecord = Omit<JournalEntry, "seq" | "at" | "request" | "respo
  */
 const SECRET_FIELDS = new Set([
   "app_secret",
+  // authen/v2/oauth/token's credentials and PKCE verifier.
+  "client_secret",
+  "code_verifier",
   "code",
   "app_access_token",
   "tenant_access_token",

@@ -214,9 +214,13 @@ async function serve(
   finish(code, responseBody);
 }
 
-/** The app_id a body names (the credentials endpoints), for matching faults before any check. */
+/**
+ * The app a body names (the credentials endpoints' app_id, v2 oauth/token's client_id), for
+ * matching faults before any check.
+ */
 function appIdIn(body: unknown): string | undefined {
-  const appId = (body as { app_id?: unknown } | null | undefined)?.app_id;
+  const named = body as { app_id?: unknown; client_id?: unknown } | null | undefined;
+  const appId = named?.app_id ?? named?.client_id;
   return typeof appId === "string" ? appId : undefined;
 }
 
