@@ -163,6 +163,20 @@ describe("authen/v1/oidc/access_token", () => {
     assertEnvelope(await oidc(t, app, { grant_type: "authorization_code", code: late }), 20004);
   });
 
+  it("20050 (HTTP 200, Retry-After) when storage does not answer: nothing was consumed", async () => {
+    const other = await startTestServer();
+    try {
+      const token = await other.appToken();
+      const code = await mint(other);
+      await other.server.storage.close();
+      const res = await oidc(other, token, { grant_type: "authorization_code", code });
+      assertEnvelope(res, 20050);
+      assert.equal(res.headers.get("retry-after"), "1");
+    } finally {
+      await other.close();
+    }
+  });
+
   it("20003 for a code that carries a PKCE challenge (redeemable at v2 only)", async () => {
     const code = await mint(t, { challenge: s256(verifier()) });
     assertEnvelope(await oidc(t, app, { grant_type: "authorization_code", code }), 20003);
@@ -293,6 +307,25 @@ describe("authen/v2/oauth/token", () => {
     assertOAuthError(store, 20024, "invalid_grant");
     t.clock.advance(30 * 24 * 3600 * 1000);
     assertOAuthError(await refreshGrant(t, issued.body.refresh_token), 20037, "invalid_grant");
+  });
+
+  it("20010 on refresh once the user is deactivated", async () => {
+    const other = await startTestServer({ seed: seedWithOfflineAccess() });
+    try {
+      const issued = await codeGrant(
+        other,
+        await mint(other, { userId: DEMO.otherVisibleUser, scopes: [OFFLINE] }),
+      );
+      assert.equal(issued.status, 200, issued.text);
+      const frozen = await other.request("PATCH", `/admin/v1/users/${DEMO.acme}/${DEMO.otherVisibleUser}`, {
+        token: ADMIN_TOKEN,
+        body: { status: "deactivated" },
+      });
+      assert.equal(frozen.status, 200, frozen.text);
+      assertOAuthError(await refreshGrant(other, issued.body.refresh_token), 20010, "invalid_grant");
+    } finally {
+      await other.close();
+    }
   });
 
   it("20072 temporarily_unavailable (HTTP 503, Retry-After) when storage does not answer", async () => {
