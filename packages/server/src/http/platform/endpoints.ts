@@ -47,7 +47,7 @@ export interface AnswerShape {
   /** The whole success body, from the endpoint's answer. */
   success(answer: object): object;
   /** The status and body of a failure, from its registry entry and public msg. */
-  failure(definition: ErrorDefinition, msg: string): { status: number; body: object };
+  failure(definition: ErrorDefinition, msg: string): { status: number; body: { code: number } };
   /** For the document: the failure body's schema and the statuses it is sent with. */
   errorSchema: object;
   errorStatuses: number[];

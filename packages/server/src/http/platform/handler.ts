@@ -208,7 +208,7 @@ async function serve(
     } else {
       responseBody = shaped.body;
       send(deps, request, response, shaped.status, JSON.stringify(responseBody), failure.headers);
-      code = (shaped.body as { code: number }).code;
+      code = shaped.body.code;
     }
   }
   finish(code, responseBody);

@@ -37,10 +37,11 @@ describe("the v2 token endpoint's answer shape", () => {
       status: 400,
       body: { code: 20002, error: "invalid_client", error_description: Errors.OAuthInvalidClient.msg },
     });
-    assert.equal(
-      (oauthShape.failure(Errors.OAuthCodeUsed, "m").body as { error: string }).error,
-      "invalid_grant",
-    );
+    assert.deepEqual(oauthShape.failure(Errors.OAuthCodeUsed, "m").body, {
+      code: 20065,
+      error: "invalid_grant",
+      error_description: "m",
+    });
     const limited = oauthShape.failure(Errors.RateLimited, Errors.RateLimited.msg);
     assert.equal(limited.status, 429);
     assert.deepEqual(limited.body, {
