@@ -16,6 +16,8 @@ import {
 } from "./internal/fields.ts";
 import { MemoryTokenCache, type TokenCache } from "./token-cache.ts";
 import type {
+  ExchangeCodeOptions,
+  ExchangedTokens,
   FetchLike,
   FetchResponseLike,
   LoginSession,
@@ -204,6 +206,56 @@ export class MinaClient {
       refreshToken: data.string("refresh_token"),
       raw: reply.body.data as RawTokenLoginValidateData,
     };
+  }
+
+  /**
+   * Redeems a login `code` (from `tt.requestAccess` or `tt.login`) for the user's tokens at the
+   * OIDC door (`POST /open-apis/authen/v1/oidc/access_token`, default) or at the OAuth 2.0
+   * token endpoint (`door: "v2"`, `POST /open-apis/authen/v2/oauth/token`). A code works once,
+   * at whichever door comes first (tokenLoginValidate included).
+   *
+   * @throws {MinaApiError} oidc: 20003 (unknown or used code), 20004 (expired), 20010 (user
+   *   may not use the app); v2: 20003, 20004, 20010, 20049 (PKCE), 20065 (used), 20002 (secret).
+   * @example
+   * ```ts
+   * app.post("/login", async (req) => {
+   *   const tokens = await client.exchangeCode(req.body.code);
+   *   const user = await client.getUserInfo(tokens.accessToken);
+   *   return { openId: user.openId };
+   * });
+   * ```
+   */
+  async exchangeCode(code: string, options: ExchangeCodeOptions = {}): Promise<ExchangedTokens> {
+    requireString(code, "code");
+    const { door = "oidc", codeVerifier } = options;
+    if (door !== "oidc" && door !== "v2") throw new TypeError('door must be "oidc" or "v2"');
+    if (codeVerifier !== undefined) {
+      requireString(codeVerifier, "codeVerifier");
+      if (door !== "v2") throw new TypeError('codeVerifier needs door: "v2"');
+    }
+    if (door === "oidc") {
+      const reply = await this.#withAppToken(
+        Paths.oidcAccessToken,
+        { grant_type: "authorization_code", code },
+        [code],
+        options,
+      );
+      return exchangedTokens(this.#data(reply, { method: "POST", path: Paths.oidcAccessToken }), reply);
+    }
+    const target = { method: "POST", path: Paths.oauthToken };
+    const body: JsonObject = {
+      grant_type: "authorization_code",
+      client_id: this.appId,
+      client_secret: this.#appSecret,
+      code,
+      ...(codeVerifier === undefined ? {} : { code_verifier: codeVerifier }),
+    };
+    const reply = await this.#request(
+      target,
+      { body, secrets: [code, ...(codeVerifier ? [codeVerifier] : [])] },
+      options,
+    );
+    return exchangedTokens(new FieldReader(reply.body, target, reply.status, "", reply.logId), reply);
   }
 
   /**
@@ -451,7 +503,9 @@ export class MinaClient {
       if (isObject(detail) && typeof detail.log_id === "string" && detail.log_id) logId = detail.log_id;
       code = parsed.code;
       if (code !== 0) {
-        const msg = typeof parsed.msg === "string" ? redact(parsed.msg, secrets) : "";
+        // The v2 token endpoint says it in RFC 6749's error_description, not in msg.
+        const said = typeof parsed.msg === "string" ? parsed.msg : parsed.error_description;
+        const msg = typeof said === "string" ? redact(said, secrets) : "";
         throw new MinaApiError({ code, msg, httpStatus, logId }, target);
       }
       if (httpStatus < 200 || httpStatus > 299) {
@@ -495,6 +549,24 @@ export class MinaClient {
       // As above.
     }
   }
+}
+
+/** The tokens of either code door, from its `data` (oidc) or its flat body (v2). */
+function exchangedTokens(fields: FieldReader, reply: Reply): ExchangedTokens {
+  const refreshToken = fields.optionalString("refresh_token");
+  const refreshSeconds =
+    fields.optionalNumber("refresh_expires_in") ?? fields.optionalNumber("refresh_token_expires_in");
+  return {
+    accessToken: fields.string("access_token"),
+    ...(refreshToken === undefined ? {} : { refreshToken }),
+    tokenType: fields.optionalString("token_type") ?? "Bearer",
+    expiresAt: expiryFromSeconds(fields.number("expires_in"), reply.sentAt),
+    ...(refreshToken === undefined || refreshSeconds === undefined
+      ? {}
+      : { refreshExpiresAt: expiryFromSeconds(refreshSeconds, reply.sentAt) }),
+    scope: fields.optionalString("scope") ?? "",
+    raw: fields.raw(),
+  };
 }
 
 function errorName(err: unknown): string {

@@ -25,6 +25,8 @@ export {
 } from "./errors.ts";
 export { type CachedToken, MemoryTokenCache, type TokenCache } from "./token-cache.ts";
 export type {
+  ExchangeCodeOptions,
+  ExchangedTokens,
   FetchLike,
   FetchResponseLike,
   LoginSession,

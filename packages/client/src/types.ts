@@ -136,6 +136,48 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+/** Options of {@link MinaClient.exchangeCode}. */
+export interface ExchangeCodeOptions extends RequestOptions {
+  /**
+   * Where the code is redeemed: `"oidc"` (default) is `POST /open-apis/authen/v1/oidc/access_token`
+   * with the app token, as Feishu's mini-program login guide does after `tt.requestAccess`;
+   * `"v2"` is the OAuth 2.0 token endpoint `POST /open-apis/authen/v2/oauth/token`, with the app
+   * secret in the body.
+   */
+  door?: "oidc" | "v2";
+  /** RFC 7636: the verifier of a code issued with a `code_challenge` (the `"v2"` door only). */
+  codeVerifier?: string;
+}
+
+/**
+ * The result of {@link MinaClient.exchangeCode}: the user's tokens, without their identity
+ * (read it with `getUserInfo(accessToken)`).
+ *
+ * @example
+ * ```ts
+ * const t: ExchangedTokens = await client.exchangeCode(code);
+ * const user = await client.getUserInfo(t.accessToken);
+ * ```
+ */
+export interface ExchangedTokens {
+  accessToken: string;
+  /**
+   * Absent from the `"v2"` door unless the user granted `offline_access`; the `"oidc"` door
+   * always sends one.
+   */
+  refreshToken?: string;
+  /** Always `"Bearer"` on the platform. */
+  tokenType: string;
+  /** When accessToken expires. */
+  expiresAt: Date;
+  /** When refreshToken expires (with refreshToken). */
+  refreshExpiresAt?: Date;
+  /** Space-separated scopes the user granted. */
+  scope: string;
+  /** The platform's answer (`data` of the `"oidc"` door, the body of `"v2"`), untouched. */
+  raw: Record<string, unknown>;
+}
+
 /**
  * `data` of tokenLoginValidate as the platform sends it.
  *

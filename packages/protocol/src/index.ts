@@ -6,4 +6,5 @@ export {
   PlatformOnlyCodes,
 } from "./errors.ts";
 export * from "./ids.ts";
+export * from "./oauth-wire.ts";
 export * from "./wire.ts";

@@ -10,6 +10,10 @@ export const Paths = {
   refreshAccessToken: "/open-apis/authen/v1/refresh_access_token",
   oidcRefreshAccessToken: "/open-apis/authen/v1/oidc/refresh_access_token",
   userInfo: "/open-apis/authen/v1/user_info",
+  /** The OIDC door for a login code (oauth-wire.ts). */
+  oidcAccessToken: "/open-apis/authen/v1/oidc/access_token",
+  /** The OAuth 2.0 token endpoint, RFC 6749 shaped (oauth-wire.ts). */
+  oauthToken: "/open-apis/authen/v2/oauth/token",
 } as const;
 
 export interface AppCredentialsRequest {
@@ -112,6 +116,8 @@ export const Scopes = {
   employeeId: "contact:user.employee_id:readonly",
   email: "contact:user.email:readonly",
   phone: "contact:user.phone:readonly",
+  /** The v2 token endpoint hands out a refresh_token only to a login granted this. */
+  offlineAccess: "offline_access",
 } as const;
 
 /** Lifetimes fixed by the platform (seconds). */

@@ -197,6 +197,10 @@ async function mintCode(flags: Flags): Promise<void> {
   const appId = str(flags, "app");
   const userId = str(flags, "user");
   const tenantKey = str(flags, "tenant");
+  const scopes = str(flags, "scopes")
+    ?.split(",")
+    .map((scope) => scope.trim())
+    .filter((scope) => scope !== "");
   if (!appId || !userId)
     throw new ConfigError("code needs --app APP_ID and --user USER_ID (mina-auth code --help)");
   const minted = await withStorage(flags, async (storage) => {
@@ -211,6 +215,7 @@ async function mintCode(flags: Flags): Promise<void> {
       appId,
       userId,
       ...(tenantKey ? { tenantKey } : {}),
+      ...(scopes === undefined ? {} : { scopes }),
     });
   });
   process.stdout.write(`${JSON.stringify({ code: minted.code, expires_at: minted.expiresAt })}\n`);

@@ -43,8 +43,20 @@ export interface Emulator {
   users: EmulatorUser[];
   /** Bearer token for the admin API at `${baseUrl}/admin/v1`. */
   adminToken: string;
-  /** What `tt.login` returns on a device: a fresh one-time code for that user. */
-  mintCode(options: { userId: string; appId?: string; tenantKey?: string }): Promise<string>;
+  /**
+   * What `tt.login` returns on a device: a fresh one-time code for that user. With `scopes`,
+   * what `tt.requestAccess({scopeList: scopes})` returns: the code grants exactly those (each
+   * one the app holds). With `codeChallenge` (RFC 7636, `S256` unless `codeChallengeMethod`
+   * says `plain`), the code is redeemable only at authen/v2/oauth/token with its verifier.
+   */
+  mintCode(options: {
+    userId: string;
+    appId?: string;
+    tenantKey?: string;
+    scopes?: string[];
+    codeChallenge?: string;
+    codeChallengeMethod?: "S256" | "plain";
+  }): Promise<string>;
   /** Fault rules for the platform endpoints (docs/testing-your-backend.md). */
   faults: EmulatorFaults;
   /** The server's clock: `advance`/`set` with `clock: "manual"`. */
@@ -145,7 +157,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     apps,
     users,
     adminToken,
-    async mintCode({ userId, appId = first.appId, tenantKey }) {
+    async mintCode({ userId, appId = first.appId, tenantKey, scopes, codeChallenge, codeChallengeMethod }) {
       const response = await fetch(`${server.url}/admin/v1/login-codes`, {
         method: "POST",
         headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
@@ -153,6 +165,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           app_id: appId,
           user_id: userId,
           ...(tenantKey ? { tenant_key: tenantKey } : {}),
+          ...(scopes ? { scopes } : {}),
+          ...(codeChallenge ? { code_challenge: codeChallenge } : {}),
+          ...(codeChallengeMethod ? { code_challenge_method: codeChallengeMethod } : {}),
         }),
       });
       const body = (await response.json()) as { code: string | number; msg?: string };

@@ -225,6 +225,44 @@ describe("import, export and code on one file, then a server on it", () => {
     }
   });
 
+  it("code --scopes grants those scopes (tt.requestAccess's scopeList); one the app lacks is refused", async () => {
+    const run = await cli([
+      "code",
+      "--app",
+      DEMO.appId,
+      "--user",
+      DEMO.visibleUser,
+      "--scopes",
+      "contact:user.email:readonly",
+      "--db",
+      `sqlite:${db}`,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const { code } = JSON.parse(run.stdout) as { code: string };
+    const t = await startTestServer({ dbPath: db, clock: new ManualClock(Date.now()) });
+    try {
+      const login = await t.exchange(code, await t.appToken());
+      assert.equal(login.body.code, 0, login.text);
+      assert.equal(login.body.data.employee_id, undefined, "employee_id was not granted");
+    } finally {
+      await t.close();
+    }
+    assertRefused(
+      await cli([
+        "code",
+        "--app",
+        DEMO.appId,
+        "--user",
+        DEMO.visibleUser,
+        "--scopes",
+        "calendar:calendar",
+        "--db",
+        `sqlite:${db}`,
+      ]),
+      /calendar:calendar/,
+    );
+  });
+
   it("code for a store app takes --tenant", async () => {
     const run = await cli([
       "code",

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { after, before, describe, it } from "node:test";
+import { Paths } from "@mina-auth/protocol";
 import { platformEndpoints } from "../src/http/platform/endpoints.ts";
 import { ADMIN_TOKEN, DEMO, startTestServer, type TestResponse, type TestServer } from "./harness.ts";
 
@@ -271,6 +272,8 @@ describe("HTTP surface", () => {
         ["post", LEGACY_REFRESH],
         ["post", OIDC_REFRESH],
         ["get", USER_INFO_PATH],
+        ["post", Paths.oidcAccessToken],
+        ["post", Paths.oauthToken],
         ["get", "/healthz"],
         ["get", "/readyz"],
         ["get", "/metrics"],
@@ -368,7 +371,7 @@ describe("HTTP surface", () => {
       }
       assert.ok(registered.has("post /admin/v1/apps/{app_id}/secret"), [...registered].join("\n"));
       // The platform endpoints are served by platform/handler.ts from this table, not by fastify.
-      for (const endpoint of platformEndpoints({} as never, {} as never)) {
+      for (const endpoint of platformEndpoints({} as never, {} as never, {} as never)) {
         const key = `${endpoint.method.toLowerCase()} ${endpoint.path}`;
         assert.ok(!registered.has(key), `${key} is served twice`);
         registered.add(key);

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as lark from "@larksuiteoapi/node-sdk";
-import { DEMO, startTestServer, type TestServer } from "./harness.ts";
+import { ADMIN_TOKEN, DEMO, startTestServer, type TestServer } from "./harness.ts";
 
 /** A cache of the SDK's own shape, one per client, so no token leaks between tests. */
 function freshCache() {
@@ -179,6 +179,85 @@ describe("the official Lark Node SDK against mina-auth", () => {
       data: { grant_type: "refresh_token", refresh_token: first.data.refresh_token },
     });
     assert.notEqual(refresh.code, 0);
+  });
+
+  it("redeems a code at the OIDC door through the SDK's typed authen.oidcAccessToken.create", async () => {
+    const client = sdkClient(t.url);
+    const code = await t.mintCode(DEMO.visibleUser);
+    const created = await client.authen.oidcAccessToken.create({
+      data: { grant_type: "authorization_code", code },
+    });
+    assert.equal(created.code, 0, JSON.stringify(created));
+    assert.ok(created.data);
+    assert.match(created.data.access_token ?? "", /^u-/);
+    assert.match(created.data.refresh_token ?? "", /^ur-/);
+    assert.equal(created.data.token_type, "Bearer");
+    assert.equal(created.data.expires_in, 6900);
+    assert.equal(created.data.scope, "contact:user.employee_id:readonly contact:user.email:readonly");
+    const info = await client.authen.userInfo.get(
+      {},
+      lark.withUserAccessToken(created.data.access_token ?? ""),
+    );
+    assert.equal(info.data?.user_id, DEMO.visibleUser);
+    // Consumed: the same code at the OIDC door again is a reuse (20003), and so at tokenLoginValidate.
+    const again = await client.authen.oidcAccessToken.create({
+      data: { grant_type: "authorization_code", code },
+    });
+    assert.equal(again.code, 20003);
+    const validate = await client.request<{ code: number }>({
+      method: "POST",
+      url: "/open-apis/mina/v2/tokenLoginValidate",
+      data: { code },
+    });
+    assert.equal(validate.code, 10213);
+  });
+
+  it("redeems a code and a refresh token at the v2 token endpoint through the SDK's generic request", async () => {
+    // The SDK has no typed v2 oauth/token method; its generic request is the SDK unchanged.
+    const client = sdkClient(t.url);
+    const token = (data: Record<string, string>) =>
+      client.request<{ code: number; access_token?: string; refresh_token?: string; scope?: string }>({
+        method: "POST",
+        url: "/open-apis/authen/v2/oauth/token",
+        data: { client_id: DEMO.appId, client_secret: DEMO.appSecret, ...data },
+      });
+    const plain = await token({ grant_type: "authorization_code", code: await t.mintCode() });
+    assert.equal(plain.code, 0, JSON.stringify(plain));
+    assert.match(plain.access_token ?? "", /^u-/);
+    assert.equal(plain.refresh_token, undefined, "the demo app does not hold offline_access");
+
+    const other = await startTestServer();
+    try {
+      const patched = await other.request("PATCH", `/admin/v1/apps/${DEMO.appId}`, {
+        token: ADMIN_TOKEN,
+        body: { scopes: ["contact:user.employee_id:readonly", "offline_access"] },
+      });
+      assert.equal(patched.status, 200, patched.text);
+      const offline = sdkClient(other.url);
+      const call = (data: Record<string, string>) =>
+        offline.request<{ code: number; access_token?: string; refresh_token?: string; scope?: string }>({
+          method: "POST",
+          url: "/open-apis/authen/v2/oauth/token",
+          data: { client_id: DEMO.appId, client_secret: DEMO.appSecret, ...data },
+        });
+      const issued = await call({ grant_type: "authorization_code", code: await other.mintCode() });
+      assert.equal(issued.scope, "contact:user.employee_id:readonly offline_access");
+      assert.match(issued.refresh_token ?? "", /^ur-/);
+      const refreshed = await call({
+        grant_type: "refresh_token",
+        refresh_token: issued.refresh_token ?? "",
+      });
+      assert.equal(refreshed.code, 0, JSON.stringify(refreshed));
+      assert.match(refreshed.refresh_token ?? "", /^ur-/);
+      assert.notEqual(refreshed.refresh_token, issued.refresh_token);
+    } finally {
+      await other.close();
+    }
+    // A failure is HTTP 400, which the SDK's axios turns into a rejection carrying the body.
+    await assert.rejects(
+      token({ grant_type: "authorization_code", code: await t.mintCode(DEMO.invisibleUser) }),
+      (error) => (errorBody(error) as unknown as { error: string }).error === "invalid_grant",
+    );
   });
 
   it("a client with the wrong secret never gets a token, and its calls fail with the platform's code", async () => {

@@ -173,10 +173,14 @@ export function createTt(options: CreateTtOptions): Tt {
   const refusal = (api: string, answer: ServerAnswer, errno: number) =>
     new TtError(`${api}:fail ${String(answer.body.msg ?? `HTTP ${answer.status}`)}`, errno);
 
-  async function mint(api: "login" | "requestAccess", scopeList: string[]): Promise<string> {
+  /** A code for the device's user; tt.login's (no scopeList) grants every scope of the app. */
+  async function mint(api: "login" | "requestAccess", scopeList?: string[]): Promise<string> {
     let answer: ServerAnswer;
     try {
-      answer = await post("login", { ...device(), scope_list: scopeList });
+      answer = await post("login", {
+        ...device(),
+        ...(scopeList === undefined ? {} : { scope_list: scopeList }),
+      });
     } catch {
       throw new TtError(`${api}:fail network error`, Errno.cannotGetSession);
     }
@@ -197,7 +201,7 @@ export function createTt(options: CreateTtOptions): Tt {
     login: (callbacks = {}) =>
       settle("login", callbacks, async () => ({
         errMsg: "login:ok" as const,
-        code: await mint("login", []),
+        code: await mint("login"),
       })),
 
     requestAccess: (request) =>

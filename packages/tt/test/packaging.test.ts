@@ -76,10 +76,7 @@ console.log(JSON.stringify({ res, seen }));`,
     const out = JSON.parse(execFileSync(process.execPath, ["check.mjs"], { ...quiet, cwd: app }));
     assert.deepEqual(out.res, { errMsg: "login:ok", code: "c".repeat(44) });
     assert.deepEqual(out.seen, [
-      [
-        "http://127.0.0.1:1/dev/v1/tt/login",
-        { app_id: "cli_a1b2c3d4e5f6a7b8", user_id: "6c486g", scope_list: [] },
-      ],
+      ["http://127.0.0.1:1/dev/v1/tt/login", { app_id: "cli_a1b2c3d4e5f6a7b8", user_id: "6c486g" }],
     ]);
   });
 });

@@ -85,6 +85,14 @@ describe("@mina-auth/tt against the emulator", () => {
     assert.match(result.code, /^[0-9a-f]{44}$/);
   });
 
+  it("requestAccess's scopeList is what the code grants: [] the identity alone, tt.login every scope", async () => {
+    const identityOnly = await fresh().requestAccess({ scopeList: [] });
+    assert.equal((await backendLogin(emu, identityOnly.code)).employeeId, undefined);
+    const granted = await fresh().requestAccess({ scopeList: ["contact:user.employee_id:readonly"] });
+    assert.equal((await backendLogin(emu, granted.code)).employeeId, ZHANG);
+    assert.equal((await backendLogin(emu, (await fresh().login()).code)).employeeId, ZHANG);
+  });
+
   it("2700002 when the user refuses requestAccess, in both styles; granting again works", async () => {
     fresh().refuseAccess();
     await failsWith(tt.requestAccess({ scopeList: [] }), "requestAccess", Errno.userRefused);

@@ -51,6 +51,16 @@ export class FieldReader {
     }
     return v;
   }
+
+  /** A number the answer may leave out (v2's refresh_token_expires_in, without offline_access). */
+  optionalNumber(key: string): number | undefined {
+    return this.obj[key] === undefined ? undefined : this.number(key);
+  }
+
+  /** The object itself, as the platform sent it. */
+  raw(): JsonObject {
+    return this.obj;
+  }
 }
 
 /** Replaces every occurrence of each secret (of a meaningful length) in `text` with `***`. */

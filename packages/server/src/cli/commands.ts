@@ -179,13 +179,19 @@ The banner goes to stderr; the JSON log lines follow it on stdout. SIGTERM / SIG
   },
   {
     name: "code",
-    summary: "mint a login code, as tt.login returns on a device",
-    synopsis: "--app APP_ID --user USER_ID [--tenant TENANT_KEY] [--db URL]",
+    summary: "mint a login code, as tt.login (or, with --scopes, tt.requestAccess) returns on a device",
+    synopsis: "--app APP_ID --user USER_ID [--tenant TENANT_KEY] [--scopes SCOPE,…] [--db URL]",
     positionals: [0, 0],
     flags: [
       { name: "app", type: "string", value: "APP_ID", help: "the app (required)" },
       { name: "user", type: "string", value: "USER_ID", help: "the user (required)" },
       { name: "tenant", type: "string", value: "TENANT_KEY", help: "the tenant (required for a store app)" },
+      {
+        name: "scopes",
+        type: "string",
+        value: "SCOPE,…",
+        help: 'what the user grants, as tt.requestAccess\'s scopeList (each one the app holds; "" for none); left out: every scope of the app',
+      },
       db,
       config,
       help,
@@ -193,6 +199,7 @@ The banner goes to stderr; the JSON log lines follow it on stdout. SIGTERM / SIG
     examples: [
       "mina-auth code --app cli_a1b2c3d4e5f6a7b8 --user 6c486g",
       "mina-auth code --app cli_9f8e7d6c5b4a3921 --user a1b2c3 --tenant 736588c9260f175d",
+      "mina-auth code --app cli_a1b2c3d4e5f6a7b8 --user 6c486g --scopes contact:user.email:readonly",
     ],
     notes: 'Prints {"code", "expires_at"}: the code is valid 180 s and works once.',
   },

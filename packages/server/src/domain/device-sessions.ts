@@ -39,14 +39,17 @@ export class DeviceSessions {
     private readonly login: LoginService,
   ) {}
 
-  /** tt.requestAccess: `scopeList` must name scopes the app holds (the session gets the app's). */
-  async requestAccess(request: MintCodeRequest, scopeList: readonly string[]): Promise<MintedCode> {
+  /**
+   * tt.requestAccess: `scopeList` must name scopes the app holds, and the code carries them
+   * (its login gets those); left out (tt.login), the code grants every scope of the app.
+   */
+  async requestAccess(request: MintCodeRequest, scopeList?: readonly string[]): Promise<MintedCode> {
     const app = await this.storage.getApp(request.appId);
     if (!app) throw new ApiError("AdminNotFound", `app ${request.appId}`);
-    const missing = scopeList.find((scope) => !app.scopes.includes(scope));
+    const missing = scopeList?.find((scope) => !app.scopes.includes(scope));
     if (missing !== undefined)
       throw new ApiError("AdminInvalidRequest", `scope_list: ${missing} is not granted to the app`);
-    return this.login.mintCode(request);
+    return this.login.mintCode(scopeList === undefined ? request : { ...request, scopes: scopeList });
   }
 
   /** Whether the session the code opened is alive (exchanged, not revoked, not ended). */

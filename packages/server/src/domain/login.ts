@@ -21,6 +21,8 @@ import {
 import type {
   AppTokenRecord,
   CatalogueStorage,
+  CodeChallenge,
+  ExchangeOutcome,
   GrantIdentity,
   IssuedTokens,
   LoginCodeRecord,
@@ -28,8 +30,10 @@ import type {
   ServerKeyStorage,
   SessionStorage,
   User,
+  VerifierChallenges,
 } from "../storage/port.ts";
 import { StorageOutcomeUnknownError, StorageUnavailableError } from "../storage/port.ts";
+import { grantableScopes } from "./code-scopes.ts";
 import { ApiError } from "./errors.ts";
 import { RateLimitedError, type RateLimiter } from "./rate-limits.ts";
 import { deriveSessionKey, newLinkedGrantId, SessionKeys } from "./session-keys.ts";
@@ -44,6 +48,26 @@ export interface MintCodeRequest {
   userId: string;
   /** May be left out for a self-built app: its own tenant. */
   tenantKey?: string;
+  /**
+   * The scopes the user grants (tt.requestAccess's scopeList), each one the app holds; left
+   * out: every scope of the app (tt.login). See code-scopes.ts.
+   */
+  scopes?: readonly string[];
+  /** An RFC 7636 challenge the v2 token endpoint will ask the code_verifier of. */
+  codeChallenge?: CodeChallenge;
+}
+
+/** One redemption of a login code, at whichever door: the storage outcome and what it issued. */
+export interface Redemption {
+  outcome: ExchangeOutcome;
+  /** What the redemption issued (meaningful when `outcome.kind` is `issued`). */
+  accessToken: string;
+  refreshToken: string;
+  /** Unix milliseconds. */
+  accessExpiresAt: number;
+  sessionKey: string;
+  /** When the login's refresh family ends, Unix milliseconds. */
+  familyExpiresAt: number;
 }
 
 export interface MintedCode {
@@ -59,6 +83,9 @@ export interface MintedCodes {
 }
 
 export type RefreshVariant = "legacy" | "oidc";
+
+/** Who presents a refresh token: an app, by its app token or (v2 oauth/token) its client secret. */
+export type RefreshCaller = Pick<AppTokenRecord, "appId">;
 
 /** What the login flow needs of storage: the flow itself, catalogue reads, and revocation. */
 export type LoginStorage = LoginFlowStorage &
@@ -107,6 +134,7 @@ export class LoginService {
     if (!(await this.storage.getUser(tenantKey, request.userId))) {
       throw new ApiError("AdminNotFound", `user ${request.userId} in tenant ${tenantKey}`);
     }
+    const scopes = request.scopes === undefined ? null : grantableScopes(request.scopes, app.scopes);
 
     await this.storage.ensureOpenId(app.appId, tenantKey, request.userId, newOpenId());
     const now = this.clock.now();
@@ -123,6 +151,8 @@ export class LoginService {
         userId: request.userId,
         issuedAt: now,
         expiresAt,
+        scopes,
+        codeChallenge: request.codeChallenge ?? null,
       });
     }
     await this.storage.saveLoginCodes(records);
@@ -138,28 +168,16 @@ export class LoginService {
     { code }: TokenLoginValidateRequest,
     clientAddress = "",
   ): Promise<TokenLoginValidateData> {
-    const serverKey = await this.sessionKeys.current();
-    const now = this.clock.now();
-    const tokens = this.freshTokens(now);
-    const codeHash = storageKey("login_code", code);
-    const grantId = newLinkedGrantId(now, codeHash, serverKey.version);
-    const sessionKey = deriveSessionKey(serverKey.value, grantId);
-    const outcome = await this.storage.exchangeLoginCode({
-      codeHash,
-      appId: caller.appId,
-      now,
-      grantId,
-      sessionKeyHash: sha256Hex(sessionKey),
-      tokens: tokens.hashed,
-      familyExpiresAt: now + Lifetimes.refreshFamily * 1000,
-      revokeGrantOnReuse: this.policy.revokeGrantOnCodeReuse,
-    });
-
-    // Only failures are counted (see rate-limits.ts): over the limit they answer 99991400.
-    if (outcome.kind !== "issued")
-      await countAttempt(this.limiter?.failedRedemption(caller.appId, clientAddress));
+    const { outcome, sessionKey, accessToken, refreshToken, accessExpiresAt } = await this.redeemCode(
+      caller.appId,
+      code,
+      clientAddress,
+    );
     switch (outcome.kind) {
       case "invalid":
+      case "expired":
+      // A code issued with a PKCE challenge is redeemable only at the v2 token endpoint.
+      case "pkce_failed":
         throw new ApiError("InvalidCode");
       case "foreign":
       case "reused":
@@ -172,9 +190,9 @@ export class LoginService {
           open_id: identity.openId,
           session_key: sessionKey,
           tenant_key: identity.tenantKey,
-          access_token: tokens.accessToken,
-          expires_in: Math.floor(tokens.hashed.accessExpiresAt / 1000),
-          refresh_token: tokens.refreshToken,
+          access_token: accessToken,
+          expires_in: Math.floor(accessExpiresAt / 1000),
+          refresh_token: refreshToken,
         };
         if (identity.scopes.includes(Scopes.employeeId)) data.employee_id = identity.userId;
         return data;
@@ -182,15 +200,59 @@ export class LoginService {
     }
   }
 
+  /**
+   * Redeems a login code for `appId`, at any door (tokenLoginValidate, oidc/access_token, v2
+   * oauth/token): the one conditional write of storage decides, so a code is consumed once
+   * whichever door is first, and a second redemption at any door is a reuse. Failed outcomes
+   * are counted against the rate limit here (over the limit: 99991400); each door maps the
+   * outcome to its own codes.
+   */
+  async redeemCode(
+    appId: string,
+    code: string,
+    clientAddress: string,
+    verifier?: VerifierChallenges,
+  ): Promise<Redemption> {
+    const serverKey = await this.sessionKeys.current();
+    const now = this.clock.now();
+    const tokens = this.freshTokens(now);
+    const codeHash = storageKey("login_code", code);
+    const grantId = newLinkedGrantId(now, codeHash, serverKey.version);
+    const sessionKey = deriveSessionKey(serverKey.value, grantId);
+    const familyExpiresAt = now + Lifetimes.refreshFamily * 1000;
+    const outcome = await this.storage.exchangeLoginCode({
+      codeHash,
+      appId,
+      now,
+      grantId,
+      sessionKeyHash: sha256Hex(sessionKey),
+      tokens: tokens.hashed,
+      familyExpiresAt,
+      revokeGrantOnReuse: this.policy.revokeGrantOnCodeReuse,
+      verifier: verifier ?? null,
+    });
+
+    // Only failures are counted (see rate-limits.ts): over the limit they answer 99991400.
+    if (outcome.kind !== "issued") await countAttempt(this.limiter?.failedRedemption(appId, clientAddress));
+    return {
+      outcome,
+      accessToken: tokens.accessToken,
+      refreshToken: tokens.refreshToken,
+      accessExpiresAt: tokens.hashed.accessExpiresAt,
+      sessionKey,
+      familyExpiresAt,
+    };
+  }
+
   /** The request's shape (20001, 20036, 20026 in that order) was checked at the edge. */
-  async refresh(caller: AppTokenRecord, request: RefreshRequest, variant: "oidc"): Promise<OidcRefreshData>;
+  async refresh(caller: RefreshCaller, request: RefreshRequest, variant: "oidc"): Promise<OidcRefreshData>;
   async refresh(
-    caller: AppTokenRecord,
+    caller: RefreshCaller,
     request: RefreshRequest,
     variant: "legacy",
   ): Promise<LegacyRefreshData>;
   async refresh(
-    caller: AppTokenRecord,
+    caller: RefreshCaller,
     request: RefreshRequest,
     variant: RefreshVariant,
   ): Promise<OidcRefreshData | LegacyRefreshData> {

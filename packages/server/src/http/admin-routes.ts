@@ -20,6 +20,7 @@ import { registerTestToolRoutes } from "../test-tools/routes.ts";
 import type { TestTools } from "../test-tools/tools.ts";
 import { registerAdminConsoleRoutes } from "./admin-console-routes.ts";
 import { MAX_CODES_PER_REQUEST, AdminSchemas as S, View } from "./admin-schemas.ts";
+import { type MintCodesBody, mintRequestOf } from "./mint-request.ts";
 import { adminRouteFor } from "./openapi.ts";
 import { markSuccess, sendError } from "./reply.ts";
 
@@ -279,20 +280,16 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
         },
       );
 
-      admin.post<{ Body: { app_id: string; user_id: string; tenant_key?: string; count?: number } }>(
+      admin.post<{ Body: MintCodesBody }>(
         "/login-codes",
         route(
-          `Mint a login code, as tt.login does on a device; with count (1–${MAX_CODES_PER_REQUEST}), that many at once as {codes, expires_at}`,
+          `Mint a login code, as tt.login (or, with scopes, tt.requestAccess) does on a device; with count (1–${MAX_CODES_PER_REQUEST}), that many at once as {codes, expires_at}`,
           { body: S.loginCodes },
           { status: 201, errors: [404], response: S.minted },
         ),
         async (request, reply) => {
-          const { app_id, user_id, tenant_key, count } = request.body;
-          const mint = {
-            appId: app_id,
-            userId: user_id,
-            ...(tenant_key === undefined ? {} : { tenantKey: tenant_key }),
-          };
+          const { count } = request.body;
+          const mint = mintRequestOf(request.body);
           const { codes, expiresAt } = await login.mintCodes(mint, count ?? 1);
           // Without count, the contract's one-code shape.
           const minted = count === undefined ? { code: codes[0] } : { codes };

@@ -119,6 +119,18 @@ export const AdminSchemas = {
       user_id: nonEmpty,
       tenant_key: str,
       count: { type: "integer", minimum: 1, maximum: MAX_CODES_PER_REQUEST },
+      scopes: {
+        ...strings,
+        maxItems: 100,
+        description:
+          "the scopes the user grants, as tt.requestAccess's scopeList (each one the app holds; [] grants the identity alone); left out: every scope of the app, as tt.login",
+      },
+      code_challenge: {
+        type: "string",
+        pattern: "^[A-Za-z0-9._~-]{43,128}$",
+        description: "RFC 7636: the code is then redeemable only at v2 oauth/token, with its code_verifier",
+      },
+      code_challenge_method: { enum: ["S256", "plain"], description: "default S256" },
     },
     ["app_id", "user_id"],
   ),

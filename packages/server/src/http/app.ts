@@ -7,6 +7,7 @@ import type { DestinationStream } from "pino";
 import type { Clock } from "../clock.ts";
 import { defaultConfig, type LogLevel, type RateLimitConfig } from "../config.ts";
 import { AppTokenService } from "../domain/app-tokens.ts";
+import { CodeDoors } from "../domain/code-doors.ts";
 import { LoginService } from "../domain/login.ts";
 import { RateLimiter } from "../domain/rate-limits.ts";
 import type { Storage } from "../storage/port.ts";
@@ -194,7 +195,8 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     { revokeGrantOnCodeReuse: options.revokeGrantOnCodeReuse },
     limiter,
   );
-  const endpoints = platformEndpoints(appTokens, login);
+  const doors = new CodeDoors(login, storage, clock, limiter);
+  const endpoints = platformEndpoints(appTokens, login, doors);
   const tools = createTestTools(storage, clock, options.journalSize ?? 0, appTokens);
   app.decorate("testTools", tools);
   // The stored rules are loaded before the first request, then kept fresh off the request path.

@@ -49,8 +49,10 @@ function device(record: Record<string, unknown>): DeviceRef {
   };
 }
 
-function scopeList(record: Record<string, unknown>): string[] {
-  const value = record.scope_list ?? [];
+/** tt.requestAccess's scopeList; absent for tt.login, whose code grants every scope of the app. */
+function scopeList(record: Record<string, unknown>): string[] | undefined {
+  const value = record.scope_list;
+  if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.length > 64 || !value.every((s) => typeof s === "string"))
     throw new ApiError("AdminInvalidRequest", "scope_list must be an array of strings");
   return value;

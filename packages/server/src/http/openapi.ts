@@ -1,5 +1,5 @@
 import type { RouteOptions } from "fastify";
-import type { Endpoint } from "./platform/endpoints.ts";
+import type { AnswerShape, Endpoint } from "./platform/endpoints.ts";
 import type { BodyRule } from "./platform/schemas.ts";
 
 /** What a fastify route tells /openapi.json beside its validation schemas. */
@@ -95,6 +95,20 @@ function responses(
   return out;
 }
 
+/** An endpoint with its own answer shape (the v2 token endpoint): its own failure schema. */
+function shapedResponses(success: object, shape: AnswerShape) {
+  const out: Record<string, object> = {
+    "200": { description: "success", content: { "application/json": { schema: success } } },
+  };
+  for (const status of [...new Set(shape.errorStatuses)].sort()) {
+    out[String(status)] = {
+      description: ERROR_DESCRIPTIONS[status] ?? "error",
+      content: { "application/json": { schema: shape.errorSchema } },
+    };
+  }
+  return out;
+}
+
 /**
  * Builds the OpenAPI 3.1 document from what serves the requests: the platform endpoint table
  * (its body rules are the request schemas) and the fastify routes as they register (their
@@ -118,13 +132,19 @@ export class OpenApiCollector {
             : endpoint.auth.kind === "user"
               ? [{ userBearer: [] }]
               : [],
-        responses: responses(
-          200,
-          // As on the platform, its failures answer HTTP 200 too, with a non-zero code.
-          { anyOf: [endpoint.response, { $ref: "#/components/schemas/Error" }] },
-          endpoint.method === "POST" ? [400, 408, 413, 415, 429, 500] : [400, 408, 500],
-        ),
+        responses: endpoint.shape
+          ? shapedResponses(endpoint.response, endpoint.shape)
+          : responses(
+              200,
+              // As on the platform, its failures answer HTTP 200 too, with a non-zero code.
+              { anyOf: [endpoint.response, { $ref: "#/components/schemas/Error" }] },
+              endpoint.method === "POST" ? [400, 408, 413, 415, 429, 500] : [400, 408, 500],
+            ),
       };
+      if (endpoint.shape) {
+        operation.description =
+          "Failures answer `{code, error, error_description}` with the statuses listed below (see the README's error table).";
+      }
       if (endpoint.body) {
         operation.requestBody = {
           required: true,

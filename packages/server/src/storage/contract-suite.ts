@@ -13,6 +13,7 @@
  */
 import { afterEach, describe } from "node:test";
 import { catalogueCases } from "./contract/catalogue-cases.ts";
+import { codeGrantCases } from "./contract/code-grant-cases.ts";
 import { exchangeCases } from "./contract/exchange-cases.ts";
 import { faultRuleCases } from "./contract/fault-rule-cases.ts";
 import type { MakeStorage, SuiteContext, TeardownStorage, World } from "./contract/fixtures.ts";
@@ -54,6 +55,7 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
     const context: SuiteContext = { open, openWorld, makeStorage, ...(teardown ? { teardown } : {}) };
     catalogueCases(context);
     exchangeCases(context);
+    codeGrantCases(context);
     refreshCases(context);
     sessionCases(context);
     maintenanceCases(context);

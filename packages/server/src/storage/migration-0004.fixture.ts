@@ -133,7 +133,7 @@ export async function assertCarriedOver(s: Storage, world: LegacyWorld): Promise
   assert.equal(await s.findAccessToken(a.access[1]![0], now), null, "the revoked family's tokens die");
   assert.equal(await s.findAccessToken(next(3).accessTokenHash, now), null);
   const replay = exchangeInput(world.codes.consumed, world.appId, now);
-  assert.equal((await s.exchangeLoginCode(replay.input)).kind, "invalid", "A's code expired long ago");
+  assert.equal((await s.exchangeLoginCode(replay.input)).kind, "expired", "A's code expired long ago");
 
   // The purge empties what the migration left behind, and in time the grants.
   const end = a.createdAt + FAMILY_TTL + 31 * 24 * HOUR + ACCESS_TTL;

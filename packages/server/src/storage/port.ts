@@ -96,6 +96,27 @@ export interface LoginCodeRecord {
   userId: string;
   issuedAt: Millis;
   expiresAt: Millis;
+  /**
+   * The scopes the user granted (tt.requestAccess's scopeList), kept by the login the code
+   * opens; left out or null: every scope of the app (tt.login). See granted-scopes.ts.
+   */
+  scopes?: readonly string[] | null;
+  /** An RFC 7636 challenge: the code is then consumed only with a matching verifier. */
+  codeChallenge?: CodeChallenge | null;
+}
+
+export interface CodeChallenge {
+  value: string;
+  method: "S256" | "plain";
+}
+
+/**
+ * What a presented code_verifier would match (RFC 7636 §4.6), computed by the domain so that
+ * storage only compares: the challenge an S256 code must carry, and the one a plain code must.
+ */
+export interface VerifierChallenges {
+  s256: string;
+  plain: string;
 }
 
 /** The credentials an exchange or a rotation issues, already hashed. */
@@ -118,6 +139,11 @@ export interface ExchangeInput {
   familyExpiresAt: Millis;
   /** Whether a second redemption of a consumed code revokes the grant of the first. */
   revokeGrantOnReuse: boolean;
+  /**
+   * The presented code_verifier's challenges; left out or null when none was presented. A code
+   * that carries a challenge is consumed only when they match it (`pkce_failed` otherwise).
+   */
+  verifier?: VerifierChallenges | null;
 }
 
 /** The identity a successful exchange or refresh resolves to. */
@@ -127,7 +153,10 @@ export interface GrantIdentity {
   tenantKey: string;
   userId: string;
   openId: string;
-  /** The app's granted scopes at the time of the operation. */
+  /**
+   * The scopes in force at the time of the operation: those the login was granted (its code's
+   * scopes, or every scope of the app) that the app still holds (granted-scopes.ts).
+   */
   scopes: string[];
 }
 
@@ -140,17 +169,22 @@ export interface GrantIdentity {
  *   open_id for its (app, tenant, user) (an import, a tool: the domain assigns one when it
  *   mints) gets one in that same commit, never replacing one assigned meanwhile; every
  *   adapter does this (it once threw on SQLite and was repaired on PostgreSQL).
- * - `invalid`: no such code, or it expired (`now >= expiresAt`). Nothing changed.
+ * - `invalid`: no such code. Nothing changed.
+ * - `expired`: the code expired (`now >= expiresAt`), used or not. Nothing changed.
  * - `foreign`: the code belongs to another app. Nothing changed: the owner can still use it.
  * - `reused`: the caller's own code, already consumed. When `revokeGrantOnReuse`, the grant its
  *   first redemption created is revoked (`revokedGrantId`). The code stays flagged until it
  *   expires so that every later replay is `reused` too.
  * - `not_visible`: the caller's own code, now consumed, but the user is deactivated or outside
  *   the app's visibility for that tenant (or the app is no longer installed there). No grant.
+ * - `pkce_failed`: the caller's own live, unconsumed code carries a challenge that `verifier`
+ *   does not match (or no verifier came). Nothing changed: its holder can still redeem it.
  */
 export type ExchangeOutcome =
   | { kind: "issued"; identity: GrantIdentity }
   | { kind: "invalid" }
+  | { kind: "expired" }
+  | { kind: "pkce_failed" }
   | { kind: "foreign" }
   | { kind: "reused"; revokedGrantId: string | null }
   | { kind: "not_visible" };

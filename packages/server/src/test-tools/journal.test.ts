@@ -64,6 +64,13 @@ describe("the request journal", () => {
     assert.equal(out.n, 7);
   });
 
+  it("redacts v2 oauth/token's client_secret and code_verifier", () => {
+    const out = redact({ client_id: "cli_a", client_secret: "v2-s3cret", code_verifier: "v".repeat(43) });
+    const text = JSON.stringify(out);
+    assert.ok(!text.includes("v2-s3cret") && !text.includes("v".repeat(43)), text);
+    assert.equal((out as Record<string, unknown>).client_id, "cli_a");
+  });
+
   it("keeps only known headers, the bearer as a fingerprint", () => {
     const journal = new Journal(1, new ManualClock());
     journal.record(

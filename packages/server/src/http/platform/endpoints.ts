@@ -1,5 +1,6 @@
 import {
   type AppCredentialsRequest,
+  type ErrorDefinition,
   type ErrorName,
   Paths,
   type RefreshRequest,
@@ -7,8 +8,10 @@ import {
   type TokenLoginValidateRequest,
 } from "@mina-auth/protocol";
 import type { AppTokenService } from "../../domain/app-tokens.ts";
+import type { CodeDoors } from "../../domain/code-doors.ts";
 import type { LoginService } from "../../domain/login.ts";
 import type { AppTokenRecord } from "../../storage/port.ts";
+import { codeDoorEndpoints } from "./oauth-endpoints.ts";
 import {
   type BodyRule,
   credentialsRules,
@@ -35,6 +38,21 @@ export interface EndpointInput {
  */
 export type Auth = { kind: "none" } | { kind: "app"; failure: ErrorName } | { kind: "user" };
 
+/**
+ * How an endpoint shapes its answers when they are not the platform's `{code, msg, …}` (the v2
+ * OAuth token endpoint: a flat success, failures `{code, error, error_description}` with HTTP
+ * 400/500/503). One shape per endpoint, applied by handler.ts to every answer it sends.
+ */
+export interface AnswerShape {
+  /** The whole success body, from the endpoint's answer. */
+  success(answer: object): object;
+  /** The status and body of a failure, from its registry entry and public msg. */
+  failure(definition: ErrorDefinition, msg: string): { status: number; body: { code: number } };
+  /** For the document: the failure body's schema and the statuses it is sent with. */
+  errorSchema: object;
+  errorStatuses: number[];
+}
+
 export interface Endpoint {
   method: "GET" | "POST";
   path: string;
@@ -57,10 +75,16 @@ export interface Endpoint {
   subject?(
     input: Pick<EndpointInput, "body" | "bearer">,
   ): Promise<{ tenantKey: string; userId: string } | null>;
+  /** Left out: the platform's `{code, msg, …}` envelope. */
+  shape?: AnswerShape;
 }
 
 /** The platform endpoints: one definition each, served by handler.ts and documented by openapi.ts. */
-export function platformEndpoints(appTokens: AppTokenService, login: LoginService): Endpoint[] {
+export function platformEndpoints(
+  appTokens: AppTokenService,
+  login: LoginService,
+  doors: CodeDoors,
+): Endpoint[] {
   const appAuth = (failure: ErrorName): Auth => ({ kind: "app", failure });
   return [
     credentialsEndpoint(appTokens, "app"),
@@ -117,6 +141,7 @@ export function platformEndpoints(appTokens: AppTokenService, login: LoginServic
       answer: async ({ bearer }) => ({ data: await login.userInfo(bearer) }),
       subject: ({ bearer }) => login.subjectOfAccessToken(bearer),
     },
+    ...codeDoorEndpoints(doors),
   ];
 }
 

@@ -190,7 +190,7 @@ async function serve(
         bearer,
         clientAddress: request.socket.remoteAddress ?? "",
       });
-      responseBody = { code: 0, msg: endpoint.successMsg, ...answer };
+      responseBody = endpoint.shape?.success(answer) ?? { code: 0, msg: endpoint.successMsg, ...answer };
       if (step === "commit_then_drop") {
         // The work is done and stored; the reply is lost on the way (a retry meets its effects).
         request.socket.destroy();
@@ -214,15 +214,26 @@ async function serve(
     } else {
       discard(request);
     }
-    code = sendError(deps, request, response, definition, failure.msg, failure.headers);
-    responseBody = { code, msg: failure.msg };
+    const shaped = endpoint.shape?.failure(definition, failure.msg);
+    if (shaped === undefined) {
+      code = sendError(deps, request, response, definition, failure.msg, failure.headers);
+      responseBody = { code, msg: failure.msg };
+    } else {
+      responseBody = shaped.body;
+      send(deps, request, response, shaped.status, JSON.stringify(responseBody), failure.headers);
+      code = shaped.body.code;
+    }
   }
   finish(code, responseBody);
 }
 
-/** The app_id a body names (the credentials endpoints), for matching faults before any check. */
+/**
+ * The app a body names (the credentials endpoints' app_id, v2 oauth/token's client_id), for
+ * matching faults before any check.
+ */
 function appIdIn(body: unknown): string | undefined {
-  const appId = (body as { app_id?: unknown } | null | undefined)?.app_id;
+  const named = body as { app_id?: unknown; client_id?: unknown } | null | undefined;
+  const appId = named?.app_id ?? named?.client_id;
   return typeof appId === "string" ? appId : undefined;
 }
 

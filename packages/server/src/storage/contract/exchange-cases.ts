@@ -115,7 +115,7 @@ export function exchangeCases({ openWorld }: SuiteContext): void {
       assert.deepEqual(await s.listGrants({ appId: w.app.appId, limit: 10 }), []);
     });
 
-    it("invalid: expired code (issued+179 s redeems, issued+180 s and +181 s do not)", async () => {
+    it("expired: issued+179 s redeems, issued+180 s and +181 s do not", async () => {
       const { s, w } = await openWorld();
       const ok = await mintCode(s, w.app, w.alice, T0);
       const atLimit = await mintCode(s, w.app, w.alice, T0);
@@ -123,10 +123,10 @@ export function exchangeCases({ openWorld }: SuiteContext): void {
       const exchange = (code: MintedCode, now: Millis) =>
         s.exchangeLoginCode(exchangeInput(code.record.codeHash, w.app.appId, now).input);
       assert.equal((await exchange(ok, T0 + 179 * SECOND)).kind, "issued");
-      assert.deepEqual(await exchange(atLimit, T0 + 180 * SECOND), { kind: "invalid" });
-      assert.deepEqual(await exchange(late, T0 + 181 * SECOND), { kind: "invalid" });
-      // Expired stays invalid on every later try, and nothing was consumed by those tries.
-      assert.deepEqual(await exchange(late, T0 + 181 * SECOND), { kind: "invalid" });
+      assert.deepEqual(await exchange(atLimit, T0 + 180 * SECOND), { kind: "expired" });
+      assert.deepEqual(await exchange(late, T0 + 181 * SECOND), { kind: "expired" });
+      // Expired stays expired on every later try, and nothing was consumed by those tries.
+      assert.deepEqual(await exchange(late, T0 + 181 * SECOND), { kind: "expired" });
       assert.equal(
         (await exchange(late, T0 + 179 * SECOND)).kind,
         "issued",

@@ -13,6 +13,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
+import { scopesInForce } from "../granted-scopes.ts";
 import type { ExchangeInput, ExchangeOutcome, RotateInput, RotateOutcome } from "../port.ts";
 import { StorageUnavailableError } from "../port.ts";
 
@@ -60,16 +61,19 @@ export async function revokeGrantWith(
 
 /** Exchanges a login code: see `ExchangeOutcome` in port.ts. */
 export async function exchangeWith(q: Queryable, input: ExchangeInput): Promise<ExchangeOutcome> {
-  const consumed = await q.query<{ tenant_key: string; user_id: string }>(
+  // A code with a PKCE challenge is consumed only with a verifier that matches it.
+  const consumed = await q.query<{ tenant_key: string; user_id: string; scopes: string | null }>(
     `UPDATE login_codes SET consumed_at = $1
       WHERE code_hash = $2 AND app_id = $3 AND consumed_at IS NULL AND expires_at > $1
-      RETURNING tenant_key, user_id`,
-    [input.now, input.codeHash, input.appId],
+        AND (code_challenge IS NULL OR code_challenge =
+             CASE code_challenge_method WHEN 'S256' THEN $4::text ELSE $5::text END)
+      RETURNING tenant_key, user_id, scopes`,
+    [input.now, input.codeHash, input.appId, input.verifier?.s256 ?? null, input.verifier?.plain ?? null],
   );
   const code = consumed.rows[0];
   if (!code) return classifyCode(q, input);
 
-  const { tenant_key: tenantKey, user_id: userId } = code;
+  const { tenant_key: tenantKey, user_id: userId, scopes: granted } = code;
   const ids = { appId: input.appId, tenantKey, userId };
   const check = await q.query<{ scopes: string[]; open_id: string | null; visible: boolean }>(
     `SELECT a.scopes, o.open_id,
@@ -98,8 +102,8 @@ export async function exchangeWith(q: Queryable, input: ExchangeInput): Promise<
   await q.query(
     `WITH grant_row AS (
        INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at,
-                           access_hash, access_expires_at, refresh_hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                           access_hash, access_expires_at, refresh_hash, scopes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
        RETURNING grant_id
      ), code AS (
        UPDATE login_codes SET grant_id = $1 WHERE code_hash = $6
@@ -118,11 +122,13 @@ export async function exchangeWith(q: Queryable, input: ExchangeInput): Promise<
       input.tokens.accessTokenHash,
       input.tokens.accessExpiresAt,
       input.tokens.refreshTokenHash,
+      granted,
     ],
   );
+  const scopes = scopesInForce(app.scopes, granted);
   return {
     kind: "issued",
-    identity: { grantId: input.grantId, appId: input.appId, tenantKey, userId, openId, scopes: app.scopes },
+    identity: { grantId: input.grantId, appId: input.appId, tenantKey, userId, openId, scopes },
   };
 }
 
@@ -135,13 +141,18 @@ async function classifyCode(q: Queryable, input: ExchangeInput): Promise<Exchang
     expires_at: number;
     consumed_at: number | null;
     grant_id: string | null;
+    challenged: boolean;
   }>(
-    "SELECT app_id, tenant_key, user_id, expires_at, consumed_at, grant_id FROM login_codes WHERE code_hash = $1",
+    `SELECT app_id, tenant_key, user_id, expires_at, consumed_at, grant_id, code_challenge IS NOT NULL AS challenged
+       FROM login_codes WHERE code_hash = $1`,
     [input.codeHash],
   );
   const row = rows[0];
-  if (!row || row.expires_at <= input.now) return { kind: "invalid" };
+  if (!row) return { kind: "invalid" };
+  if (row.expires_at <= input.now) return { kind: "expired" };
   if (row.app_id !== input.appId) return { kind: "foreign" };
+  // Live, own and unconsumed: only a challenge the verifier did not match leaves it so.
+  if (row.consumed_at === null && row.challenged) return { kind: "pkce_failed" };
   if (row.consumed_at === null) {
     // Own, live and unconsumed, yet the UPDATE matched nothing: never guess (S3).
     throw new StorageUnavailableError("login code changed during the exchange; retry");
@@ -169,19 +180,20 @@ export async function rotateWith(q: Queryable, input: RotateInput): Promise<Rota
     user_id: string;
     expires_at: number;
     scopes: string[] | null;
+    granted: string | null;
     open_id: string | null;
   }>(
     `WITH rotated AS (
        UPDATE grants SET access_hash = $4, access_expires_at = $5, refresh_hash = $6
         WHERE refresh_hash = $2 AND app_id = $3 AND revoked_at IS NULL AND expires_at > $1
-        RETURNING grant_id, app_id, tenant_key, user_id, expires_at
+        RETURNING grant_id, app_id, tenant_key, user_id, expires_at, scopes
      ), spent AS (
        INSERT INTO spent_refresh_tokens (token_hash, grant_id, spent_at) SELECT $2, grant_id, $1 FROM rotated
      ), event AS (
        INSERT INTO audit_events (at, type, app_id, tenant_key, user_id, grant_id)
        SELECT $1, 'refresh_token.rotated', app_id, tenant_key, user_id, grant_id FROM rotated
      )
-     SELECT r.grant_id, r.tenant_key, r.user_id, r.expires_at,
+     SELECT r.grant_id, r.tenant_key, r.user_id, r.expires_at, r.scopes AS granted,
             (SELECT scopes FROM apps WHERE app_id = r.app_id) AS scopes,
             (SELECT open_id FROM open_ids o
               WHERE o.app_id = r.app_id AND o.tenant_key = r.tenant_key AND o.user_id = r.user_id) AS open_id
@@ -209,7 +221,7 @@ export async function rotateWith(q: Queryable, input: RotateInput): Promise<Rota
       tenantKey: grant.tenant_key,
       userId: grant.user_id,
       openId: grant.open_id,
-      scopes: grant.scopes ?? [],
+      scopes: scopesInForce(grant.scopes ?? [], grant.granted),
     },
     familyExpiresAt: grant.expires_at,
   };
@@ -300,10 +312,10 @@ function newOpenId(): string {
  */
 const EXCHANGE_BATCH = {
   // Named: parsed and planned once per connection.
-  name: "mina_auth_exchange_batch_v3",
+  name: "mina_auth_exchange_batch_v4",
   text: `WITH known AS MATERIALIZED (
      SELECT i.idx, i.code_hash, i.app_id, i.grant_id, i.session_key_hash, i.access_hash, i.refresh_hash,
-            i.now, i.access_expires, i.family_expires, c.ctid AS code_row, c.tenant_key, c.user_id,
+            i.now, i.access_expires, i.family_expires, c.ctid AS code_row, c.tenant_key, c.user_id, c.granted,
             a.scopes, o.open_id,
             coalesce(u.status = 'active' AND (
               ins.visibility_all
@@ -316,8 +328,11 @@ const EXCHANGE_BATCH = {
                                  now, access_expires, family_expires, idx)
        -- LIMIT keeps this a lookup by primary key per entry, whatever the table's statistics say.
        JOIN LATERAL (
-         SELECT ctid, app_id, tenant_key, user_id FROM login_codes WHERE code_hash = i.code_hash LIMIT 1
+         SELECT ctid, app_id, tenant_key, user_id, scopes AS granted, code_challenge
+           FROM login_codes WHERE code_hash = i.code_hash LIMIT 1
        ) c ON c.app_id = i.app_id COLLATE "C"
+            -- A code with a PKCE challenge is left to the per-exchange path, which checks it.
+            AND c.code_challenge IS NULL
        JOIN apps a ON a.app_id = c.app_id
        LEFT JOIN installations ins ON ins.app_id = c.app_id AND ins.tenant_key = c.tenant_key
        LEFT JOIN users u ON u.tenant_key = c.tenant_key AND u.user_id = c.user_id
@@ -337,13 +352,14 @@ const EXCHANGE_BATCH = {
       WHERE c.ctid = k.code_row AND c.code_hash = k.code_hash
         AND c.consumed_at IS NULL AND c.expires_at > k.now
      RETURNING k.idx, k.code_hash, k.app_id, k.grant_id, k.session_key_hash, k.access_hash, k.refresh_hash,
-               k.now, k.access_expires, k.family_expires, c.tenant_key, c.user_id, k.visible, k.open_id, k.scopes
+               k.now, k.access_expires, k.family_expires, c.tenant_key, c.user_id, k.visible, k.open_id, k.scopes,
+               k.granted
    ), granted AS (
      -- The login's one row, with its current tokens.
      INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at, expires_at,
-                         access_hash, access_expires_at, refresh_hash)
+                         access_hash, access_expires_at, refresh_hash, scopes)
      SELECT grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, now, family_expires,
-            access_hash, access_expires, refresh_hash
+            access_hash, access_expires, refresh_hash, granted
        FROM consumed WHERE visible
    ), events AS (
      INSERT INTO audit_events (at, type, app_id, tenant_key, user_id, grant_id)
@@ -351,7 +367,7 @@ const EXCHANGE_BATCH = {
             app_id, tenant_key, user_id, CASE WHEN visible THEN grant_id END
        FROM consumed ORDER BY idx
    )
-   SELECT idx, visible, tenant_key, user_id, open_id, scopes FROM consumed`,
+   SELECT idx, visible, tenant_key, user_id, open_id, scopes, granted FROM consumed`,
 } as const;
 
 type BatchRow = [
@@ -361,6 +377,7 @@ type BatchRow = [
   userId: string,
   openId: string | null,
   scopes: string[],
+  granted: string | null,
 ];
 
 /**
@@ -410,7 +427,8 @@ export async function exchangeBatchWith(
     ],
   });
   const outcomes = new Array<ExchangeOutcome | null>(n).fill(null);
-  for (const [idx, visible, tenantKey, userId, openId, scopes] of rows) {
+  for (const [idx, visible, tenantKey, userId, openId, appScopes, granted] of rows) {
+    const scopes = scopesInForce(appScopes, granted);
     const input = inputs[idx - 1]!;
     outcomes[idx - 1] =
       visible && openId !== null

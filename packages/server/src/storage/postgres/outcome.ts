@@ -14,6 +14,8 @@
  * after the commit or the rollback), then looks, in a new snapshot. Should that backend
  * linger (a network partition that PostgreSQL has not noticed), the outcome stays unknown.
  */
+
+import { scopesInForce } from "../granted-scopes.ts";
 import type {
   CommittedLogin,
   ExchangeInput,
@@ -178,9 +180,11 @@ export async function findCommittedWith(
     expires_at: number;
     revoked_at: number | null;
     scopes: string[];
+    granted: string | null;
     open_id: string | null;
   }>(
-    `SELECT g.grant_id, g.app_id, g.tenant_key, g.user_id, g.expires_at, g.revoked_at, a.scopes, o.open_id
+    `SELECT g.grant_id, g.app_id, g.tenant_key, g.user_id, g.expires_at, g.revoked_at, a.scopes,
+            g.scopes AS granted, o.open_id
        FROM grants g
        JOIN apps a ON a.app_id = g.app_id
        LEFT JOIN open_ids o ON o.app_id = g.app_id AND o.tenant_key = g.tenant_key AND o.user_id = g.user_id
@@ -197,7 +201,7 @@ export async function findCommittedWith(
     tenantKey: row.tenant_key,
     userId: row.user_id,
     openId: row.open_id,
-    scopes: row.scopes,
+    scopes: scopesInForce(row.scopes, row.granted),
   };
   return { identity, familyExpiresAt: row.expires_at, revokedAt: row.revoked_at };
 }

@@ -128,7 +128,7 @@ describe("postgres adapter: batches and concurrency", { skip }, () => {
     );
     assert.deepEqual(
       later.map((o) => o.kind),
-      ["invalid", "foreign", "reused", "invalid", "issued"],
+      ["invalid", "foreign", "reused", "expired", "issued"],
     );
   });
 

@@ -12,6 +12,7 @@
  *   fresh ones when PostgreSQL is back, so the adapter recovers by itself after a restart.
  */
 import pg from "pg";
+import { encodeGrantedScopes, scopesInForce } from "../granted-scopes.ts";
 import type {
   AccessTokenSubject,
   ExchangeInput,
@@ -293,8 +294,10 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     async saveLoginCodes(codes: readonly LoginCodeRecord[]) {
       if (codes.length === 0) return;
       await query(
-        `INSERT INTO login_codes (code_hash, app_id, tenant_key, user_id, issued_at, expires_at)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])`,
+        `INSERT INTO login_codes (code_hash, app_id, tenant_key, user_id, issued_at, expires_at, scopes,
+                                  code_challenge, code_challenge_method)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
+                              $7::text[], $8::text[], $9::text[])`,
         [
           codes.map((c) => c.codeHash),
           codes.map((c) => c.appId),
@@ -302,6 +305,9 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
           codes.map((c) => c.userId),
           codes.map((c) => c.issuedAt),
           codes.map((c) => c.expiresAt),
+          codes.map((c) => encodeGrantedScopes(c.scopes)),
+          codes.map((c) => c.codeChallenge?.value ?? null),
+          codes.map((c) => c.codeChallenge?.method ?? null),
         ],
       );
     },
@@ -333,7 +339,13 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
 
     async findAccessToken(tokenHash, now): Promise<AccessTokenSubject | null> {
       const rows = await query<
-        UserRow & { grant_id: string; app_id: string; open_id: string; scopes: string[] }
+        UserRow & {
+          grant_id: string;
+          app_id: string;
+          open_id: string;
+          scopes: string[];
+          granted: string | null;
+        }
       >(
         // The login's row by its current access digest; else an access token from before
         // migration 0004, replaced by a refresh but not expired yet (LIMIT 1: the first branch
@@ -345,7 +357,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
            SELECT t.grant_id FROM access_tokens t WHERE t.token_hash = $1 AND t.expires_at > $2
            LIMIT 1
          )
-         SELECT g.grant_id, g.app_id, o.open_id, a.scopes,
+         SELECT g.grant_id, g.app_id, o.open_id, a.scopes, g.scopes AS granted,
                 u.tenant_key, u.user_id, u.union_id, u.name, u.en_name, u.email, u.mobile,
                 u.avatar_url, u.status, u.department_ids
            FROM subject s
@@ -366,7 +378,14 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
 }
 
 function toIdentity(
-  row: { grant_id: string; app_id: string; tenant_key: string; user_id: string; scopes: string[] },
+  row: {
+    grant_id: string;
+    app_id: string;
+    tenant_key: string;
+    user_id: string;
+    scopes: string[];
+    granted: string | null;
+  },
   openId: string,
 ): GrantIdentity {
   return {
@@ -375,7 +394,7 @@ function toIdentity(
     tenantKey: row.tenant_key,
     userId: row.user_id,
     openId,
-    scopes: row.scopes,
+    scopes: scopesInForce(row.scopes, row.granted),
   };
 }
 

@@ -69,7 +69,7 @@ describe("postgres adapter", { skip }, () => {
     });
     assert.equal(await storage.findAccessToken(first.tokens.accessTokenHash, NOW + 2000), null);
     assert.deepEqual(await storage.exchangeLoginCode(exchangeInput(code, { now: NOW + 180_000 })), {
-      kind: "invalid",
+      kind: "expired",
     });
     const events = (await storage.listAuditEvents(10)).map((e) => e.type);
     assert.deepEqual(events, ["login_code.reused", "grant.revoked", "login_code.consumed"]);

@@ -11,6 +11,7 @@
  * throwing rolls back the calling operation alone.
  */
 import type BetterSqlite3 from "better-sqlite3";
+import { encodeGrantedScopes, scopesInForce } from "../granted-scopes.ts";
 import type {
   AccessTokenSubject,
   CommittedLogin,
@@ -35,6 +36,7 @@ interface ConsumedCodeRow {
   userId: string;
   openId: string | null;
   scopes: string | null;
+  granted: string | null;
   visible: number | null;
 }
 interface CodeStateRow {
@@ -44,6 +46,7 @@ interface CodeStateRow {
   expiresAt: number;
   consumedAt: number | null;
   grantId: string | null;
+  challenged: number;
 }
 interface RotatedRow {
   grantId: string;
@@ -52,6 +55,7 @@ interface RotatedRow {
   expiresAt: number;
   openId: string | null;
   scopes: string;
+  granted: string | null;
 }
 interface RefreshStateRow {
   spent: number;
@@ -67,6 +71,7 @@ interface SubjectRow extends UserRow {
   appId: string;
   openId: string | null;
   scopes: string;
+  granted: string | null;
 }
 interface CommittedRow {
   grantId: string;
@@ -76,6 +81,7 @@ interface CommittedRow {
   expiresAt: number;
   revokedAt: number | null;
   scopes: string;
+  granted: string | null;
   openId: string | null;
 }
 interface RevokedRow {
@@ -102,7 +108,7 @@ const VISIBLE_SQL = `(SELECT u.status = 'active' AND EXISTS (
                  WHERE d.tenant_key = u.tenant_key AND d.user_id = u.user_id)))
   FROM users u WHERE u.tenant_key = login_codes.tenant_key AND u.user_id = login_codes.user_id)`;
 
-const SUBJECT_COLUMNS = `g.grant_id AS grantId, g.app_id AS appId, a.scopes,
+const SUBJECT_COLUMNS = `g.grant_id AS grantId, g.app_id AS appId, a.scopes, g.scopes AS granted,
   (SELECT o.open_id FROM open_ids o
     WHERE o.app_id = g.app_id AND o.tenant_key = g.tenant_key AND o.user_id = g.user_id) AS openId,
   u.tenant_key AS tenantKey, u.user_id AS userId, u.union_id AS unionId, u.name, u.en_name AS enName,
@@ -110,19 +116,32 @@ const SUBJECT_COLUMNS = `g.grant_id AS grantId, g.app_id AS appId, a.scopes,
 
 function prepareLoginFlow(db: BetterSqlite3.Database) {
   return {
-    insertCode: db.prepare<[LoginCodeRecord]>(
-      `INSERT INTO login_codes (code_hash, app_id, tenant_key, user_id, issued_at, expires_at)
-       VALUES (@codeHash, @appId, @tenantKey, @userId, @issuedAt, @expiresAt)`,
+    insertCode: db.prepare<[CodeRow]>(
+      `INSERT INTO login_codes (code_hash, app_id, tenant_key, user_id, issued_at, expires_at, scopes,
+         code_challenge, code_challenge_method)
+       VALUES (@codeHash, @appId, @tenantKey, @userId, @issuedAt, @expiresAt, @scopes, @challenge, @method)`,
     ),
     // THE single-use primitive: one conditional write, exactly one winner. It also records the
     // grant the redemption creates, and reads what the rest of the exchange needs.
+    // A code with a PKCE challenge is consumed only with a verifier that matches it.
     consumeCode: db.prepare<
-      [{ now: number; grantId: string; codeHash: string; appId: string }],
+      [
+        {
+          now: number;
+          grantId: string;
+          codeHash: string;
+          appId: string;
+          s256: string | null;
+          plain: string | null;
+        },
+      ],
       ConsumedCodeRow
     >(
       `UPDATE login_codes SET consumed_at = @now, grant_id = @grantId
        WHERE code_hash = @codeHash AND app_id = @appId AND consumed_at IS NULL AND expires_at > @now
-       RETURNING tenant_key AS tenantKey, user_id AS userId,
+         AND (code_challenge IS NULL OR code_challenge =
+              CASE code_challenge_method WHEN 'S256' THEN @s256 ELSE @plain END)
+       RETURNING tenant_key AS tenantKey, user_id AS userId, scopes AS granted,
          (SELECT o.open_id FROM open_ids o WHERE o.app_id = login_codes.app_id
             AND o.tenant_key = login_codes.tenant_key AND o.user_id = login_codes.user_id) AS openId,
          (SELECT a.scopes FROM apps a WHERE a.app_id = login_codes.app_id) AS scopes,
@@ -131,7 +150,7 @@ function prepareLoginFlow(db: BetterSqlite3.Database) {
     clearCodeGrant: db.prepare<[string]>("UPDATE login_codes SET grant_id = NULL WHERE code_hash = ?"),
     codeState: db.prepare<[string], CodeStateRow>(
       `SELECT app_id AS appId, tenant_key AS tenantKey, user_id AS userId, expires_at AS expiresAt,
-         consumed_at AS consumedAt, grant_id AS grantId
+         consumed_at AS consumedAt, grant_id AS grantId, code_challenge IS NOT NULL AS challenged
        FROM login_codes WHERE code_hash = ?`,
     ),
     // Assigns an open_id where a code was saved without one (see `ExchangeInput` in port.ts).
@@ -151,13 +170,14 @@ function prepareLoginFlow(db: BetterSqlite3.Database) {
           accessHash: string;
           accessExpiresAt: number;
           refreshHash: string;
+          granted: string | null;
         },
       ]
     >(
       `INSERT INTO grants (grant_id, app_id, tenant_key, user_id, session_key_hash, code_hash, created_at,
-         expires_at, access_hash, access_expires_at, refresh_hash)
+         expires_at, access_hash, access_expires_at, refresh_hash, scopes)
        VALUES (@grantId, @appId, @tenantKey, @userId, @sessionKeyHash, @codeHash, @now,
-         @familyExpiresAt, @accessHash, @accessExpiresAt, @refreshHash)`,
+         @familyExpiresAt, @accessHash, @accessExpiresAt, @refreshHash, @granted)`,
     ),
     revokeGrant: db.prepare<[number, string, string], RevokedRow>(
       `UPDATE grants SET revoked_at = ?, revoke_reason = ? WHERE grant_id = ? AND revoked_at IS NULL
@@ -182,6 +202,7 @@ function prepareLoginFlow(db: BetterSqlite3.Database) {
       `UPDATE grants SET access_hash = @access, access_expires_at = @accessExpiresAt, refresh_hash = @next
        WHERE refresh_hash = @presented AND app_id = @appId AND revoked_at IS NULL AND expires_at > @now
        RETURNING grant_id AS grantId, tenant_key AS tenantKey, user_id AS userId, expires_at AS expiresAt,
+         scopes AS granted,
          (SELECT o.open_id FROM open_ids o WHERE o.app_id = grants.app_id
             AND o.tenant_key = grants.tenant_key AND o.user_id = grants.user_id) AS openId,
          (SELECT a.scopes FROM apps a WHERE a.app_id = grants.app_id) AS scopes`,
@@ -220,7 +241,7 @@ function prepareLoginFlow(db: BetterSqlite3.Database) {
     // By the ids the server proposed: the grant id, or a refresh digest current or spent.
     findCommitted: db.prepare<[{ grantId: string | null; refresh: string | null }], CommittedRow>(
       `SELECT g.grant_id AS grantId, g.app_id AS appId, g.tenant_key AS tenantKey, g.user_id AS userId,
-         g.expires_at AS expiresAt, g.revoked_at AS revokedAt, a.scopes,
+         g.expires_at AS expiresAt, g.revoked_at AS revokedAt, a.scopes, g.scopes AS granted,
          (SELECT o.open_id FROM open_ids o
            WHERE o.app_id = g.app_id AND o.tenant_key = g.tenant_key AND o.user_id = g.user_id) AS openId
        FROM grants g JOIN apps a ON a.app_id = g.app_id
@@ -238,8 +259,32 @@ function prepareLoginFlow(db: BetterSqlite3.Database) {
 
 type LoginFlowStatements = ReturnType<typeof prepareLoginFlow>;
 
+interface CodeRow {
+  codeHash: string;
+  appId: string;
+  tenantKey: string;
+  userId: string;
+  issuedAt: number;
+  expiresAt: number;
+  scopes: string | null;
+  challenge: string | null;
+  method: string | null;
+}
+
 function saveLoginCodes(s: LoginFlowStatements, rows: readonly LoginCodeRecord[]): void {
-  for (const row of rows) s.insertCode.run(row);
+  for (const row of rows) {
+    s.insertCode.run({
+      codeHash: row.codeHash,
+      appId: row.appId,
+      tenantKey: row.tenantKey,
+      userId: row.userId,
+      issuedAt: row.issuedAt,
+      expiresAt: row.expiresAt,
+      scopes: encodeGrantedScopes(row.scopes),
+      challenge: row.codeChallenge?.value ?? null,
+      method: row.codeChallenge?.method ?? null,
+    });
+  }
 }
 
 function exchange(
@@ -249,7 +294,15 @@ function exchange(
   newOpenId: () => string,
 ): ExchangeOutcome {
   const { codeHash, appId, now, grantId } = input;
-  const won = s.consumeCode.get({ now, grantId, codeHash, appId });
+  const verifier = input.verifier ?? null;
+  const won = s.consumeCode.get({
+    now,
+    grantId,
+    codeHash,
+    appId,
+    s256: verifier?.s256 ?? null,
+    plain: verifier?.plain ?? null,
+  });
   if (won) {
     const { tenantKey, userId } = won;
     if (won.visible !== 1) {
@@ -273,18 +326,20 @@ function exchange(
       accessHash: tokens.accessTokenHash,
       accessExpiresAt: tokens.accessExpiresAt,
       refreshHash: tokens.refreshTokenHash,
+      granted: won.granted,
     });
     audit.add(now, "login_code.consumed", appId, tenantKey, userId, grantId);
-    return {
-      kind: "issued",
-      identity: { grantId, appId, tenantKey, userId, openId, scopes: parseScopes(won.scopes) },
-    };
+    const scopes = scopesInForce(parseScopes(won.scopes), won.granted);
+    return { kind: "issued", identity: { grantId, appId, tenantKey, userId, openId, scopes } };
   }
 
   // No row changed: classify, in the same transaction, without touching anything else.
   const code = s.codeState.get(codeHash);
-  if (!code || code.expiresAt <= now) return { kind: "invalid" };
+  if (!code) return { kind: "invalid" };
+  if (code.expiresAt <= now) return { kind: "expired" };
   if (code.appId !== appId) return { kind: "foreign" };
+  // Live, own and unconsumed: only a challenge the verifier did not match leaves it so.
+  if (code.consumedAt === null && code.challenged === 1) return { kind: "pkce_failed" };
   if (code.consumedAt === null) {
     throw new Error("sqlite: a live unconsumed code was not consumed by its own app");
   }
@@ -321,7 +376,7 @@ function rotate(s: LoginFlowStatements, audit: AuditBuffer, input: RotateInput):
       tenantKey: row.tenantKey,
       userId: row.userId,
       openId: row.openId,
-      scopes: parseScopes(row.scopes),
+      scopes: scopesInForce(parseScopes(row.scopes), row.granted),
     };
     return { kind: "rotated", identity, familyExpiresAt: row.expiresAt };
   }
@@ -352,7 +407,7 @@ function findAccessToken(s: LoginFlowStatements, hash: string, now: number): Acc
     tenantKey: row.tenantKey,
     userId: row.userId,
     openId: row.openId,
-    scopes: parseScopes(row.scopes),
+    scopes: scopesInForce(parseScopes(row.scopes), row.granted),
   };
   return { identity, user };
 }
@@ -369,7 +424,14 @@ function findCommitted(
   if (!row || row.openId === null) return null;
   const { grantId, appId, tenantKey, userId, openId } = row;
   return {
-    identity: { grantId, appId, tenantKey, userId, openId, scopes: parseScopes(row.scopes) },
+    identity: {
+      grantId,
+      appId,
+      tenantKey,
+      userId,
+      openId,
+      scopes: scopesInForce(parseScopes(row.scopes), row.granted),
+    },
     familyExpiresAt: row.expiresAt,
     revokedAt: row.revokedAt,
   };

@@ -111,7 +111,7 @@ it("sqlite: migration 0004 carries a version-3 file over; every login, token and
   } finally {
     await storage.close();
   }
-  // Migrated once: a second start finds version 4 applied and changes nothing.
+  // Migrated once: a second start finds every version applied (4, and 5 since) and changes nothing.
   const db = new Database(path);
   try {
     const versions = db.prepare("SELECT version FROM schema_migrations ORDER BY version").pluck().all();

@@ -336,6 +336,8 @@ export class SqliteStorage implements Storage {
         userId: code.userId,
         issuedAt: code.issuedAt,
         expiresAt: code.expiresAt,
+        scopes: code.scopes === undefined || code.scopes === null ? null : [...code.scopes],
+        codeChallenge: code.codeChallenge ? { ...code.codeChallenge } : null,
       }),
     );
     return this.#write((s) => s.flow.saveLoginCodes(rows));
