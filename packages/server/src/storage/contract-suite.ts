@@ -12,6 +12,7 @@
  * );
  */
 import { afterEach, describe } from "node:test";
+import { appEventCases } from "./contract/app-event-cases.ts";
 import { catalogueCases } from "./contract/catalogue-cases.ts";
 import { exchangeCases } from "./contract/exchange-cases.ts";
 import type { MakeStorage, SuiteContext, TeardownStorage, World } from "./contract/fixtures.ts";
@@ -55,5 +56,6 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
     refreshCases(context);
     sessionCases(context);
     maintenanceCases(context);
+    appEventCases(context);
   });
 }

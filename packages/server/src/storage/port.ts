@@ -257,6 +257,44 @@ export interface CatalogSnapshot {
   openIds: Array<{ appId: string; tenantKey: string; userId: string; openId: string }>;
 }
 
+/**
+ * Where a store app's events are pushed (issue 15). The verification token and encrypt key are
+ * secrets the server must use, so they arrive sealed (domain/event-secrets.ts): storage holds
+ * them as opaque text and never sees them in the clear.
+ */
+export interface AppEventSettings {
+  appId: string;
+  eventUrl: string;
+  verificationTokenSealed: string;
+  /** Null: events go unencrypted. */
+  encryptKeySealed: string | null;
+  updatedAt: Millis;
+}
+
+/** An app_ticket the server pushed, by its SHA-256 digest. */
+export interface AppTicketRecord {
+  ticketHash: string;
+  appId: string;
+  issuedAt: Millis;
+  expiresAt: Millis;
+}
+
+/** One attempt to deliver an event to an app's event URL. */
+export interface EventDelivery {
+  id: number;
+  appId: string;
+  /** The event's uuid (every attempt of one event shares it). */
+  eventId: string;
+  eventType: "app_ticket" | "url_verification";
+  /** 1 for the first try. */
+  attempt: number;
+  at: Millis;
+  outcome: "delivered" | "failed";
+  httpStatus: number | null;
+  /** Why it failed, in words (never a body, a header or a secret). */
+  detail: string | null;
+}
+
 // --- The port, by role. Each service takes only the part it uses; an adapter is all of them.
 
 /** Lifecycle and housekeeping. */
@@ -383,6 +421,31 @@ export interface RateLimitStorage {
   hitRateLimit(input: RateLimitInput): Promise<RateLimitResult>;
 }
 
+/** Store apps: event settings, the app_tickets pushed to them, and delivery attempts. */
+export interface AppEventStorage {
+  /** Creates or replaces the app's event settings. */
+  setAppEventSettings(settings: AppEventSettings): Promise<void>;
+  /** Removes them; false when there were none. */
+  deleteAppEventSettings(appId: string): Promise<boolean>;
+  getAppEventSettings(appId: string): Promise<AppEventSettings | null>;
+  /** Every app's settings, by app_id. */
+  listAppEventSettings(): Promise<AppEventSettings[]>;
+  /**
+   * Stores a ticket (any instance may then accept it); a digest already stored is refused
+   * (rejects), nothing replaced.
+   */
+  saveAppTicket(ticket: AppTicketRecord): Promise<void>;
+  /** The ticket with that digest when it is that app's and unexpired (`now < expiresAt`). */
+  findAppTicket(appId: string, ticketHash: string, now: Millis): Promise<AppTicketRecord | null>;
+  /**
+   * Records an attempt; then keeps only the app's newest `keepPerApp` attempts, in the same
+   * commit, so the record stays bounded whatever an event URL does.
+   */
+  recordEventDelivery(delivery: Omit<EventDelivery, "id">, keepPerApp: number): Promise<void>;
+  /** The app's attempts, newest first. */
+  listEventDeliveries(appId: string, limit: number): Promise<EventDelivery[]>;
+}
+
 /** Every role: what an adapter implements and what the server wires. */
 export interface Storage
   extends MaintenanceStorage,
@@ -391,7 +454,8 @@ export interface Storage
     LoginFlowStorage,
     SessionStorage,
     ServerKeyStorage,
-    RateLimitStorage {}
+    RateLimitStorage,
+    AppEventStorage {}
 
 /**
  * How long a grant is kept after its family's end (30 days from login) before the purge deletes

@@ -31,6 +31,7 @@ import { hasSqlState, isTransient, translateError } from "./errors.ts";
 import { exchangeBatchWith, exchangeWith, rotateWith } from "./flow.ts";
 import { pgPurge } from "./maintenance.ts";
 import { migrate } from "./migrate.ts";
+import { pgAppEvents } from "./app-events.ts";
 import { pgAppTokens, pgRateLimits, pgServerKeys } from "./records.ts";
 import { pgSessions } from "./sessions.ts";
 
@@ -205,6 +206,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     ...pgSessions(db),
     ...pgServerKeys(db),
     ...pgRateLimits(db),
+    ...pgAppEvents(db),
     purgeExpired: pgPurge(db),
     dialect: "postgres",
 

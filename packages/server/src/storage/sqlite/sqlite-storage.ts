@@ -4,11 +4,14 @@ import { newOpenId } from "../../secrets.ts";
 import type {
   AccessTokenSubject,
   App,
+  AppEventSettings,
+  AppTicketRecord,
   AppTokenKind,
   AppTokenRecord,
   AuditEvent,
   CatalogSnapshot,
   CommittedLogin,
+  EventDelivery,
   ExchangeInput,
   ExchangeOutcome,
   GrantQuery,
@@ -36,6 +39,7 @@ import { SqliteLoginFlow } from "./login-flow.ts";
 import { SqliteMaintenance } from "./maintenance.ts";
 import { applyMigrations, loadMigrations } from "./migrations.ts";
 import { SqliteServerKeys } from "./server-keys.ts";
+import { SqliteAppEvents } from "./app-events.ts";
 import { SqliteSessions } from "./sessions.ts";
 import { type SyncFile, WalSync } from "./wal-sync.ts";
 import { WriteQueue } from "./write-queue.ts";
@@ -68,6 +72,7 @@ function prepareStatements(db: BetterSqlite3.Database, audit: AuditBuffer) {
     sessions: new SqliteSessions(db),
     keys: new SqliteServerKeys(db),
     maintenance: new SqliteMaintenance(db),
+    appEvents: new SqliteAppEvents(db),
   };
 }
 
@@ -379,6 +384,40 @@ export class SqliteStorage implements Storage {
 
   listServerKeys(name: string): Promise<ServerKey[]> {
     return this.#read((s) => s.keys.list(name));
+  }
+
+  // --- Store apps' events ----------------------------------------------------------------------
+
+  setAppEventSettings(settings: AppEventSettings): Promise<void> {
+    return this.#write((s) => s.appEvents.setSettings(settings));
+  }
+
+  deleteAppEventSettings(appId: string): Promise<boolean> {
+    return this.#write((s) => s.appEvents.deleteSettings(appId));
+  }
+
+  getAppEventSettings(appId: string): Promise<AppEventSettings | null> {
+    return this.#read((s) => s.appEvents.getSettings(appId));
+  }
+
+  listAppEventSettings(): Promise<AppEventSettings[]> {
+    return this.#read((s) => s.appEvents.listSettings());
+  }
+
+  saveAppTicket(ticket: AppTicketRecord): Promise<void> {
+    return this.#write((s) => s.appEvents.saveTicket(ticket));
+  }
+
+  findAppTicket(appId: string, ticketHash: string, now: Millis): Promise<AppTicketRecord | null> {
+    return this.#read((s) => s.appEvents.findTicket(appId, ticketHash, now));
+  }
+
+  recordEventDelivery(delivery: Omit<EventDelivery, "id">, keepPerApp: number): Promise<void> {
+    return this.#write((s) => s.appEvents.recordDelivery(delivery, keepPerApp));
+  }
+
+  listEventDeliveries(appId: string, limit: number): Promise<EventDelivery[]> {
+    return this.#read((s) => s.appEvents.listDeliveries(appId, limit));
   }
 
   // --- Abuse control and housekeeping --------------------------------------------------------
