@@ -8,6 +8,7 @@ import {
 } from "@mina-auth/protocol";
 import type { AppTokenService } from "../../domain/app-tokens.ts";
 import type { LoginService } from "../../domain/login.ts";
+import type { StoreAppTokenService } from "../../domain/store-app-tokens.ts";
 import type { AppTokenRecord } from "../../storage/port.ts";
 import {
   type BodyRule,
@@ -16,6 +17,7 @@ import {
   refreshRules,
   tokenLoginValidateRules,
 } from "./schemas.ts";
+import { storeAppEndpoints } from "./store-endpoints.ts";
 
 /** What an endpoint's answer is computed from, once its caller and body passed their checks. */
 export interface EndpointInput {
@@ -52,7 +54,11 @@ export interface Endpoint {
 }
 
 /** The platform endpoints: one definition each, served by handler.ts and documented by openapi.ts. */
-export function platformEndpoints(appTokens: AppTokenService, login: LoginService): Endpoint[] {
+export function platformEndpoints(
+  appTokens: AppTokenService,
+  login: LoginService,
+  store?: StoreAppTokenService,
+): Endpoint[] {
   const appAuth = (failure: ErrorName): Auth => ({ kind: "app", failure });
   return [
     credentialsEndpoint(appTokens, "app"),
@@ -106,6 +112,7 @@ export function platformEndpoints(appTokens: AppTokenService, login: LoginServic
       successMsg: "success",
       answer: async ({ bearer }) => ({ data: await login.userInfo(bearer) }),
     },
+    ...(store ? storeAppEndpoints(store) : []),
   ];
 }
 
@@ -125,6 +132,14 @@ function credentialsEndpoint(appTokens: AppTokenService, kind: "app" | "tenant")
     response: kind === "app" ? Responses.appAccessToken : Responses.tenantAccessToken,
     successMsg: "ok",
     answer: async ({ body }) => {
+      if (kind === "app") {
+        const issued = await appTokens.issueWithTenant(body as AppCredentialsRequest);
+        return {
+          app_access_token: issued.app.token,
+          expire: issued.app.expire,
+          ...(issued.tenant ? { tenant_access_token: issued.tenant.token } : {}),
+        };
+      }
       const issued = await appTokens.issue(kind, body as AppCredentialsRequest);
       return { [field]: issued.token, expire: issued.expire };
     },

@@ -32,7 +32,10 @@ export function appEventCases({ openWorld }: SuiteContext): void {
       const first = settingsOf(w.listed.appId);
       await s.setAppEventSettings(first);
       assert.deepEqual(await s.getAppEventSettings(w.listed.appId), first);
-      const second = settingsOf(w.listed.appId, { encryptKeySealed: `sealed:${hex(8)}`, updatedAt: T0 + HOUR });
+      const second = settingsOf(w.listed.appId, {
+        encryptKeySealed: `sealed:${hex(8)}`,
+        updatedAt: T0 + HOUR,
+      });
       await s.setAppEventSettings(second);
       assert.deepEqual(await s.getAppEventSettings(w.listed.appId), second, "replaced, not added");
       const mine = (await s.listAppEventSettings()).filter((x) => x.appId === w.listed.appId);
@@ -45,13 +48,21 @@ export function appEventCases({ openWorld }: SuiteContext): void {
     it("app tickets: found by their own app until they expire; a digest is stored once", async () => {
       const { s, w } = await openWorld();
       const ticket = newSecret("tk-");
-      const record = { ticketHash: sha256(ticket), appId: w.listed.appId, issuedAt: T0, expiresAt: T0 + 2 * HOUR };
+      const record = {
+        ticketHash: sha256(ticket),
+        appId: w.listed.appId,
+        issuedAt: T0,
+        expiresAt: T0 + 2 * HOUR,
+      };
       await s.saveAppTicket(record);
       assert.deepEqual(await s.findAppTicket(w.listed.appId, record.ticketHash, T0 + HOUR), record);
       assert.equal(await s.findAppTicket(w.app.appId, record.ticketHash, T0), null, "another app's");
       assert.equal(await s.findAppTicket(w.listed.appId, record.ticketHash, T0 + 2 * HOUR), null, "expired");
       assert.equal(await s.findAppTicket(w.listed.appId, sha256(newSecret("tk-")), T0), null, "unknown");
-      await assert.rejects(s.saveAppTicket({ ...record, issuedAt: T0 + SECOND }), "a digest is never replaced");
+      await assert.rejects(
+        s.saveAppTicket({ ...record, issuedAt: T0 + SECOND }),
+        "a digest is never replaced",
+      );
       assert.deepEqual(await s.findAppTicket(w.listed.appId, record.ticketHash, T0), record);
     });
 

@@ -79,21 +79,26 @@ export function pgAppEvents({ query, transaction }: PgAccess): AppEventStorage {
     },
 
     async listAppEventSettings() {
-      const rows = await query<SettingsRow>(`SELECT ${SETTINGS_COLUMNS} FROM app_event_settings ORDER BY app_id`);
+      const rows = await query<SettingsRow>(
+        `SELECT ${SETTINGS_COLUMNS} FROM app_event_settings ORDER BY app_id`,
+      );
       return rows.map(toSettings);
     },
 
     async saveAppTicket(ticket: AppTicketRecord) {
-      await query("INSERT INTO app_tickets (ticket_hash, app_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)", [
-        ticket.ticketHash,
-        ticket.appId,
-        ticket.issuedAt,
-        ticket.expiresAt,
-      ]);
+      await query(
+        "INSERT INTO app_tickets (ticket_hash, app_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)",
+        [ticket.ticketHash, ticket.appId, ticket.issuedAt, ticket.expiresAt],
+      );
     },
 
     async findAppTicket(appId, ticketHash, now) {
-      const rows = await query<{ ticket_hash: string; app_id: string; issued_at: string; expires_at: string }>(
+      const rows = await query<{
+        ticket_hash: string;
+        app_id: string;
+        issued_at: string;
+        expires_at: string;
+      }>(
         `SELECT ticket_hash, app_id, issued_at, expires_at FROM app_tickets
          WHERE ticket_hash = $1 AND app_id = $2 AND expires_at > $3`,
         [ticketHash, appId, now],

@@ -25,13 +25,13 @@ import type {
 import { StorageUnavailableError } from "../port.ts";
 import type { StorageTestHooks } from "../test-hooks.ts";
 import type { PgAccess, Queryable } from "./access.ts";
+import { pgAppEvents } from "./app-events.ts";
 import { type BatchOptions, ExchangeBatcher } from "./batcher.ts";
 import { pgCatalogue, toUser, type UserRow } from "./catalogue.ts";
 import { hasSqlState, isTransient, translateError } from "./errors.ts";
 import { exchangeBatchWith, exchangeWith, rotateWith } from "./flow.ts";
 import { pgPurge } from "./maintenance.ts";
 import { migrate } from "./migrate.ts";
-import { pgAppEvents } from "./app-events.ts";
 import { pgAppTokens, pgRateLimits, pgServerKeys } from "./records.ts";
 import { pgSessions } from "./sessions.ts";
 

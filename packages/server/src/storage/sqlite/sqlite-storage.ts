@@ -30,6 +30,7 @@ import type {
 } from "../port.ts";
 import { ENDED_GRANT_KEPT_MS, StorageUnavailableError } from "../port.ts";
 import type { StorageTestHooks } from "../test-hooks.ts";
+import { SqliteAppEvents } from "./app-events.ts";
 import { SqliteAppTokens } from "./app-tokens.ts";
 import { AuditBuffer } from "./audit-buffer.ts";
 import { SqliteCatalogue } from "./catalogue.ts";
@@ -39,7 +40,6 @@ import { SqliteLoginFlow } from "./login-flow.ts";
 import { SqliteMaintenance } from "./maintenance.ts";
 import { applyMigrations, loadMigrations } from "./migrations.ts";
 import { SqliteServerKeys } from "./server-keys.ts";
-import { SqliteAppEvents } from "./app-events.ts";
 import { SqliteSessions } from "./sessions.ts";
 import { type SyncFile, WalSync } from "./wal-sync.ts";
 import { WriteQueue } from "./write-queue.ts";
