@@ -51,8 +51,15 @@ async function startStoreBackend(baseUrl: string, encryptKey?: string) {
   const server: Server = createServer(lark.adaptDefault("/events", dispatcher, { autoChallenge: true }));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const eventUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
-  const ticket = () =>
-    cache.get(lark.CAppTicket, { namespace: DEMO.storeAppId }) as Promise<string | undefined>;
+  /** The app_ticket the dispatcher cached, once one was pushed (polled: a slow machine's margin). */
+  const pushedTicket = async (): Promise<string> => {
+    for (let i = 0; i < 1000; i++) {
+      const ticket = (await cache.get(lark.CAppTicket, { namespace: DEMO.storeAppId })) as string | undefined;
+      if (ticket !== undefined) return ticket;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.fail("the SDK's dispatcher cached no pushed app_ticket");
+  };
   const client = () =>
     new lark.Client({
       appId: DEMO.storeAppId,
