@@ -316,3 +316,42 @@ describe("store apps: app_ticket pushes and the store auth/v3 endpoints", () => 
     assert.deepEqual(res.body, { code: 0, msg: "success" });
   });
 });
+
+describe("store apps: event settings from a seed file", () => {
+  it("an app's `events` are loaded (sealed) and its app_ticket pushed at start; mistakes are named by path", async () => {
+    const receiver = await startEventReceiver(ENCRYPT_KEY);
+    const { demoSeed } = await import("../src/demo-seed.ts");
+    const seed = structuredClone(demoSeed);
+    const store = seed.apps!.find((a) => a.type === "store")!;
+    store.events = { url: receiver.url, verification_token: VERIFICATION_TOKEN, encrypt_key: ENCRYPT_KEY };
+    const t = await startTestServer({ seed });
+    try {
+      await until(() => receiver.tickets().length >= 1, "the seeded app was pushed its ticket at start");
+      const shown = await t.request("GET", `/admin/v1/apps/${DEMO.storeAppId}/events`, {
+        token: ADMIN_TOKEN,
+      });
+      assert.equal(shown.body.event_url, receiver.url);
+      assert.equal(shown.body.encrypted, true);
+      const exported = await t.request("GET", "/admin/v1/export", { token: ADMIN_TOKEN });
+      assert.ok(!exported.text.includes(VERIFICATION_TOKEN) && !exported.text.includes(ENCRYPT_KEY));
+      const { SeedError, loadSeed } = await import("../src/domain/seed.ts");
+      const bad = structuredClone(demoSeed);
+      (bad.apps![0] as unknown as Record<string, unknown>).events = {
+        url: "mailto:x",
+        verification_token: "",
+        extra: 1,
+      };
+      assert.throws(
+        () => loadSeed({ value: bad, source: "seed" }),
+        (error: unknown) =>
+          error instanceof SeedError &&
+          /apps\[0\]\.events\.url/.test(error.message) &&
+          /apps\[0\]\.events\.verification_token/.test(error.message) &&
+          /apps\[0\]\.events\.extra/.test(error.message),
+      );
+    } finally {
+      await t.close();
+      await receiver.close();
+    }
+  });
+});
