@@ -313,8 +313,8 @@ export interface MaintenanceStorage {
   close(): Promise<void>;
 
   /**
-   * Deletes what can no longer decide anything: expired codes, app tokens, access tokens (an
-   * expired access digest is cleared from its login's row) and rate-limit windows, and grants
+   * Deletes what can no longer decide anything: expired codes, app tokens, app_tickets, access tokens
+   * (an expired access digest is cleared from its login's row) and rate-limit windows, and grants
    * whose family ended at least {@link ENDED_GRANT_KEPT_MS} before `now` with their spent
    * refresh tokens (a revoked grant too waits for that end: its tokens are refused meanwhile,
    * and it is found by index). A grant goes only once none of its tokens is left, in a later

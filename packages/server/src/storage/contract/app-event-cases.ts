@@ -66,6 +66,24 @@ export function appEventCases({ openWorld }: SuiteContext): void {
       assert.deepEqual(await s.findAppTicket(w.listed.appId, record.ticketHash, T0), record);
     });
 
+    it("purgeExpired deletes expired app tickets and keeps live ones", async () => {
+      const { s, w } = await openWorld();
+      const expired = {
+        ticketHash: sha256(newSecret("tk-")),
+        appId: w.listed.appId,
+        issuedAt: T0,
+        expiresAt: T0 + HOUR,
+      };
+      const live = { ...expired, ticketHash: sha256(newSecret("tk-")), expiresAt: T0 + 3 * HOUR };
+      await s.saveAppTicket(expired);
+      await s.saveAppTicket(live);
+      for (let n = 1; n > 0; ) n = await s.purgeExpired(T0 + 2 * HOUR);
+      // The expired digest is gone (so storing it again is accepted); the live one is kept.
+      await s.saveAppTicket({ ...expired, expiresAt: T0 + 4 * HOUR });
+      assert.deepEqual(await s.findAppTicket(w.listed.appId, live.ticketHash, T0 + 2 * HOUR), live);
+      await assert.rejects(s.saveAppTicket(live), "the live one is still stored");
+    });
+
     it("delivery attempts: newest first, bounded per app, apps apart", async () => {
       const { s, w } = await openWorld();
       for (let n = 1; n <= 5; n++) await s.recordEventDelivery(attempt(w.listed.appId, n), 3);
