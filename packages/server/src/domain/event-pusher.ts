@@ -154,7 +154,7 @@ export class EventPusher implements TicketPushRequester {
       const ticket = await this.#o.tickets.issue(appId);
       const eventId = crypto.randomUUID().replaceAll("-", "");
       const push: PendingPush = { appId, ticket, eventId, attempt: 1, dueAt: this.#o.clock.now() };
-      await this.#attempt(push);
+      await this.#tryDelivery(push);
     } catch (error) {
       this.#o.log.warn({ appId, reason: reasonOf(error) }, "app_ticket push failed before its delivery");
     }
@@ -172,6 +172,19 @@ export class EventPusher implements TicketPushRequester {
 
   /** One delivery attempt; a failure schedules the next one, until the schedule runs out. */
   async #attempt(push: PendingPush): Promise<void> {
+    try {
+      await this.#tryDelivery(push);
+    } catch (error) {
+      // Storage or a sealed secret failed before the push could be sent: nothing was delivered,
+      // and the next hourly round (or a resend) pushes a new ticket.
+      this.#o.log.warn(
+        { appId: push.appId, reason: reasonOf(error) },
+        "app_ticket push failed before its delivery",
+      );
+    }
+  }
+
+  async #tryDelivery(push: PendingPush): Promise<void> {
     if (this.#stopped) return;
     const settings = await this.#o.storage.getAppEventSettings(push.appId);
     if (settings === null) return; // the app's event URL was removed meanwhile
