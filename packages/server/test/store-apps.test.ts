@@ -355,3 +355,30 @@ describe("store apps: event settings from a seed file", () => {
     }
   });
 });
+
+describe("store apps when storage is gone", () => {
+  it("each store endpoint answers the retryable 1500 with Retry-After, never a 5xx; nothing is pushed", async () => {
+    const t = await startTestServer();
+    const receiver = await startEventReceiver();
+    try {
+      await t.server.storage.close();
+      for (const [path, body] of [
+        ["/open-apis/auth/v3/app_access_token", { ...STORE, app_ticket: "any-ticket" }],
+        [
+          "/open-apis/auth/v3/tenant_access_token",
+          { app_access_token: `t-${"0".repeat(64)}`, tenant_key: DEMO.acme },
+        ],
+        ["/open-apis/auth/v3/app_ticket/resend", STORE],
+      ] as const) {
+        const res = await t.request("POST", path, { body });
+        assert.equal(res.status, 200, res.text);
+        assert.deepEqual(res.body, { code: 1500, msg: "internal error, please retry" }, path);
+        assert.equal(res.headers.get("retry-after"), "1");
+      }
+      assert.equal(receiver.received.length, 0);
+    } finally {
+      await t.close();
+      await receiver.close();
+    }
+  });
+});
