@@ -15,15 +15,24 @@ export interface EventSecrets {
 }
 
 /** The `app_ticket` event, schema 1.0, exactly as the platform's page shows it. */
-export function appTicketEvent(appId: string, ticket: string, token: string, now: number): AppTicketEvent {
+export function appTicketEvent(
+  appId: string,
+  ticket: string,
+  token: string,
+  now: number,
+  uuid: string,
+): AppTicketEvent {
   return {
-    uuid: randomUUID().replaceAll("-", ""),
+    uuid,
     token,
     ts: (now / 1000).toFixed(7),
     type: "event_callback",
     event: { app_id: appId, app_ticket: ticket, type: "app_ticket" },
   };
 }
+
+/** A new event's uuid: 32 hex digits, as the platform's samples show. */
+export const newEventId = (): string => randomUUID().replaceAll("-", "");
 
 /** The challenge the platform sends to check an event URL before it accepts it. */
 export function urlVerification(token: string): {

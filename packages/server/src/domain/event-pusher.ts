@@ -2,7 +2,13 @@ import { Lifetimes } from "@mina-auth/protocol";
 import type { Clock } from "../clock.ts";
 import type { AppEventSettings, AppEventStorage, CatalogueStorage, EventDelivery } from "../storage/port.ts";
 import type { AppTickets } from "./app-tickets.ts";
-import { appTicketEvent, type EventSecrets, eventRequest, urlVerification } from "./event-envelope.ts";
+import {
+  appTicketEvent,
+  type EventSecrets,
+  eventRequest,
+  newEventId,
+  urlVerification,
+} from "./event-envelope.ts";
 import type { EventSecretBox } from "./event-secrets.ts";
 import type { TicketPushRequester } from "./store-app-tokens.ts";
 
@@ -119,7 +125,7 @@ export class EventPusher implements TicketPushRequester {
     }
     await this.#record({
       appId,
-      eventId: challenge.challenge.replaceAll("-", ""),
+      eventId: newEventId(),
       eventType: "url_verification",
       attempt: 1,
       at: now,
@@ -152,7 +158,7 @@ export class EventPusher implements TicketPushRequester {
         return;
       }
       const ticket = await this.#o.tickets.issue(appId);
-      const eventId = crypto.randomUUID().replaceAll("-", "");
+      const eventId = newEventId();
       const push: PendingPush = { appId, ticket, eventId, attempt: 1, dueAt: this.#o.clock.now() };
       await this.#tryDelivery(push);
     } catch (error) {
@@ -190,8 +196,8 @@ export class EventPusher implements TicketPushRequester {
     if (settings === null) return; // the app's event URL was removed meanwhile
     const now = this.#o.clock.now();
     const secrets = await this.#unseal(settings);
-    const event = appTicketEvent(push.appId, push.ticket, secrets.verificationToken, now);
-    event.uuid = push.eventId;
+    // Every attempt of one event carries its uuid, as the platform's retries do.
+    const event = appTicketEvent(push.appId, push.ticket, secrets.verificationToken, now, push.eventId);
     const request = eventRequest(event, secrets, now);
     const sent = await this.#send(settings.eventUrl, request.body, request.headers, false);
     await this.#record({
