@@ -135,6 +135,9 @@ describe("a store app's client with an app_ticket source", () => {
       client.getTenantAccessToken(OTHER),
       (err: unknown) => err instanceof MinaApiError && err.code === ErrorCodes.TenantAccessTokenFailed,
     );
+    const journal = JSON.stringify(emu.journal());
+    assert.ok(journal.includes("/open-apis/auth/v3/app_access_token"));
+    assert.ok(!journal.includes(events.state.latest!), "the journal keeps the app_ticket redacted");
     await client.requestAppTicket();
     const pushes = events.state.pushes;
     await until(() => events.state.pushes > pushes, "requestAppTicket brought a new push");

@@ -60,6 +60,7 @@ describe("the request journal", () => {
     assert.equal(out.app_id, "cli_a");
     assert.equal((out.data as Record<string, unknown>).open_id, "ou_1");
     assert.equal(redact("s3cret", "app_secret"), out.app_secret);
+    assert.match(String(redact("a-store-app-ticket", "app_ticket")), /^\[redacted:[0-9a-f]{8}\]$/);
     assert.equal(out.n, 7);
   });
 

@@ -50,6 +50,8 @@ export type JournalRecord = Omit<JournalEntry, "seq" | "at" | "request" | "respo
  */
 const SECRET_FIELDS = new Set([
   "app_secret",
+  // A store app's app_ticket gets its app_access_token: a credential like the secret.
+  "app_ticket",
   "code",
   "app_access_token",
   "tenant_access_token",
