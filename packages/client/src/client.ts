@@ -1,6 +1,7 @@
 import { Paths } from "@mina-auth/protocol";
 import {
   APP_TOKEN_REJECTED_CODES,
+  ErrorCodes,
   MinaApiError,
   MinaTimeoutError,
   MinaTransportError,
@@ -16,6 +17,7 @@ import {
 } from "./internal/fields.ts";
 import { MemoryTokenCache, type TokenCache } from "./token-cache.ts";
 import type {
+  AppTicketSource,
   ExchangeCodeOptions,
   ExchangedTokens,
   FetchLike,
@@ -153,6 +155,7 @@ export class MinaClient {
   readonly #logger: MinaLogger | undefined;
   readonly #cache: TokenCache;
   readonly #cacheKey: string;
+  readonly #appTicket: AppTicketSource | undefined;
   /** The one app-token load in progress, shared by concurrent callers, and the rejected token it replaces. */
   #flight: { token: Promise<string>; replacing: string | undefined } | undefined;
 
@@ -173,6 +176,56 @@ export class MinaClient {
     this.#logger = options.logger;
     this.#cache = options.tokenCache ?? new MemoryTokenCache();
     this.#cacheKey = `mina-auth:app_access_token:${this.baseUrl}:${this.appId}`;
+    if (options.appTicket !== undefined && typeof options.appTicket !== "function") {
+      throw new TypeError("appTicket must be a function returning the latest app_ticket");
+    }
+    this.#appTicket = options.appTicket;
+  }
+
+  /**
+   * Asks the platform to push the store app a new `app_ticket` now
+   * (`POST /open-apis/auth/v3/app_ticket/resend`); it arrives at the app's event URL.
+   *
+   * @throws {MinaApiError} e.g. 10014 (wrong app secret).
+   * @example
+   * ```ts
+   * await client.requestAppTicket();
+   * ```
+   */
+  async requestAppTicket(options: RequestOptions = {}): Promise<void> {
+    const target = { method: "POST", path: Paths.appTicketResend };
+    await this.#request(
+      target,
+      { body: { app_id: this.appId, app_secret: this.#appSecret }, secrets: [] },
+      options,
+    );
+  }
+
+  /**
+   * A store app's tenant_access_token for one tenant it is installed in
+   * (`POST /open-apis/auth/v3/tenant_access_token`, with the client's app_access_token).
+   *
+   * @throws {MinaApiError} 10013 (the app is not installed in that tenant), 10012 (no usable app_ticket).
+   * @example
+   * ```ts
+   * const { token, expiresAt } = await client.getTenantAccessToken(session.tenantKey);
+   * ```
+   */
+  async getTenantAccessToken(
+    tenantKey: string,
+    options: RequestOptions = {},
+  ): Promise<{ token: string; expiresAt: number }> {
+    requireString(tenantKey, "tenantKey");
+    const target = { method: "POST", path: Paths.storeTenantAccessToken };
+    const appToken = await this.#appToken(undefined, options.signal, target);
+    const reply = await this.#request(
+      target,
+      { body: { app_access_token: appToken, tenant_key: tenantKey }, secrets: [appToken] },
+      options,
+    );
+    const fields = new FieldReader(reply.body, target, reply.status, "", reply.logId);
+    const token = fields.string("tenant_access_token");
+    return { token, expiresAt: reply.sentAt + fields.number("expire") * 1000 };
   }
 
   /**
@@ -406,12 +459,7 @@ export class MinaClient {
         this.#warn("token cache delete failed", { error: errorName(err) });
       }
     }
-    const target = { method: "POST", path: Paths.appAccessToken };
-    const reply = await this.#request(
-      target,
-      { body: { app_id: this.appId, app_secret: this.#appSecret }, secrets: [] },
-      {},
-    );
+    const { target, reply } = await this.#fetchAppToken();
     const fields = new FieldReader(reply.body, target, reply.status, "", reply.logId);
     const token = fields.string("app_access_token");
     const expiresAt = reply.sentAt + fields.number("expire") * 1000;
@@ -421,6 +469,46 @@ export class MinaClient {
       this.#warn("token cache set failed", { error: errorName(err) });
     }
     return token;
+  }
+
+  /** The app token from the platform: with the app secret, or a store app's ticket too. */
+  async #fetchAppToken(): Promise<{ target: RequestTarget; reply: Reply }> {
+    const credentials = { app_id: this.appId, app_secret: this.#appSecret };
+    if (this.#appTicket === undefined) {
+      const target = { method: "POST", path: Paths.appAccessToken };
+      return { target, reply: await this.#request(target, { body: credentials, secrets: [] }, {}) };
+    }
+    const target = { method: "POST", path: Paths.storeAppAccessToken };
+    const ticket = await this.#appTicket();
+    if (ticket === undefined || ticket === "") {
+      this.#askForTicket("no app_ticket yet: asking the platform to push one");
+      throw new MinaApiError(
+        {
+          code: ErrorCodes.AppTicketInvalid,
+          msg: "no app_ticket received yet; a new one was requested (app_ticket/resend): retry once it arrives",
+          httpStatus: 0,
+        },
+        target,
+      );
+    }
+    try {
+      const body = { ...credentials, app_ticket: ticket };
+      return { target, reply: await this.#request(target, { body, secrets: [ticket] }, {}) };
+    } catch (err) {
+      // As the official SDKs do: a refused ticket makes the platform push a fresh one.
+      if (err instanceof MinaApiError && err.code === ErrorCodes.AppTicketInvalid) {
+        this.#askForTicket("app_ticket refused (10012): asking the platform to push a new one");
+      }
+      throw err;
+    }
+  }
+
+  /** app_ticket/resend in the background: its failure is only logged. */
+  #askForTicket(message: string): void {
+    this.#warn(message, {});
+    this.requestAppTicket().catch((err: unknown) => {
+      this.#warn("app_ticket/resend failed", { error: errorName(err) });
+    });
   }
 
   /** One HTTP exchange: platform envelope in, MinaApiError / transport / timeout errors out. */

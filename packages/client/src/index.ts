@@ -23,8 +23,15 @@ export {
   MinaTransportError,
   type RequestTarget,
 } from "./errors.ts";
+export {
+  type PushedEvent,
+  PushedEventError,
+  type ReadPushedEventOptions,
+  readPushedEvent,
+} from "./pushed-events.ts";
 export { type CachedToken, MemoryTokenCache, type TokenCache } from "./token-cache.ts";
 export type {
+  AppTicketSource,
   ExchangeCodeOptions,
   ExchangedTokens,
   FetchLike,

@@ -116,7 +116,26 @@ export interface MinaClientOptions {
   logger?: MinaLogger;
   /** Where the app_access_token is cached (default: in this process's memory). */
   tokenCache?: TokenCache;
+  /**
+   * For a store (marketplace) app: returns the latest `app_ticket` the platform pushed to the
+   * app's event URL (read it with `readPushedEvent`), or undefined while none has arrived. With
+   * it the client gets its app_access_token from `auth/v3/app_access_token` with the ticket;
+   * when there is none yet, or the platform answers 10012 (a wrong or stale ticket), it asks for
+   * a new push (`app_ticket/resend`) and the call fails with code 10012: retry once it arrives.
+   */
+  appTicket?: AppTicketSource;
 }
+
+/**
+ * Where a store app's client reads the current app_ticket.
+ *
+ * @example
+ * ```ts
+ * let latest: string | undefined; // set by your event URL handler
+ * const appTicket: AppTicketSource = () => latest;
+ * ```
+ */
+export type AppTicketSource = () => string | undefined | Promise<string | undefined>;
 
 /**
  * Per-call options.

@@ -64,6 +64,20 @@ export const Errors = define({
     origin: "platform",
     when: "app/tenant token: wrong app_secret",
   },
+  AppTicketInvalid: {
+    code: 10012,
+    msg: "app ticket invalid",
+    httpStatus: 200,
+    origin: "platform",
+    when: "store app_access_token: the app_ticket is not one pushed to this app, or it is older than 2 hours",
+  },
+  TenantAccessTokenFailed: {
+    code: 10013,
+    msg: "get tenant access token fail",
+    httpStatus: 200,
+    origin: "platform",
+    when: "store tenant_access_token: the app_access_token is unknown, expired or not a store app's, or the app is not installed in tenant_key",
+  },
   MissingAccessToken: {
     code: 99991661,
     msg: "Missing access token for authorization. Please make a request with token attached.",

@@ -14,6 +14,12 @@ export const Paths = {
   oidcAccessToken: "/open-apis/authen/v1/oidc/access_token",
   /** The OAuth 2.0 token endpoint, RFC 6749 shaped (oauth-wire.ts). */
   oauthToken: "/open-apis/authen/v2/oauth/token",
+  /** A store app's app_access_token, against the app_ticket the platform pushed it. */
+  storeAppAccessToken: "/open-apis/auth/v3/app_access_token",
+  /** A store app's tenant_access_token for one tenant it is installed in. */
+  storeTenantAccessToken: "/open-apis/auth/v3/tenant_access_token",
+  /** Asks the platform to push the app_ticket again now. */
+  appTicketResend: "/open-apis/auth/v3/app_ticket/resend",
 } as const;
 
 export interface AppCredentialsRequest {
@@ -27,6 +33,34 @@ export interface AppAccessTokenResponse {
   app_access_token: string;
   /** Seconds left before the token expires. */
   expire: number;
+  /** A self-built app's tenant_access_token too, as the internal endpoint's page documents. */
+  tenant_access_token?: string;
+}
+
+/** POST auth/v3/app_access_token (store apps). */
+export interface StoreAppAccessTokenRequest extends AppCredentialsRequest {
+  /** The latest app_ticket the platform pushed to the app's event URL. */
+  app_ticket: string;
+}
+
+/** POST auth/v3/tenant_access_token (store apps). */
+export interface StoreTenantAccessTokenRequest {
+  app_access_token: string;
+  tenant_key: string;
+}
+
+/**
+ * The `app_ticket` event as the platform pushes it (schema 1.0), to the app's event URL: in the
+ * clear, or as `{"encrypt": base64(iv ‖ AES-256-CBC(body))}` under SHA-256(Encrypt Key).
+ */
+export interface AppTicketEvent {
+  uuid: string;
+  /** The app's Verification Token. */
+  token: string;
+  /** Unix seconds with a fraction, as text. */
+  ts: string;
+  type: "event_callback";
+  event: { app_id: string; app_ticket: string; type: "app_ticket" };
 }
 
 export interface TenantAccessTokenResponse {
@@ -128,4 +162,8 @@ export const Lifetimes = {
   loginCode: 180,
   userAccessToken: 6900,
   refreshFamily: 30 * 24 * 3600,
+  /** Ours: an app_ticket is accepted this long; a new one is pushed every hour. */
+  appTicket: 7200,
+  /** The platform pushes a store app a new app_ticket every hour. */
+  appTicketPushInterval: 3600,
 } as const;

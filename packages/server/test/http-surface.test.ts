@@ -274,6 +274,9 @@ describe("HTTP surface", () => {
         ["get", USER_INFO_PATH],
         ["post", Paths.oidcAccessToken],
         ["post", Paths.oauthToken],
+        ["post", "/open-apis/auth/v3/app_access_token"],
+        ["post", "/open-apis/auth/v3/tenant_access_token"],
+        ["post", "/open-apis/auth/v3/app_ticket/resend"],
         ["get", "/healthz"],
         ["get", "/readyz"],
         ["get", "/metrics"],
@@ -304,6 +307,10 @@ describe("HTTP surface", () => {
         ["get", "/admin/v1/overview"],
         ["get", "/admin/v1/audit-events/tail"],
         ["get", "/admin/v1/sessions/{session_id}"],
+        ["put", "/admin/v1/apps/{app_id}/events"],
+        ["get", "/admin/v1/apps/{app_id}/events"],
+        ["delete", "/admin/v1/apps/{app_id}/events"],
+        ["get", "/admin/v1/apps/{app_id}/event-deliveries"],
         // The test tools (test-tools/routes.ts).
         ["post", "/admin/v1/faults"],
         ["get", "/admin/v1/faults"],
@@ -371,7 +378,7 @@ describe("HTTP surface", () => {
       }
       assert.ok(registered.has("post /admin/v1/apps/{app_id}/secret"), [...registered].join("\n"));
       // The platform endpoints are served by platform/handler.ts from this table, not by fastify.
-      for (const endpoint of platformEndpoints({} as never, {} as never, {} as never)) {
+      for (const endpoint of platformEndpoints({} as never, {} as never, {} as never, {} as never)) {
         const key = `${endpoint.method.toLowerCase()} ${endpoint.path}`;
         assert.ok(!registered.has(key), `${key} is served twice`);
         registered.add(key);

@@ -46,6 +46,7 @@ import {
   startServerProcess,
   stopServerProcess,
 } from "./child-server.ts";
+import { startEventReceiver } from "./event-receiver.ts";
 import { DEMO, startTestServer, until } from "./harness.ts";
 
 const ADMIN = "multi-instance-admin-token-0123456789";
@@ -202,6 +203,58 @@ describe("two mina-auth processes on one PostgreSQL", { skip: !probe.ok }, () =>
     assert.equal(redeemed.body.code, 0, JSON.stringify(redeemed.body));
     const replay = await exchange(a!.url, code, tokenA);
     assert.equal(replay.body.code, 10213);
+  });
+
+  it("store apps: a ticket A pushes is accepted by B, and B's push by A; both instances' attempts are listed", async () => {
+    const receiver = await startEventReceiver();
+    try {
+      const set = await call(
+        a!.url,
+        "PUT",
+        `/admin/v1/apps/${DEMO.storeAppId}/events`,
+        { event_url: receiver.url, verification_token: "vt-multi-instance-3e8a1c" },
+        ADMIN,
+      );
+      assert.equal(set.status, 200, JSON.stringify(set.body));
+      const pushed = async (count: number) => {
+        for (let i = 0; i < 1000 && receiver.tickets().length < count; i++) await sleep(10);
+        assert.ok(receiver.tickets().length >= count, "the ticket arrived");
+        return receiver.tickets()[count - 1]!;
+      };
+      const storeToken = (base: string, ticket: string) =>
+        call(base, "POST", "/open-apis/auth/v3/app_access_token", {
+          app_id: DEMO.storeAppId,
+          app_secret: DEMO.storeAppSecret,
+          app_ticket: ticket,
+        });
+      const fromA = await pushed(1);
+      assert.equal((await storeToken(b!.url, fromA)).body.code, 0, "B accepts A's ticket");
+      const resend = await call(b!.url, "POST", "/open-apis/auth/v3/app_ticket/resend", {
+        app_id: DEMO.storeAppId,
+        app_secret: DEMO.storeAppSecret,
+      });
+      assert.equal(resend.body.code, 0);
+      const fromB = await pushed(2);
+      assert.equal((await storeToken(a!.url, fromB)).body.code, 0, "A accepts B's ticket");
+      // B records its attempt once the receiver's answer is back: wait for it (a margin, not a timing).
+      let delivered = 0;
+      for (let i = 0; i < 1000 && delivered < 2; i++) {
+        const listed = await call(
+          a!.url,
+          "GET",
+          `/admin/v1/apps/${DEMO.storeAppId}/event-deliveries`,
+          undefined,
+          ADMIN,
+        );
+        delivered = (listed.body.deliveries as Array<{ event_type: string; outcome: string }>).filter(
+          (d) => d.event_type === "app_ticket" && d.outcome === "delivered",
+        ).length;
+        if (delivered < 2) await sleep(10);
+      }
+      assert.equal(delivered, 2, "A lists both instances' delivered pushes");
+    } finally {
+      await receiver.close();
+    }
   });
 
   it(`C1: ${RACERS} simultaneous redemptions split ${RACERS / 2}/${RACERS / 2} across A and B, ${ROUNDS} rounds: one code:0, ${RACERS - 1} × 10213, one session per code`, async () => {

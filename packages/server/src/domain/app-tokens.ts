@@ -45,29 +45,46 @@ export class AppTokenService {
 
   /** The credentials' shape was checked at the edge (http/platform/schemas.ts: 10003). */
   async issue(kind: AppTokenKind, credentials: AppCredentialsRequest): Promise<IssuedAppToken> {
-    const { app_id: appId, app_secret: appSecret } = credentials;
-    const app = await this.storage.getApp(appId);
-    if (!app) throw new ApiError("InvalidParam");
-    // Wrong and right secrets are counted apart (H6): an outsider who knows the public app_id
-    // fills only the failure count, and the owner's requests are still answered.
-    if (!matchesDigest(appSecret, app.secretHash)) {
-      await this.limiter?.failedAppSecret(appId);
-      throw new ApiError("AppSecretInvalid");
-    }
-    await this.limiter?.appTokenIssued(appId);
-
-    const tenantKey = app.type === "self_built" ? await this.ownTenant(appId) : null;
+    const tenantKey = await this.#checkCredentials(credentials);
     if (kind === "tenant" && tenantKey === null) {
       // The platform issues a store app's tenant token against an app_ticket and a tenant_key,
-      // which this endpoint does not take.
+      // which this endpoint does not take (auth/v3/tenant_access_token does: store-app-tokens.ts).
       throw new ApiError("InvalidParam");
     }
+    return this.issueFor(kind, credentials.app_id, tenantKey, credentials.app_secret);
+  }
 
+  /**
+   * app_access_token/internal: the app token and, for a self-built app, its tenant token too
+   * (the endpoint's page lists `tenant_access_token` in its answer). One credentials check.
+   */
+  async issueWithTenant(
+    credentials: AppCredentialsRequest,
+  ): Promise<{ app: IssuedAppToken; tenant: IssuedAppToken | null }> {
+    const tenantKey = await this.#checkCredentials(credentials);
+    const { app_id: appId, app_secret: appSecret } = credentials;
+    const app = await this.issueFor("app", appId, tenantKey, appSecret);
+    const tenant = tenantKey === null ? null : await this.issueFor("tenant", appId, tenantKey, appSecret);
+    return { app, tenant };
+  }
+
+  /**
+   * Issues (or hands back, while ≥ 30 min remain) the token of `kind` for (app, tenant), once the
+   * caller has proved who it is. `derivationKey` is a secret the caller presented (its app
+   * secret; a store app's app_access_token for its tenant tokens): the same token can only be
+   * re-derived from it, so nothing but digests and salts is stored.
+   */
+  async issueFor(
+    kind: AppTokenKind,
+    appId: string,
+    tenantKey: string | null,
+    derivationKey: string,
+  ): Promise<IssuedAppToken> {
     const now = this.clock.now();
     const scope = `${kind}|${appId}|${tenantKey ?? ""}`;
     const latest = await this.storage.latestAppToken(kind, appId, tenantKey, now);
     if (latest && latest.expiresAt - now >= Lifetimes.appTokenReissueBelow * 1000) {
-      const again = deriveAppToken(appSecret, latest.salt, scope);
+      const again = deriveAppToken(derivationKey, latest.salt, scope);
       // After a secret rotation the old token stays valid but cannot be re-derived: issue anew.
       if (sha256Hex(again) === latest.tokenHash) {
         return { token: again, expire: Math.floor((latest.expiresAt - now) / 1000) };
@@ -75,7 +92,7 @@ export class AppTokenService {
     }
 
     const salt = newSalt();
-    const token = deriveAppToken(appSecret, salt, scope);
+    const token = deriveAppToken(derivationKey, salt, scope);
     await this.storage.saveAppToken({
       tokenHash: sha256Hex(token),
       kind,
@@ -86,6 +103,21 @@ export class AppTokenService {
       expiresAt: now + Lifetimes.appToken * 1000,
     });
     return { token, expire: Lifetimes.appToken };
+  }
+
+  /** The app's secret checked (10003 unknown app, 10014 wrong secret); its own tenant, if self-built. */
+  async #checkCredentials(credentials: AppCredentialsRequest): Promise<string | null> {
+    const { app_id: appId, app_secret: appSecret } = credentials;
+    const app = await this.storage.getApp(appId);
+    if (!app) throw new ApiError("InvalidParam");
+    // Wrong and right secrets are counted apart (H6): an outsider who knows the public app_id
+    // fills only the failure count, and the owner's requests are still answered.
+    if (!matchesDigest(appSecret, app.secretHash)) {
+      await this.limiter?.failedAppSecret(appId);
+      throw new ApiError("AppSecretInvalid");
+    }
+    await this.limiter?.appTokenIssued(appId);
+    return app.type === "self_built" ? await this.ownTenant(appId) : null;
   }
 
   /** The live app or tenant token behind a bearer value, or null. */

@@ -3,7 +3,7 @@ import { ApiError } from "./errors.ts";
 /**
  * The scopes a login code may be granted: what tt.requestAccess's scopeList names, each one a
  * scope the app holds (on the platform an app can only ask its users for scopes enabled in its
- * developer console; docs/platform-codes.md §11), each once, in the order given. An empty list
+ * developer console; docs/platform-codes.md §12), each once, in the order given. An empty list
  * grants the user's identity alone, as `scopeList: []` does.
  */
 export function grantableScopes(requested: readonly string[], appScopes: readonly string[]): string[] {

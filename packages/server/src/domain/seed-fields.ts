@@ -60,6 +60,15 @@ export const installationFields = object({ tenant_key: tenantKeyField, visibilit
   "tenant_key",
   "visibility",
 ]);
+/** Where a store app's events (its app_ticket) are pushed; the secrets are sealed at rest. */
+export const eventsFields = object(
+  {
+    url: string({ pattern: /^https?:\/\/\S+$/, describe: "an http:// or https:// URL", maxLength: 2048 }),
+    verification_token: string({ maxLength: 256 }),
+    encrypt_key: string({ maxLength: 256 }),
+  },
+  ["url", "verification_token"],
+);
 export const appFields = object(
   {
     app_id: appIdField,
@@ -72,6 +81,7 @@ export const appFields = object(
     scopes: arrayOf(oneOf(KNOWN_SCOPES), { unique: true }),
     visibility: visibilityField,
     installations: arrayOf(installationFields),
+    events: eventsFields,
   },
   ["name"],
 );

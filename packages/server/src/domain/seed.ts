@@ -1,3 +1,4 @@
+import { systemClock } from "../clock.ts";
 import {
   childPath,
   type Field,
@@ -19,6 +20,7 @@ import type {
   User,
   Visibility,
 } from "../storage/port.ts";
+import { EventSecretBox } from "./event-secrets.ts";
 import {
   type AppFields,
   appFields,
@@ -71,6 +73,19 @@ export interface SeedApp {
   /** Required for a self_built app (a store app's installations each carry their own). */
   visibility?: SeedVisibility;
   installations?: Array<{ tenant_key: string; visibility: SeedVisibility }>;
+  /**
+   * Where events (a store app's app_ticket) are pushed. Loaded without the url_verification
+   * challenge (the receiver may not be up yet); never exported (its secrets stay sealed).
+   */
+  events?: { url: string; verification_token: string; encrypt_key?: string };
+}
+
+/** An app's event settings from a seed, in the clear until importSeed seals them. */
+export interface SeedEventSettings {
+  appId: string;
+  eventUrl: string;
+  verificationToken: string;
+  encryptKey: string | null;
 }
 
 /** A seed that cannot be loaded, with every issue found in it (each names its JSON path). */
@@ -87,6 +102,8 @@ export interface LoadedSeed {
    * secret and is not listed.
    */
   appSecrets: Array<{ appId: string; name: string; appSecret: string; generated: boolean }>;
+  /** Apps' event settings, stored (sealed) by importSeed after the catalogue. */
+  eventSettings: SeedEventSettings[];
   /** How many of each kind the seed adds, and how many it matches (and replaces) in storage. */
   counts: Record<"tenants" | "users" | "apps", { added: number; matched: number }>;
 }
@@ -157,6 +174,7 @@ export interface ParsedApp {
   appSecret: string | null;
   /** Whether `appSecret` was generated here (the seed gave neither a secret nor its digest). */
   secretGenerated: boolean;
+  events: SeedEventSettings | null;
 }
 
 /** An app from its fields; `keptSecretHash`: the stored app's, when the seed gives no secret. */
@@ -179,6 +197,14 @@ function toApp(read: AppFields, appId: string, keptSecretHash: string | null): P
     installations,
     appSecret: read.app_secret_sha256 === undefined ? appSecret : null,
     secretGenerated,
+    events: read.events
+      ? {
+          appId,
+          eventUrl: read.events.url,
+          verificationToken: read.events.verification_token,
+          encryptKey: read.events.encrypt_key ?? null,
+        }
+      : null,
   };
 }
 
@@ -220,6 +246,7 @@ export function loadSeed(document: JsonDocument, existing: CatalogSnapshot = EMP
     appSecrets: apps.flatMap(({ app, appSecret, secretGenerated }) =>
       appSecret ? [{ appId: app.appId, name: app.name, appSecret, generated: secretGenerated }] : [],
     ),
+    eventSettings: apps.flatMap((a) => (a.events ? [a.events] : [])),
     counts: seed.counts,
   };
 }
@@ -418,6 +445,18 @@ export function readSeedFile(path: string): JsonDocument {
 export async function importSeed(storage: Storage, document: JsonDocument): Promise<LoadedSeed> {
   const seed = loadSeed(document, await storage.exportCatalog());
   await storage.importCatalog(seed.snapshot);
+  if (seed.eventSettings.length > 0) {
+    const box = new EventSecretBox(storage, systemClock);
+    for (const events of seed.eventSettings) {
+      await storage.setAppEventSettings({
+        appId: events.appId,
+        eventUrl: events.eventUrl,
+        verificationTokenSealed: await box.seal(events.verificationToken),
+        encryptKeySealed: events.encryptKey === null ? null : await box.seal(events.encryptKey),
+        updatedAt: Date.now(),
+      });
+    }
+  }
   return seed;
 }
 

@@ -19,6 +19,7 @@ import type { App, GrantSummary, Installation, Storage, User, Visibility } from 
 import { registerTestToolRoutes } from "../test-tools/routes.ts";
 import type { TestTools } from "../test-tools/tools.ts";
 import { registerAdminConsoleRoutes } from "./admin-console-routes.ts";
+import { type AppEventDeps, registerAppEventRoutes } from "./admin-event-routes.ts";
 import { MAX_CODES_PER_REQUEST, AdminSchemas as S, View } from "./admin-schemas.ts";
 import { type MintCodesBody, mintRequestOf } from "./mint-request.ts";
 import { adminRouteFor } from "./openapi.ts";
@@ -32,6 +33,8 @@ export interface AdminDeps {
   adminToken: string | AdminTokenCheck;
   /** Fault rules, clock and journal routes (test-tools/routes.ts). */
   tools?: TestTools;
+  /** Apps' event settings and delivery attempts (admin-event-routes.ts). */
+  events?: Omit<AppEventDeps, "storage" | "clock">;
 }
 
 const route = adminRouteFor(["admin"]);
@@ -114,6 +117,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
         return payload;
       });
       if (deps.tools) registerTestToolRoutes(admin, deps.tools);
+      if (deps.events) registerAppEventRoutes(admin, { storage, clock, ...deps.events });
 
       admin.get("/tenants", route("List tenants", {}, { response: S.tenants }), async () => ({
         tenants: (await storage.listTenants()).map((t) => ({ tenant_key: t.tenantKey, name: t.name })),

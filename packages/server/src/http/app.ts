@@ -6,10 +6,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { DestinationStream } from "pino";
 import type { Clock } from "../clock.ts";
 import { defaultConfig, type LogLevel, type RateLimitConfig } from "../config.ts";
+import { AppTickets } from "../domain/app-tickets.ts";
 import { AppTokenService } from "../domain/app-tokens.ts";
 import { CodeDoors } from "../domain/code-doors.ts";
+import { EventPusher, type EventPusherOptions } from "../domain/event-pusher.ts";
+import { EventSecretBox } from "../domain/event-secrets.ts";
 import { LoginService } from "../domain/login.ts";
 import { RateLimiter } from "../domain/rate-limits.ts";
+import { StoreAppTokenService } from "../domain/store-app-tokens.ts";
 import type { Storage } from "../storage/port.ts";
 import { createTestTools, type TestTools } from "../test-tools/tools.ts";
 import { type AdminDeps, registerAdminRoutes } from "./admin-routes.ts";
@@ -55,6 +59,8 @@ export interface AppOptions {
   corsOrigins?: readonly string[];
   /** Platform requests the journal keeps (GET /admin/v1/journal); 0 or left out: off. */
   journalSize?: number;
+  /** The app_ticket pusher's retry schedule and polling (event-pusher.ts); defaults when left out. */
+  events?: Pick<EventPusherOptions, "retryDelaysMs" | "tickMs" | "attemptTimeoutMs">;
 }
 
 export interface AppDeps {
@@ -195,8 +201,28 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     { revokeGrantOnCodeReuse: options.revokeGrantOnCodeReuse },
     limiter,
   );
+  // Store apps: app_tickets pushed to their event URL off the request path (event-pusher.ts),
+  // from when the server is ready until it closes.
+  const tickets = new AppTickets(storage, clock);
+  const eventSecrets = new EventSecretBox(storage, clock);
+  const pusher = new EventPusher({
+    storage,
+    clock,
+    tickets,
+    secrets: eventSecrets,
+    log: app.log.child({ component: "events" }),
+    ...(options.events ?? {}),
+  });
+  app.addHook("onReady", (done) => {
+    pusher.start();
+    done();
+  });
+  app.addHook("onClose", async () => {
+    await pusher.stop();
+  });
+  const store = new StoreAppTokenService(storage, appTokens, tickets, pusher, limiter);
   const doors = new CodeDoors(login, storage, clock, limiter);
-  const endpoints = platformEndpoints(appTokens, login, doors);
+  const endpoints = platformEndpoints(appTokens, login, doors, store);
   const tools = createTestTools(storage, clock, options.journalSize ?? 0, appTokens);
   app.decorate("testTools", tools);
   // The stored rules are loaded before the first request, then kept fresh off the request path.
@@ -252,7 +278,14 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     return sendError(reply, Errors.RouteNotFound);
   });
 
-  registerAdminRoutes(app, { storage, login, clock, adminToken: options.adminToken, tools });
+  registerAdminRoutes(app, {
+    storage,
+    login,
+    clock,
+    adminToken: options.adminToken,
+    tools,
+    events: { pusher, secrets: eventSecrets },
+  });
   registerDevRoutes(app, {
     storage,
     login,

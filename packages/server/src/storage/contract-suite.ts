@@ -12,6 +12,7 @@
  * );
  */
 import { afterEach, describe } from "node:test";
+import { appEventCases } from "./contract/app-event-cases.ts";
 import { catalogueCases } from "./contract/catalogue-cases.ts";
 import { codeGrantCases } from "./contract/code-grant-cases.ts";
 import { exchangeCases } from "./contract/exchange-cases.ts";
@@ -61,5 +62,6 @@ export function runStorageContract(name: string, makeStorage: MakeStorage, teard
     maintenanceCases(context);
     faultRuleCases(context);
     tokenExpiryCases(context);
+    appEventCases(context);
   });
 }

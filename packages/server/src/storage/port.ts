@@ -302,6 +302,44 @@ export interface CatalogSnapshot {
   openIds: Array<{ appId: string; tenantKey: string; userId: string; openId: string }>;
 }
 
+/**
+ * Where a store app's events are pushed (issue 15). The verification token and encrypt key are
+ * secrets the server must use, so they arrive sealed (domain/event-secrets.ts): storage holds
+ * them as opaque text and never sees them in the clear.
+ */
+export interface AppEventSettings {
+  appId: string;
+  eventUrl: string;
+  verificationTokenSealed: string;
+  /** Null: events go unencrypted. */
+  encryptKeySealed: string | null;
+  updatedAt: Millis;
+}
+
+/** An app_ticket the server pushed, by its SHA-256 digest. */
+export interface AppTicketRecord {
+  ticketHash: string;
+  appId: string;
+  issuedAt: Millis;
+  expiresAt: Millis;
+}
+
+/** One attempt to deliver an event to an app's event URL. */
+export interface EventDelivery {
+  id: number;
+  appId: string;
+  /** The event's uuid (every attempt of one event shares it). */
+  eventId: string;
+  eventType: "app_ticket" | "url_verification";
+  /** 1 for the first try. */
+  attempt: number;
+  at: Millis;
+  outcome: "delivered" | "failed";
+  httpStatus: number | null;
+  /** Why it failed, in words (never a body, a header or a secret). */
+  detail: string | null;
+}
+
 // --- The port, by role. Each service takes only the part it uses; an adapter is all of them.
 
 /** Lifecycle and housekeeping. */
@@ -320,8 +358,8 @@ export interface MaintenanceStorage {
   close(): Promise<void>;
 
   /**
-   * Deletes what can no longer decide anything: expired codes, app tokens, access tokens (an
-   * expired access digest is cleared from its login's row) and rate-limit windows, and grants
+   * Deletes what can no longer decide anything: expired codes, app tokens, app_tickets, access tokens
+   * (an expired access digest is cleared from its login's row) and rate-limit windows, and grants
    * whose family ended at least {@link ENDED_GRANT_KEPT_MS} before `now` with their spent
    * refresh tokens (a revoked grant too waits for that end: its tokens are refused meanwhile,
    * and it is found by index). A grant goes only once none of its tokens is left, in a later
@@ -428,6 +466,31 @@ export interface RateLimitStorage {
   hitRateLimit(input: RateLimitInput): Promise<RateLimitResult>;
 }
 
+/** Store apps: event settings, the app_tickets pushed to them, and delivery attempts. */
+export interface AppEventStorage {
+  /** Creates or replaces the app's event settings. */
+  setAppEventSettings(settings: AppEventSettings): Promise<void>;
+  /** Removes them; false when there were none. */
+  deleteAppEventSettings(appId: string): Promise<boolean>;
+  getAppEventSettings(appId: string): Promise<AppEventSettings | null>;
+  /** Every app's settings, by app_id. */
+  listAppEventSettings(): Promise<AppEventSettings[]>;
+  /**
+   * Stores a ticket (any instance may then accept it); a digest already stored is refused
+   * (rejects), nothing replaced.
+   */
+  saveAppTicket(ticket: AppTicketRecord): Promise<void>;
+  /** The ticket with that digest when it is that app's and unexpired (`now < expiresAt`). */
+  findAppTicket(appId: string, ticketHash: string, now: Millis): Promise<AppTicketRecord | null>;
+  /**
+   * Records an attempt; then keeps only the app's newest `keepPerApp` attempts, in the same
+   * commit, so the record stays bounded whatever an event URL does.
+   */
+  recordEventDelivery(delivery: Omit<EventDelivery, "id">, keepPerApp: number): Promise<void>;
+  /** The app's attempts, newest first. */
+  listEventDeliveries(appId: string, limit: number): Promise<EventDelivery[]>;
+}
+
 /** Every role: what an adapter implements and what the server wires. */
 export interface Storage
   extends MaintenanceStorage,
@@ -438,7 +501,8 @@ export interface Storage
     ServerKeyStorage,
     RateLimitStorage,
     FaultRuleStorage,
-    TokenExpiryStorage {}
+    TokenExpiryStorage,
+    AppEventStorage {}
 
 /**
  * How long a grant is kept after its family's end (30 days from login) before the purge deletes

@@ -61,6 +61,10 @@ describe("the request journal", () => {
     assert.equal(out.app_id, "cli_a");
     assert.equal((out.data as Record<string, unknown>).open_id, "ou_1");
     assert.deepEqual(redact({ app_secret: "s3cret" }), { app_secret: out.app_secret });
+    assert.match(
+      JSON.stringify(redact({ app_ticket: "a-store-app-ticket" })),
+      /"app_ticket":"\[redacted:[0-9a-f]{8}\]"/,
+    );
     assert.equal(out.n, 7);
   });
 

@@ -10,6 +10,7 @@ import {
 import type { AppTokenService } from "../../domain/app-tokens.ts";
 import type { CodeDoors } from "../../domain/code-doors.ts";
 import type { LoginService } from "../../domain/login.ts";
+import type { StoreAppTokenService } from "../../domain/store-app-tokens.ts";
 import type { AppTokenRecord } from "../../storage/port.ts";
 import { codeDoorEndpoints } from "./oauth-endpoints.ts";
 import {
@@ -19,6 +20,7 @@ import {
   refreshRules,
   tokenLoginValidateRules,
 } from "./schemas.ts";
+import { storeAppEndpoints } from "./store-endpoints.ts";
 
 /** What an endpoint's answer is computed from, once its caller and body passed their checks. */
 export interface EndpointInput {
@@ -84,6 +86,7 @@ export function platformEndpoints(
   appTokens: AppTokenService,
   login: LoginService,
   doors: CodeDoors,
+  store?: StoreAppTokenService,
 ): Endpoint[] {
   const appAuth = (failure: ErrorName): Auth => ({ kind: "app", failure });
   return [
@@ -142,6 +145,7 @@ export function platformEndpoints(
       subject: ({ bearer }) => login.subjectOfAccessToken(bearer),
     },
     ...codeDoorEndpoints(doors),
+    ...(store ? storeAppEndpoints(store) : []),
   ];
 }
 
@@ -161,6 +165,14 @@ function credentialsEndpoint(appTokens: AppTokenService, kind: "app" | "tenant")
     response: kind === "app" ? Responses.appAccessToken : Responses.tenantAccessToken,
     successMsg: "ok",
     answer: async ({ body }) => {
+      if (kind === "app") {
+        const issued = await appTokens.issueWithTenant(body as AppCredentialsRequest);
+        return {
+          app_access_token: issued.app.token,
+          expire: issued.app.expire,
+          ...(issued.tenant ? { tenant_access_token: issued.tenant.token } : {}),
+        };
+      }
       const issued = await appTokens.issue(kind, body as AppCredentialsRequest);
       return { [field]: issued.token, expire: issued.expire };
     },

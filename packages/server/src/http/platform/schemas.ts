@@ -34,6 +34,36 @@ export const credentialsRules: BodyRule[] = [
   },
 ];
 
+/** A store app's app_access_token: the credentials, then the ticket (10003 for each). */
+export const storeAppTokenRules: BodyRule[] = [
+  ...credentialsRules,
+  {
+    description: "app_ticket: the latest app_ticket pushed to the app, a non-empty string (else 10003)",
+    error: "InvalidParam",
+    schema: {
+      type: "object",
+      required: ["app_ticket"],
+      properties: { app_ticket: { type: "string", minLength: 1, maxLength: CREDENTIAL_CHARS } },
+    },
+  },
+];
+
+/** A store app's tenant_access_token. */
+export const storeTenantTokenRules: BodyRule[] = [
+  {
+    description: "app_access_token and tenant_key: non-empty strings (else 10003)",
+    error: "InvalidParam",
+    schema: {
+      type: "object",
+      required: ["app_access_token", "tenant_key"],
+      properties: {
+        app_access_token: { type: "string", minLength: 1, maxLength: CREDENTIAL_CHARS },
+        tenant_key: { type: "string", minLength: 1, maxLength: CREDENTIAL_CHARS },
+      },
+    },
+  },
+];
+
 export const tokenLoginValidateRules: BodyRule[] = [
   {
     description: "code: the login code tt.login returned (else 10226)",
@@ -113,7 +143,24 @@ const profile = {
 const profileRequired = ["name", "en_name", "avatar_url", "open_id", "union_id", "tenant_key"];
 
 export const Responses = {
-  appAccessToken: envelope("ok", { app_access_token: str, expire: int }, ["app_access_token", "expire"]),
+  appAccessToken: envelope(
+    "ok",
+    {
+      app_access_token: str,
+      expire: int,
+      tenant_access_token: { ...str, description: "a self-built app's tenant_access_token too" },
+    },
+    ["app_access_token", "expire"],
+  ),
+  storeAppAccessToken: envelope("success", { app_access_token: str, expire: int }, [
+    "app_access_token",
+    "expire",
+  ]),
+  storeTenantAccessToken: envelope("success", { tenant_access_token: str, expire: int }, [
+    "tenant_access_token",
+    "expire",
+  ]),
+  appTicketResend: envelope("success", {}, []),
   tenantAccessToken: envelope("ok", { tenant_access_token: str, expire: int }, [
     "tenant_access_token",
     "expire",

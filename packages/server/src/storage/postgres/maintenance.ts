@@ -76,6 +76,12 @@ export function pgPurge({ query }: PgAccess): (now: Millis, limit?: number) => P
                  WHERE grant_id IN (SELECT grant_id FROM ended) AND access_hash IS NOT NULL
                 RETURNING 1
               ),
+              tickets AS (
+                DELETE FROM app_tickets WHERE ticket_hash IN (
+                  SELECT ticket_hash FROM app_tickets WHERE expires_at <= $1 AND (SELECT ok FROM purging)
+                   LIMIT $3 FOR UPDATE SKIP LOCKED)
+                RETURNING 1
+              ),
               limits AS (
                 DELETE FROM rate_limits WHERE (key, window_start) IN (
                   SELECT key, window_start FROM rate_limits WHERE window_end <= $1 AND (SELECT ok FROM purging)
@@ -85,7 +91,8 @@ export function pgPurge({ query }: PgAccess): (now: Millis, limit?: number) => P
          SELECT (SELECT count(*) FROM codes) + (SELECT count(*) FROM app) + (SELECT count(*) FROM access)
               + (SELECT count(*) FROM legacy_access) + (SELECT count(*) FROM ended_access)
               + (SELECT count(*) FROM ended_spent) + (SELECT count(*) FROM ended_grants)
-              + (SELECT count(*) FROM ended_expired_access) + (SELECT count(*) FROM limits) AS n`,
+              + (SELECT count(*) FROM ended_expired_access) + (SELECT count(*) FROM limits)
+              + (SELECT count(*) FROM tickets) AS n`,
       [now, now - ENDED_GRANT_KEPT_MS, limit ?? null],
     );
     return rows[0]!.n;

@@ -26,6 +26,7 @@ import type {
 import { StorageUnavailableError } from "../port.ts";
 import type { StorageTestHooks } from "../test-hooks.ts";
 import type { PgAccess, Queryable } from "./access.ts";
+import { pgAppEvents } from "./app-events.ts";
 import { type BatchOptions, ExchangeBatcher } from "./batcher.ts";
 import { pgCatalogue, toUser, type UserRow } from "./catalogue.ts";
 import { hasSqlState, isTransient, translateError } from "./errors.ts";
@@ -252,6 +253,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): Storage 
     ...pgRateLimits(db),
     ...pgFaultRules(db),
     ...pgTokenExpiry(db),
+    ...pgAppEvents(db),
     purgeExpired: pgPurge(db),
     dialect: "postgres",
 

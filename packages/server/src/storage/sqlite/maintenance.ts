@@ -50,6 +50,10 @@ function prepareMaintenance(db: BetterSqlite3.Database) {
           AND NOT EXISTS (SELECT 1 FROM spent_refresh_tokens WHERE grant_id = @grantId)
           AND NOT EXISTS (SELECT 1 FROM access_tokens WHERE grant_id = @grantId)`,
     ),
+    purgeAppTickets: db.prepare<[Purge]>(
+      `DELETE FROM app_tickets WHERE ticket_hash IN (
+         SELECT ticket_hash FROM app_tickets WHERE expires_at <= @now LIMIT @limit)`,
+    ),
     purgeRateLimits: db.prepare<[Purge]>(
       `DELETE FROM rate_limits WHERE (key, window_start) IN (
          SELECT key, window_start FROM rate_limits WHERE window_end <= @now LIMIT @limit)`,
@@ -66,7 +70,8 @@ function purgeExpired(s: MaintenanceStatements, purge: Purge): number {
     s.purgeCodes.run(purge).changes +
     s.purgeAppTokens.run(purge).changes +
     s.purgeLegacyAccessTokens.run(purge).changes +
-    s.purgeRateLimits.run(purge).changes;
+    s.purgeRateLimits.run(purge).changes +
+    s.purgeAppTickets.run(purge).changes;
   // Budgets of rows per kind; -1 (no limit) stays -1.
   let spentLeft = limit;
   let accessLeft = limit;

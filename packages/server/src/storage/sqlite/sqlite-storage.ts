@@ -4,11 +4,14 @@ import { newOpenId } from "../../secrets.ts";
 import type {
   AccessTokenSubject,
   App,
+  AppEventSettings,
+  AppTicketRecord,
   AppTokenKind,
   AppTokenRecord,
   AuditEvent,
   CatalogSnapshot,
   CommittedLogin,
+  EventDelivery,
   ExchangeInput,
   ExchangeOutcome,
   GrantQuery,
@@ -29,6 +32,7 @@ import type {
 } from "../port.ts";
 import { ENDED_GRANT_KEPT_MS, StorageUnavailableError } from "../port.ts";
 import type { StorageTestHooks } from "../test-hooks.ts";
+import { SqliteAppEvents } from "./app-events.ts";
 import { SqliteAppTokens } from "./app-tokens.ts";
 import { AuditBuffer } from "./audit-buffer.ts";
 import { SqliteCatalogue } from "./catalogue.ts";
@@ -74,6 +78,7 @@ function prepareStatements(db: BetterSqlite3.Database, audit: AuditBuffer) {
     maintenance: new SqliteMaintenance(db),
     faults: new SqliteFaultRules(db),
     expiry: new SqliteTokenExpiry(db),
+    appEvents: new SqliteAppEvents(db),
   };
 }
 
@@ -387,6 +392,40 @@ export class SqliteStorage implements Storage {
 
   listServerKeys(name: string): Promise<ServerKey[]> {
     return this.#read((s) => s.keys.list(name));
+  }
+
+  // --- Store apps' events ----------------------------------------------------------------------
+
+  setAppEventSettings(settings: AppEventSettings): Promise<void> {
+    return this.#write((s) => s.appEvents.setSettings(settings));
+  }
+
+  deleteAppEventSettings(appId: string): Promise<boolean> {
+    return this.#write((s) => s.appEvents.deleteSettings(appId));
+  }
+
+  getAppEventSettings(appId: string): Promise<AppEventSettings | null> {
+    return this.#read((s) => s.appEvents.getSettings(appId));
+  }
+
+  listAppEventSettings(): Promise<AppEventSettings[]> {
+    return this.#read((s) => s.appEvents.listSettings());
+  }
+
+  saveAppTicket(ticket: AppTicketRecord): Promise<void> {
+    return this.#write((s) => s.appEvents.saveTicket(ticket));
+  }
+
+  findAppTicket(appId: string, ticketHash: string, now: Millis): Promise<AppTicketRecord | null> {
+    return this.#read((s) => s.appEvents.findTicket(appId, ticketHash, now));
+  }
+
+  recordEventDelivery(delivery: Omit<EventDelivery, "id">, keepPerApp: number): Promise<void> {
+    return this.#write((s) => s.appEvents.recordDelivery(delivery, keepPerApp));
+  }
+
+  listEventDeliveries(appId: string, limit: number): Promise<EventDelivery[]> {
+    return this.#read((s) => s.appEvents.listDeliveries(appId, limit));
   }
 
   // --- Abuse control and housekeeping --------------------------------------------------------

@@ -1,0 +1,123 @@
+/**
+ * Reading what the platform pushes to a store app's event URL: the url_verification challenge and
+ * the `app_ticket` event, in the clear or encrypted with the app's Encrypt Key. Web Crypto only
+ * (no dependency): Node.js ≥ 19 or a browser.
+ */
+
+/** What {@link readPushedEvent} found in a pushed body. */
+export type PushedEvent =
+  /** Answer the request with `{"challenge": challenge}` (the platform checks the URL so). */
+  | { kind: "challenge"; challenge: string }
+  /** A new app_ticket: hand it to the client's `appTicket` source. */
+  | { kind: "app_ticket"; appId: string; appTicket: string }
+  /** Any other event; `type` is its event type when it has one. */
+  | { kind: "other"; type: string | undefined };
+
+/** Options of {@link readPushedEvent}. */
+export interface ReadPushedEventOptions {
+  /** The app's Verification Token: an event carrying another token is refused. */
+  verificationToken?: string;
+  /** The app's Encrypt Key, when events are encrypted. */
+  encryptKey?: string;
+}
+
+/** A pushed body that cannot be an event of this app. */
+export class PushedEventError extends Error {
+  override readonly name = "PushedEventError";
+}
+
+interface AesSubtle {
+  digest(algorithm: "SHA-256", data: Uint8Array): Promise<ArrayBuffer>;
+  importKey(
+    format: "raw",
+    key: ArrayBuffer,
+    algorithm: { name: "AES-CBC" },
+    extractable: false,
+    usages: ["decrypt"],
+  ): Promise<unknown>;
+  decrypt(
+    algorithm: { name: "AES-CBC"; iv: Uint8Array },
+    key: unknown,
+    data: Uint8Array,
+  ): Promise<ArrayBuffer>;
+}
+
+async function decrypt(encrypt: string, encryptKey: string): Promise<string> {
+  const subtle = (globalThis as { crypto?: { subtle?: AesSubtle } }).crypto?.subtle;
+  if (!subtle)
+    throw new Error("Web Crypto (globalThis.crypto.subtle) is required: Node.js ≥ 19 or a browser");
+  const bytes = Uint8Array.from(atob(encrypt), (c) => c.charCodeAt(0));
+  if (bytes.length < 32 || bytes.length % 16 !== 0)
+    throw new PushedEventError("encrypt: not AES-256-CBC data");
+  const keyBytes = await subtle.digest("SHA-256", new TextEncoder().encode(encryptKey));
+  const key = await subtle.importKey("raw", keyBytes, { name: "AES-CBC" }, false, ["decrypt"]);
+  try {
+    const plain = await subtle.decrypt(
+      { name: "AES-CBC", iv: bytes.subarray(0, 16) },
+      key,
+      bytes.subarray(16),
+    );
+    return new TextDecoder().decode(plain);
+  } catch {
+    throw new PushedEventError("encrypt: does not decrypt with this Encrypt Key");
+  }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * Reads a body the platform (or mina-auth) pushed to the app's event URL: decrypts it with the
+ * Encrypt Key when it is `{"encrypt": …}`, checks the Verification Token when one is given, and
+ * says whether it is the URL challenge, an `app_ticket` event (schema 1.0 or 2.0) or another
+ * event.
+ *
+ * @throws {PushedEventError} when the body is not a JSON object, is encrypted without a key
+ *   given, does not decrypt, or carries another Verification Token.
+ * @example
+ * ```ts
+ * let ticket: string | undefined;
+ * const client = new MinaClient({ appId, appSecret, appTicket: () => ticket });
+ * app.post("/events", async (req, reply) => {
+ *   const pushed = await readPushedEvent(req.body, { verificationToken, encryptKey });
+ *   if (pushed.kind === "challenge") return { challenge: pushed.challenge };
+ *   if (pushed.kind === "app_ticket") ticket = pushed.appTicket;
+ *   return {};
+ * });
+ * ```
+ */
+export async function readPushedEvent(
+  body: unknown,
+  options: ReadPushedEventOptions = {},
+): Promise<PushedEvent> {
+  let event: unknown = typeof body === "string" ? parse(body) : body;
+  if (isObject(event) && typeof event.encrypt === "string") {
+    if (options.encryptKey === undefined)
+      throw new PushedEventError("the event is encrypted: pass encryptKey");
+    event = parse(await decrypt(event.encrypt, options.encryptKey));
+  }
+  if (!isObject(event)) throw new PushedEventError("the event is not a JSON object");
+  const header = isObject(event.header) ? event.header : undefined;
+  // Schema 2.0 carries the token in its header, 1.0 and the challenge at the top.
+  const token = header?.token ?? event.token;
+  if (options.verificationToken !== undefined && token !== options.verificationToken) {
+    throw new PushedEventError("the event carries another Verification Token");
+  }
+  if (event.type === "url_verification" && typeof event.challenge === "string") {
+    return { kind: "challenge", challenge: event.challenge };
+  }
+  const inner = isObject(event.event) ? event.event : {};
+  const type = typeof header?.event_type === "string" ? header.event_type : inner.type;
+  if (type === "app_ticket" && typeof inner.app_ticket === "string" && typeof inner.app_id === "string") {
+    return { kind: "app_ticket", appId: inner.app_id, appTicket: inner.app_ticket };
+  }
+  return { kind: "other", type: typeof type === "string" ? type : undefined };
+}
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new PushedEventError("the body is not JSON");
+  }
+}
