@@ -13,6 +13,7 @@
  * It can also refuse new connections, or accept them and never answer (a connect timeout).
  */
 import { createServer, type Server, Socket } from "node:net";
+import { EXCHANGE_BATCH_STATEMENT } from "../src/storage/postgres/flow.ts";
 
 export type CutAt = "commit" | "batch";
 export type CutAction = "after" | "instead";
@@ -27,14 +28,15 @@ export interface CutProxy {
    * (PostgreSQL unreachable for the read-back) until `newConnections("forward")`.
    */
   arm(at: CutAt, action: CutAction, options?: { thenRefuse?: boolean }): void;
-  /** Resolves once the armed cut happened. */
+  /** Resolves once the armed cut happened; rejects when it has not within 20 s. */
   cut(): Promise<void>;
   /** What happens to connections opened from now on; `refuse` and `hold` drop the open ones. */
   newConnections(mode: NewConnections): void;
   close(): Promise<void>;
 }
 
-const BATCH_STATEMENT = Buffer.from("mina_auth_exchange_batch_v3\0");
+// Named from the source, so a new version of the statement cannot leave the proxy blind to it.
+const BATCH_STATEMENT = Buffer.from(`${EXCHANGE_BATCH_STATEMENT}\0`);
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
 
@@ -143,7 +145,15 @@ export async function startCutProxy(targetUrl: string): Promise<CutProxy> {
         onCut = resolve;
       });
     },
-    cut: () => cutDone,
+    // Bounded: a proxy that never sees its moment (a renamed statement, say) fails the test
+    // instead of hanging the suite.
+    cut: () =>
+      Promise.race([
+        cutDone,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error("the armed cut never happened within 20 s")), 20_000).unref(),
+        ),
+      ]),
     newConnections(next) {
       mode = next;
       if (next !== "forward") for (const socket of sockets) socket.destroy();

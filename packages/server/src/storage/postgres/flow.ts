@@ -310,9 +310,12 @@ function newOpenId(): string {
  *   one row twice, and visibility is known before the UPDATE, so it is never set for a code
  *   that was not visible.
  */
+/** The exchange batch's prepared-statement name (a new version whenever its text changes). */
+export const EXCHANGE_BATCH_STATEMENT = "mina_auth_exchange_batch_v4";
+
 const EXCHANGE_BATCH = {
   // Named: parsed and planned once per connection.
-  name: "mina_auth_exchange_batch_v4",
+  name: EXCHANGE_BATCH_STATEMENT,
   text: `WITH known AS MATERIALIZED (
      SELECT i.idx, i.code_hash, i.app_id, i.grant_id, i.session_key_hash, i.access_hash, i.refresh_hash,
             i.now, i.access_expires, i.family_expires, c.ctid AS code_row, c.tenant_key, c.user_id, c.granted,
