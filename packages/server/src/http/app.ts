@@ -12,6 +12,8 @@ import { RateLimiter } from "../domain/rate-limits.ts";
 import type { Storage } from "../storage/port.ts";
 import { createTestTools, type TestTools } from "../test-tools/tools.ts";
 import { type AdminDeps, registerAdminRoutes } from "./admin-routes.ts";
+import { answerAndClose, answerMissingHost, clientErrorAnswer, rawAnswer } from "./client-errors.ts";
+import { ConnectionGuard, writeRawAnswer } from "./connection-guard.ts";
 import { type ConsoleOptions, registerConsole } from "./console-static.ts";
 import { withCors } from "./cors.ts";
 import { registerDevRoutes } from "./dev-routes.ts";
@@ -23,6 +25,7 @@ import { platformEndpoints } from "./platform/endpoints.ts";
 import { type AnsweredRequest, createPlatformHandler, type PlatformHandler } from "./platform/handler.ts";
 import { drainBriefly } from "./platform/request-body.ts";
 import { sendError } from "./reply.ts";
+import { findUnstorableInRequest, unstorableTextMessage } from "./unstorable-text.ts";
 
 export const VERSION = "0.1.0";
 /** Fastify's default, which its own servers had: idle keep-alive connections live 72 s. */
@@ -54,6 +57,8 @@ export interface AppOptions {
   corsOrigins?: readonly string[];
   /** Platform requests the journal keeps (GET /admin/v1/journal); 0 or left out: off. */
   journalSize?: number;
+  /** Open connections beyond which requests get 503 (connection-guard.ts); 0: no cap. Default 10,000. */
+  maxConnections?: number;
 }
 
 export interface AppDeps {
@@ -103,15 +108,45 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     headersTimeout: Math.min(60_000, options.requestTimeoutMs),
     connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(options.requestTimeoutMs / 4))),
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // Answered by answerMissingHost (client-errors.ts) with the envelope, not Node's bare 400.
+    requireHostHeader: false,
   };
   let fastifyHandler: RequestListener | undefined;
   let platform: PlatformHandler | undefined;
+  // A connection's deadline (connection-guard.ts) answers as node:http's own timeout does.
+  const timedOut = (socket: Socket) => {
+    if (socket.writable && !earlyAnswers.has(socket) && !answerStarted(socket)) {
+      writeRawAnswer(socket, rawAnswer(Errors.RequestTimeout));
+    } else {
+      socket.destroy();
+    }
+  };
+  const guard = new ConnectionGuard(
+    {
+      requestTimeoutMs: options.requestTimeoutMs,
+      keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: options.maxConnections ?? defaultConfig.maxConnections,
+    },
+    timedOut,
+  );
   const handle: RequestListener = withCors(
     options.corsOrigins ?? defaultConfig.corsOrigins,
     (request, response) => {
+      if (answerMissingHost(request, response)) return;
       if (!platform!(request, response)) fastifyHandler!(request, response);
     },
   );
+  const guarded = guard.wrap(handle, (request, response) => {
+    // Liveness is answered even over the cap: the process is alive, only full.
+    if (request.url === "/healthz") return false;
+    answerAndClose(request, response, Errors.ServerBusy, Errors.ServerBusy.msg, { "retry-after": "1" });
+    return true;
+  });
+  const newHttpServer = () => {
+    const server = createServer(httpOptions, guarded);
+    guard.watch(server);
+    return server;
+  };
   const app = Fastify({
     logger: {
       level: options.logLevel,
@@ -131,33 +166,46 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     // The server is ours, so that one listener answers both the platform and fastify's routes.
     serverFactory: (handler) => {
       fastifyHandler = handler;
-      return createServer(httpOptions, handle);
+      return newHttpServer();
     },
     // Admin input is validated by its schemas as sent: "3" is not a count, 7 not an app_id.
     ajv: { customOptions: { coerceTypes: false } },
     onProtoPoisoning: "remove",
     onConstructorPoisoning: "remove",
     return503OnClosing: true,
+    // A path whose percent-escapes are not UTF-8 (`%FF`): the envelope, not fastify's own body.
+    frameworkErrors: (error, request, reply) => {
+      const definition =
+        request.url.startsWith("/admin/") || request.url.startsWith("/dev/")
+          ? Errors.AdminInvalidRequest
+          : Errors.MalformedRequest;
+      const detail =
+        error.code === "FST_ERR_BAD_URL" ? "the path is not valid UTF-8 once decoded" : "the path";
+      const msg =
+        definition === Errors.AdminInvalidRequest ? `${definition.msg}: ${detail}` : `bad request: ${detail}`;
+      return sendError(reply, definition, msg);
+    },
     forceCloseConnections: "idle",
     clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
-      const definition =
-        error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? Errors.RequestTimeout : Errors.MalformedJson;
-      const body = JSON.stringify({ code: definition.code, msg: definition.msg });
-      // A request already answered (or being answered) before its body finished, then timing
-      // out, must not get a second, unsolicited response: its connection is only closed.
-      if (socket.writable && !earlyAnswers.has(socket) && !answerStarted(socket)) {
-        socket.end(
-          `HTTP/1.1 ${definition.httpStatus} ${definition.httpStatus === 408 ? "Request Timeout" : "Bad Request"}\r\n` +
-            `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-        );
-      } else {
-        socket.destroy();
+      if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return timedOut(socket);
+      if (!socket.writable) return void socket.destroy();
+      // Bytes that do not parse after a request (pipelined junk) wait for the answers owed to
+      // the requests before them: a committed login keeps its own answer (issue 14, item 4).
+      // A fault inside the body still arriving is that request's, answered now.
+      const answer = clientErrorAnswer(error);
+      if (guard.receiving(socket)) {
+        if (earlyAnswers.has(socket) || answerStarted(socket)) return void socket.destroy();
+        return writeRawAnswer(socket, answer);
       }
+      guard.afterOwedAnswers(socket, () => {
+        if (socket.writable) writeRawAnswer(socket, answer);
+        else socket.destroy();
+      });
     },
   });
   app.decorate("handle", handle);
   app.decorate("newServer", () => {
-    const server = createServer(httpOptions, handle);
+    const server = newHttpServer();
     for (const listener of app.server.listeners("clientError")) {
       server.on("clientError", listener as (error: Error, socket: Socket) => void);
     }
@@ -178,6 +226,24 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     if (closing) reply.header("connection", "close");
     earlyAnswers.note(request.raw);
     done(null, payload);
+  });
+
+  // Text storage cannot hold (a NUL, a lone surrogate) is refused before any route's work, for
+  // the admin API and the dev endpoints: PostgreSQL would fail the query (issue 14, item 3).
+  app.addHook("preValidation", (request, reply, done) => {
+    const url = request.url;
+    if (!url.startsWith("/admin/") && !url.startsWith("/dev/")) return done();
+    const where = findUnstorableInRequest({
+      params: request.params,
+      query: request.query,
+      body: request.body,
+    });
+    if (where === null) return done();
+    sendError(
+      reply,
+      Errors.AdminInvalidRequest,
+      `${Errors.AdminInvalidRequest.msg}: ${unstorableTextMessage(where)}`,
+    );
   });
 
   const metrics = new Metrics();
