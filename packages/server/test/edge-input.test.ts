@@ -11,55 +11,15 @@
  *   that fits it, never Node's bare 400 or "body is not valid JSON".
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, it, test } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { Errors } from "@mina-auth/protocol";
-import {
-  createTestDatabase,
-  probePostgres,
-  type TestDatabase,
-} from "../src/storage/postgres/test-database.ts";
 import { appToken, call, type ServerProcess, startServerProcess, stopServerProcess } from "./child-server.ts";
+import { backends } from "./edge-backends.ts";
 import { DEMO } from "./harness.ts";
 import { parseResponses, rawExchange, requestBytes } from "./raw-http.ts";
 
 const ADMIN = "edge-input-admin-token-0123456789";
 const APP_TOKEN_PATH = "/open-apis/auth/v3/app_access_token/internal";
-const probe = await probePostgres();
-if (!probe.ok && process.env.CI === "true") {
-  test("PostgreSQL is reachable (required with CI=true)", () => assert.fail(probe.reason));
-}
-
-interface Backend {
-  name: string;
-  skip: string | false;
-  open(): Promise<{ db: string; cleanup(): Promise<void> }>;
-}
-
-const backends: Backend[] = [
-  {
-    name: "a SQLite file",
-    skip: false,
-    open: async () => {
-      const dir = mkdtempSync(join(tmpdir(), "mina-edge-"));
-      return {
-        db: `sqlite:${join(dir, "edge.db")}`,
-        cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-      };
-    },
-  },
-  {
-    name: "PostgreSQL",
-    skip: probe.ok ? false : `${probe.reason}; start it or set MINA_AUTH_TEST_PG_ADMIN_URL`,
-    open: async () => {
-      const database: TestDatabase = await createTestDatabase();
-      return { db: database.url, cleanup: () => database.drop() };
-    },
-  },
-];
-
 /** A login code for the demo user, as tt.login returns it. */
 async function mintCode(base: string): Promise<string> {
   const res = await call(

@@ -9,24 +9,35 @@ export interface RawExchange {
   text: string;
   /** Whether the server ended the connection. */
   closedByServer: boolean;
+  /** Closes our side (already closed unless `halfOpen` was asked for). */
+  close(): void;
 }
 
-/** Connects to `base`, writes `bytes` (nothing when null) and reads until the server closes. */
+/**
+ * Connects to `base`, writes `bytes` (nothing when null) and reads until the server closes.
+ * With `halfOpen`, our side stays open after the server's end, as a client that never closes
+ * would leave it: only the server can free its socket then.
+ */
 export function rawExchange(
   base: string,
   bytes: string | Buffer | null,
   waitMs = 15_000,
+  halfOpen = false,
 ): Promise<RawExchange> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const socket = net.connect(Number(port), hostname, () => {
+    const socket = net.connect({ port: Number(port), host: hostname, allowHalfOpen: halfOpen }, () => {
       if (bytes !== null) socket.write(bytes);
     });
     const finish = (closedByServer: boolean) => {
       clearTimeout(timer);
-      socket.destroy();
-      resolve({ text: Buffer.concat(chunks).toString("utf8"), closedByServer });
+      if (!halfOpen) socket.destroy();
+      resolve({
+        text: Buffer.concat(chunks).toString("utf8"),
+        closedByServer,
+        close: () => socket.destroy(),
+      });
     };
     const timer = setTimeout(() => finish(false), waitMs);
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));
