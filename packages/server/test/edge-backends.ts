@@ -7,12 +7,13 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, before, test } from "node:test";
 import {
   createTestDatabase,
   probePostgres,
   type TestDatabase,
 } from "../src/storage/postgres/test-database.ts";
+import { type ServerProcess, startServerProcess, stopServerProcess } from "./child-server.ts";
 
 const probe = await probePostgres();
 if (!probe.ok && process.env.CI === "true") {
@@ -46,3 +47,30 @@ export const backends: Backend[] = [
     },
   },
 ];
+
+/**
+ * Server child processes on one fresh database of `backend`, one per environment given, started
+ * before the enclosing describe's tests and stopped (the database dropped) after them.
+ */
+export function serversOn(
+  backend: Backend,
+  adminToken: string,
+  ...envs: Array<Record<string, string>>
+): ServerProcess[] {
+  const servers: ServerProcess[] = [];
+  let cleanup: (() => Promise<void>) | undefined;
+  before(async () => {
+    const opened = await backend.open();
+    cleanup = opened.cleanup;
+    for (const [i, env] of envs.entries()) {
+      servers.push(
+        await startServerProcess({ db: opened.db, adminToken, name: `${backend.name} #${i + 1}`, env }),
+      );
+    }
+  });
+  after(async () => {
+    for (const server of servers) await stopServerProcess(server);
+    await cleanup?.();
+  });
+  return servers;
+}

@@ -8,10 +8,10 @@
  */
 import assert from "node:assert/strict";
 import net from "node:net";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Errors } from "@mina-auth/protocol";
-import { call, type ServerProcess, startServerProcess, stopServerProcess } from "./child-server.ts";
-import { backends } from "./edge-backends.ts";
+import { call } from "./child-server.ts";
+import { backends, serversOn } from "./edge-backends.ts";
 import { parseResponses, rawExchange, requestBytes } from "./raw-http.ts";
 
 const ADMIN = "edge-connections-admin-token-0123456789";
@@ -46,29 +46,22 @@ function assertTimedOut(text: string): void {
 
 for (const backend of backends) {
   describe(`connections on ${backend.name}`, { skip: backend.skip }, () => {
-    let server: ServerProcess;
-    let capped: ServerProcess;
-    let cleanup: () => Promise<void>;
-    before(async () => {
-      const opened = await backend.open();
-      cleanup = opened.cleanup;
-      server = await startServerProcess({
-        db: opened.db,
-        adminToken: ADMIN,
-        env: { MINA_AUTH_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) },
-      });
-      capped = await startServerProcess({
-        db: opened.db,
-        adminToken: ADMIN,
-        name: "capped",
-        env: { MINA_AUTH_MAX_CONNECTIONS: "3" },
-      });
-    });
-    after(async () => {
-      await stopServerProcess(server);
-      await stopServerProcess(capped);
-      await cleanup?.();
-    });
+    const servers = serversOn(
+      backend,
+      ADMIN,
+      { MINA_AUTH_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) },
+      { MINA_AUTH_MAX_CONNECTIONS: "3" },
+    );
+    const server = {
+      get url() {
+        return servers[0]!.url;
+      },
+    };
+    const capped = {
+      get url() {
+        return servers[1]!.url;
+      },
+    };
 
     it("closes a connection that sends nothing, and one that stops half-way through its headers", async () => {
       const idle = await keptAlive(server.url);

@@ -11,10 +11,10 @@
  *   that fits it, never Node's bare 400 or "body is not valid JSON".
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Errors } from "@mina-auth/protocol";
-import { appToken, call, type ServerProcess, startServerProcess, stopServerProcess } from "./child-server.ts";
-import { backends } from "./edge-backends.ts";
+import { appToken, call } from "./child-server.ts";
+import { backends, serversOn } from "./edge-backends.ts";
 import { DEMO } from "./harness.ts";
 import { parseResponses, rawExchange, requestBytes } from "./raw-http.ts";
 
@@ -44,22 +44,14 @@ function assertEnvelope(res: { status: number; body: unknown }, status: number, 
 
 for (const backend of backends) {
   describe(`the HTTP edge on ${backend.name}`, { skip: backend.skip }, () => {
-    let server: ServerProcess;
-    let cleanup: () => Promise<void>;
-    before(async () => {
-      const opened = await backend.open();
-      cleanup = opened.cleanup;
-      server = await startServerProcess({
-        db: opened.db,
-        adminToken: ADMIN,
-        name: `edge-${backend.name}`,
-        env: { MINA_AUTH_RATE_LIMITS: "false" },
-      });
-    });
-    after(async () => {
-      await stopServerProcess(server);
-      await cleanup?.();
-    });
+    const servers = serversOn(backend, ADMIN, { MINA_AUTH_RATE_LIMITS: "false" });
+    const server = {
+      get url() {
+        return servers[0]!.url;
+      },
+      stdout: (): string => servers[0]!.stdout(),
+      stderr: (): string => servers[0]!.stderr(),
+    };
 
     it("answers a NUL or a lone surrogate in a platform body with the endpoint's invalid-parameter code", async () => {
       for (const path of [APP_TOKEN_PATH, "/open-apis/auth/v3/tenant_access_token/internal"]) {
