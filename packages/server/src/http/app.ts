@@ -12,6 +12,7 @@ import { RateLimiter } from "../domain/rate-limits.ts";
 import type { Storage } from "../storage/port.ts";
 import { createTestTools, type TestTools } from "../test-tools/tools.ts";
 import { type AdminDeps, registerAdminRoutes } from "./admin-routes.ts";
+import { withAdmission } from "./admission.ts";
 import { answerAndClose, answerMissingHost, clientErrorAnswer, rawAnswer } from "./client-errors.ts";
 import { ConnectionGuard, writeRawAnswer } from "./connection-guard.ts";
 import { type ConsoleOptions, registerConsole } from "./console-static.ts";
@@ -136,7 +137,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
       if (!platform!(request, response)) fastifyHandler!(request, response);
     },
   );
-  const guarded = guard.wrap(handle, (request, response) => {
+  const guarded = guard.wrap(withAdmission(handle), (request, response) => {
     // Liveness is answered even over the cap: the process is alive, only full.
     if (request.url === "/healthz") return false;
     answerAndClose(request, response, Errors.ServerBusy, Errors.ServerBusy.msg, { "retry-after": "1" });
