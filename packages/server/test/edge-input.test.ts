@@ -117,6 +117,10 @@ for (const backend of backends) {
       assert.match(assertEnvelope(inBody, 400, Errors.AdminInvalidRequest.code), /body\.app_id/);
       const notUtf8 = await call(server.url, "GET", "/admin/v1/apps/cli_%FF", undefined, ADMIN);
       assert.match(assertEnvelope(notUtf8, 400, Errors.AdminInvalidRequest.code), /not valid UTF-8/);
+      const tooLong = await call(server.url, "GET", `/admin/v1/apps/${"a".repeat(200)}`, undefined, ADMIN);
+      assert.match(assertEnvelope(tooLong, 400, Errors.AdminInvalidRequest.code), /too long/);
+      const elsewhere = await call(server.url, "GET", "/console/%FF");
+      assert.match(assertEnvelope(elsewhere, 400, Errors.MalformedRequest.code), /not valid UTF-8/);
       // Still behind the admin token: an anonymous caller learns nothing more.
       const anonymous = await call(server.url, "GET", "/admin/v1/apps/cli_%00");
       assertEnvelope(anonymous, 401, Errors.AdminUnauthorized.code);

@@ -181,7 +181,11 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
           ? Errors.AdminInvalidRequest
           : Errors.MalformedRequest;
       const detail =
-        error.code === "FST_ERR_BAD_URL" ? "the path is not valid UTF-8 once decoded" : "the path";
+        error.code === "FST_ERR_BAD_URL"
+          ? "the path is not valid UTF-8 once decoded"
+          : error.code === "FST_ERR_MAX_PARAM_LENGTH"
+            ? "a path segment is too long"
+            : "the path cannot be routed";
       const msg =
         definition === Errors.AdminInvalidRequest ? `${definition.msg}: ${detail}` : `bad request: ${detail}`;
       return sendError(reply, definition, msg);
