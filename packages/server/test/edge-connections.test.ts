@@ -127,6 +127,11 @@ for (const backend of backends) {
           requestBytes("GET", "/healthz", { headers: { Connection: "close" } }),
         );
         assert.equal(parseResponses(health.text)[0]!.status, 200, health.text);
+        const probe = await rawExchange(
+          capped.url,
+          requestBytes("GET", "/healthz?from=lb", { headers: { Connection: "close" } }),
+        );
+        assert.equal(parseResponses(probe.text)[0]!.status, 200, probe.text);
       } finally {
         for (const socket of held) socket.destroy();
       }

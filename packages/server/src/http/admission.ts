@@ -50,7 +50,9 @@ export function withAdmission(listener: RequestListener, perTurn = REQUESTS_PER_
   };
 
   return (request, response) => {
-    if (SKIP_THE_WAIT.has(request.url ?? "")) return listener(request, response);
+    const url = request.url ?? "";
+    const query = url.indexOf("?");
+    if (SKIP_THE_WAIT.has(query === -1 ? url : url.slice(0, query))) return listener(request, response);
     if (startedThisTurn < perTurn && head === waiting.length) {
       startedThisTurn++;
       scheduleTurn();

@@ -20,13 +20,13 @@ import { withCors } from "./cors.ts";
 import { registerDevRoutes } from "./dev-routes.ts";
 import { EarlyAnswers } from "./early-answers.ts";
 import { answerFailure } from "./failures.ts";
+import { answerPathError, refuseUnstorableText } from "./fastify-edge.ts";
 import { Metrics } from "./metrics.ts";
 import { OpenApiCollector } from "./openapi.ts";
 import { platformEndpoints } from "./platform/endpoints.ts";
 import { type AnsweredRequest, createPlatformHandler, type PlatformHandler } from "./platform/handler.ts";
 import { drainBriefly } from "./platform/request-body.ts";
 import { sendError } from "./reply.ts";
-import { findUnstorableInRequest, unstorableTextMessage } from "./unstorable-text.ts";
 
 export const VERSION = "0.1.0";
 /** Fastify's default, which its own servers had: idle keep-alive connections live 72 s. */
@@ -139,7 +139,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   );
   const guarded = guard.wrap(withAdmission(handle), (request, response) => {
     // Liveness is answered even over the cap: the process is alive, only full.
-    if (request.url === "/healthz") return false;
+    if (request.url === "/healthz" || request.url?.startsWith("/healthz?")) return false;
     answerAndClose(request, response, Errors.ServerBusy, Errors.ServerBusy.msg, { "retry-after": "1" });
     return true;
   });
@@ -174,22 +174,8 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     onProtoPoisoning: "remove",
     onConstructorPoisoning: "remove",
     return503OnClosing: true,
-    // A path whose percent-escapes are not UTF-8 (`%FF`): the envelope, not fastify's own body.
-    frameworkErrors: (error, request, reply) => {
-      const definition =
-        request.url.startsWith("/admin/") || request.url.startsWith("/dev/")
-          ? Errors.AdminInvalidRequest
-          : Errors.MalformedRequest;
-      const detail =
-        error.code === "FST_ERR_BAD_URL"
-          ? "the path is not valid UTF-8 once decoded"
-          : error.code === "FST_ERR_MAX_PARAM_LENGTH"
-            ? "a path segment is too long"
-            : "the path cannot be routed";
-      const msg =
-        definition === Errors.AdminInvalidRequest ? `${definition.msg}: ${detail}` : `bad request: ${detail}`;
-      return sendError(reply, definition, msg);
-    },
+    // A path fastify cannot route (`%FF`): the envelope, not fastify's own body.
+    frameworkErrors: answerPathError,
     forceCloseConnections: "idle",
     clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
       if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return timedOut(socket);
@@ -233,23 +219,8 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     done(null, payload);
   });
 
-  // Text storage cannot hold (a NUL, a lone surrogate) is refused before any route's work, for
-  // the admin API and the dev endpoints: PostgreSQL would fail the query (issue 14, item 3).
-  app.addHook("preValidation", (request, reply, done) => {
-    const url = request.url;
-    if (!url.startsWith("/admin/") && !url.startsWith("/dev/")) return done();
-    const where = findUnstorableInRequest({
-      params: request.params,
-      query: request.query,
-      body: request.body,
-    });
-    if (where === null) return done();
-    sendError(
-      reply,
-      Errors.AdminInvalidRequest,
-      `${Errors.AdminInvalidRequest.msg}: ${unstorableTextMessage(where)}`,
-    );
-  });
+  // NUL and lone surrogates in admin and dev input are refused before any route's work.
+  app.addHook("preValidation", refuseUnstorableText);
 
   const metrics = new Metrics();
   app.addHook("onClose", (_instance, done) => {
