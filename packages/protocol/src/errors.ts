@@ -209,7 +209,7 @@ export const Errors = define({
     msg: "server busy: too many connections, retry",
     httpStatus: 503,
     origin: "ours",
-    when: "any path but /healthz: the process holds more open connections than `max_connections`; with `Retry-After: 1` and `Connection: close`",
+    when: "any path but /healthz: the process holds more open connections than `max_connections`; any path but /open-apis/ while the server stops (msg `server stopping: retry on another instance`); with `Retry-After: 1` and `Connection: close`",
   },
   InternalError: {
     code: 9500,

@@ -24,7 +24,12 @@ import { answerPathError, refuseUnstorableText } from "./fastify-edge.ts";
 import { Metrics } from "./metrics.ts";
 import { OpenApiCollector } from "./openapi.ts";
 import { platformEndpoints } from "./platform/endpoints.ts";
-import { type AnsweredRequest, createPlatformHandler, type PlatformHandler } from "./platform/handler.ts";
+import {
+  type AnsweredRequest,
+  createPlatformHandler,
+  PLATFORM_PREFIX,
+  type PlatformHandler,
+} from "./platform/handler.ts";
 import { drainBriefly } from "./platform/request-body.ts";
 import { sendError } from "./reply.ts";
 
@@ -112,6 +117,8 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     // Answered by answerMissingHost (client-errors.ts) with the envelope, not Node's bare 400.
     requireHostHeader: false,
   };
+  /** Set as the app starts to stop (preClose, below). */
+  let closing = false;
   let fastifyHandler: RequestListener | undefined;
   let platform: PlatformHandler | undefined;
   // A connection's deadline (connection-guard.ts) answers as node:http's own timeout does.
@@ -134,6 +141,14 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     options.corsOrigins ?? defaultConfig.corsOrigins,
     (request, response) => {
       if (answerMissingHost(request, response)) return;
+      // Stopping: fastify's routes answer 503 with the envelope (fastify's own 503 body is not
+      // one); platform requests are still answered, each closing its connection (see `send`).
+      if (closing && !request.url?.startsWith(PLATFORM_PREFIX)) {
+        answerAndClose(request, response, Errors.ServerBusy, "server stopping: retry on another instance", {
+          "retry-after": "1",
+        });
+        return;
+      }
       if (!platform!(request, response)) fastifyHandler!(request, response);
     },
   );
@@ -173,7 +188,8 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     ajv: { customOptions: { coerceTypes: false } },
     onProtoPoisoning: "remove",
     onConstructorPoisoning: "remove",
-    return503OnClosing: true,
+    // Answered in `handle` with the envelope instead (fastify's 503 body is not one).
+    return503OnClosing: false,
     // A path fastify cannot route (`%FF`): the envelope, not fastify's own body.
     frameworkErrors: answerPathError,
     forceCloseConnections: "idle",
@@ -208,7 +224,6 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   // Graceful stop (security.md S5): `close()` drops only the connections idle at that moment. A
   // keep-alive connection whose request was in flight would stay open after its answer and hold
   // the server open until the keep-alive timeout; so once closing, every answer closes its socket.
-  let closing = false;
   app.addHook("preClose", async () => {
     closing = true;
   });
