@@ -5,10 +5,11 @@ import type { Socket } from "node:net";
  * What a server does with its connections beyond what node:http does (issue 14, items 4, 5, 8):
  *
  * - **Deadlines.** A connection must deliver a whole request within the request timeout of
- *   opening (or of its previous answer plus the keep-alive time). node:http's own
- *   headersTimeout is checked from a list that, in Node 20, stops expiring anything while a
- *   kept-alive connection idles on the server: thousands of fresh sockets that never sent a
- *   byte stayed open. One timer per connection does not depend on that list.
+ *   opening (or of its previous answer plus the keep-alive time). node:http's own check runs
+ *   every `connectionsCheckingInterval` (so up to a quarter late), and its timeout answer only
+ *   ended our side: a client that never closed its own kept the server's socket open for good
+ *   (300 silent clients, 300 descriptors still held; edge-connections.test.ts). One timer per
+ *   connection fires on time, and `writeRawAnswer` destroys the socket a moment after the 408.
  * - **A cap.** Over `maxConnections` open connections, a request is answered 503 with
  *   `Connection: close` (the load balancer tries another instance) rather than queued; /healthz
  *   still answers, since the process is alive.
@@ -54,11 +55,6 @@ export class ConnectionGuard {
     /** Called when a connection's deadline passes: answers 408 and closes (app.ts). */
     private readonly onDeadline: (socket: Socket) => void,
   ) {}
-
-  /** Open connections on every server this guard watches. */
-  get open(): number {
-    return this.#open;
-  }
 
   /** Watches a server's connections (app.server and listen.ts's siblings). */
   watch(server: Server): void {
