@@ -323,6 +323,27 @@ export const Errors = define({
     origin: "ours",
     when: "a client too slow to send its request",
   },
+  MalformedRequest: {
+    code: 9499,
+    msg: "bad request: malformed HTTP request",
+    httpStatus: 400,
+    origin: "platform",
+    when: "any path: the request line or headers do not parse, no Host header on HTTP/1.1, bytes after a request that are not a request (the msg says which); the connection is then closed",
+  },
+  HeadersTooLarge: {
+    code: 9431,
+    msg: "request headers too large",
+    httpStatus: 431,
+    origin: "ours",
+    when: "any path: the request line and headers exceed 16 KiB (node:http's limit); the connection is then closed",
+  },
+  ServerBusy: {
+    code: 9503,
+    msg: "server busy: too many connections, retry",
+    httpStatus: 503,
+    origin: "ours",
+    when: "any path but /healthz: the process holds more open connections than `max_connections`; any path but /open-apis/ while the server stops (msg `server stopping: retry on another instance`); with `Retry-After: 1` and `Connection: close`",
+  },
   InternalError: {
     code: 9500,
     msg: "internal error",

@@ -45,6 +45,7 @@ interface Settings {
   revokeGrantOnCodeReuse: boolean;
   rateLimits: boolean;
   requestTimeoutMs: number;
+  maxConnections: number;
   purgeIntervalMs: number;
   console: ConsoleMode;
   corsOrigins: string[];
@@ -80,6 +81,11 @@ const SETTINGS: { [K in keyof Settings]: { env: string; parse: EnvParse; field: 
     env: "MINA_AUTH_REQUEST_TIMEOUT_MS",
     parse: "integer",
     field: integer({ min: 1, max: MAX_TIMER_MS }),
+  },
+  maxConnections: {
+    env: "MINA_AUTH_MAX_CONNECTIONS",
+    parse: "integer",
+    field: integer({ min: 0, max: 1_000_000 }),
   },
   purgeIntervalMs: {
     env: "MINA_AUTH_PURGE_INTERVAL_MS",
@@ -118,6 +124,7 @@ export interface ConfigFlags {
   adminToken?: string | undefined;
   logLevel?: string | undefined;
   console?: string | undefined;
+  maxConnections?: string | undefined;
 }
 
 export interface ConfigSources {
@@ -144,6 +151,10 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
   const flags = sources.flags;
   if (flags.port !== undefined && !/^\d+$/.test(flags.port))
     throw new ConfigError(`port must be a number (got ${flags.port})`);
+  if (flags.maxConnections !== undefined && !/^\d{1,7}$/.test(flags.maxConnections))
+    throw new ConfigError(
+      `--max-connections: must be a whole number, 0 for no cap (got ${flags.maxConnections})`,
+    );
   const fromFlags: Partial<Settings> = {
     ...(flags.host !== undefined ? { host: flags.host } : {}),
     ...(flags.port !== undefined ? { port: Number(flags.port) } : {}),
@@ -151,6 +162,7 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
     ...(flags.adminToken !== undefined ? { adminToken: flags.adminToken } : {}),
     ...(flags.logLevel !== undefined ? { logLevel: flags.logLevel as LogLevel } : {}),
     ...(flags.console !== undefined ? { console: flags.console as ConsoleMode } : {}),
+    ...(flags.maxConnections !== undefined ? { maxConnections: Number(flags.maxConnections) } : {}),
   };
   const pick = <K extends keyof Settings>(name: K): Settings[K] | undefined =>
     fromFlags[name] ?? fromEnv[name] ?? fromFile[name];
@@ -167,6 +179,7 @@ export function resolveConfig(sources: ConfigSources): ResolvedConfig {
       revokeGrantOnCodeReuse: pick("revokeGrantOnCodeReuse") ?? defaultConfig.revokeGrantOnCodeReuse,
       rateLimits: { ...defaultConfig.rateLimits, enabled: rateLimits ?? defaultConfig.rateLimits.enabled },
       requestTimeoutMs: pick("requestTimeoutMs") ?? defaultConfig.requestTimeoutMs,
+      maxConnections: pick("maxConnections") ?? defaultConfig.maxConnections,
       purgeIntervalMs: pick("purgeIntervalMs") ?? defaultConfig.purgeIntervalMs,
       console: pick("console") ?? defaultConfig.console,
       corsOrigins: pick("corsOrigins") ?? defaultConfig.corsOrigins,

@@ -20,6 +20,11 @@ export interface ServerConfig {
   logLevel: LogLevel;
   /** A client must finish sending its request within this (slowloris guard). */
   requestTimeoutMs: number;
+  /**
+   * Open connections per process beyond which requests are answered 503 with `Connection:
+   * close` (http/connection-guard.ts); 0: no cap. Keep it under the process's file limit.
+   */
+  maxConnections: number;
   /** SIGTERM: how long in-flight requests may take before the process exits anyway. */
   shutdownGraceMs: number;
   /** Abuse limits kept in storage, so N instances share one count (security.md H6). */
@@ -82,6 +87,7 @@ export const defaultConfig: ServerConfig = {
   revokeGrantOnCodeReuse: true,
   logLevel: "info",
   requestTimeoutMs: 10_000,
+  maxConnections: 10_000,
   shutdownGraceMs: 10_000,
   purgeIntervalMs: 5 * MINUTE,
   console: "auto",
@@ -119,6 +125,8 @@ export function validateConfig(config: ServerConfig): ServerConfig {
   if (!LOG_LEVELS.includes(config.logLevel))
     throw new ConfigError(`log level must be one of ${LOG_LEVELS.join(", ")}`);
   if (!(config.requestTimeoutMs > 0)) throw new ConfigError("requestTimeoutMs must be positive");
+  if (!(Number.isInteger(config.maxConnections) && config.maxConnections >= 0))
+    throw new ConfigError("maxConnections must be an integer from 0 (no cap) up");
   // setInterval's own ceiling: a longer delay would fire at once, over and over.
   if (
     !(

@@ -91,6 +91,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         revokeGrantOnCodeReuse: config.revokeGrantOnCodeReuse,
         logLevel: config.logLevel,
         requestTimeoutMs: config.requestTimeoutMs,
+        maxConnections: config.maxConnections,
         rateLimits: config.rateLimits,
         openDevEndpoints: options.openDevEndpoints === true,
         console: consoleEnabled(config) ? { dir: options.consoleDir ?? defaultConsoleDir } : null,

@@ -482,3 +482,18 @@ describe("listening on localhost", () => {
     }
   });
 });
+
+describe("a stopping server's answers", () => {
+  it("answers fastify's routes 503 with the envelope (not fastify's own body), and still answers the platform", async () => {
+    const t = await startTestServer();
+    const handle = t.server.app.handle;
+    await t.close();
+    const health = await inject(handle, { method: "GET", url: "/healthz" });
+    assert.equal(health.statusCode, 503);
+    assert.deepEqual(health.json(), { code: 9503, msg: "server stopping: retry on another instance" });
+    assert.equal(health.headers["retry-after"], "1");
+    assert.equal(health.headers.connection, "close");
+    const missing = await inject(handle, { method: "GET", url: "/open-apis/nothing" });
+    assert.deepEqual(missing.json(), { code: 99991201, msg: "resource not find" });
+  });
+});

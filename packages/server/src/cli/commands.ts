@@ -71,7 +71,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "serve",
     summary: "run the server",
     synopsis:
-      "[--host H] [--port P] [--db URL] [--seed FILE] [--seed-mode M] [--demo] [--admin-token T] [--console M] [--config FILE]",
+      "[--host H] [--port P] [--db URL] [--seed FILE] [--seed-mode M] [--demo] [--admin-token T] [--console M] [--max-connections N] [--config FILE]",
     positionals: [0, 0],
     flags: [
       {
@@ -121,6 +121,12 @@ export const COMMANDS: readonly CommandSpec[] = [
         value: "MODE",
         choices: ["auto", "on", "off"],
         help: "the web console at /console/: auto (on loopback), on, off (env MINA_AUTH_CONSOLE; default auto)",
+      },
+      {
+        name: "max-connections",
+        type: "string",
+        value: "N",
+        help: "open connections per process beyond which requests get 503 + Connection: close, /healthz excepted; 0: no cap (env MINA_AUTH_MAX_CONNECTIONS; default 10000)",
       },
       {
         name: "clock",

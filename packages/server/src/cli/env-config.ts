@@ -46,6 +46,7 @@ export function configFrom(
       adminToken,
       logLevel,
       console: flag(flags, "console"),
+      maxConnections: flag(flags, "max-connections"),
     },
     env,
     configFile: flag(flags, "config"),

@@ -17,15 +17,24 @@ import { StoreAppTokenService } from "../domain/store-app-tokens.ts";
 import type { Storage } from "../storage/port.ts";
 import { createTestTools, type TestTools } from "../test-tools/tools.ts";
 import { type AdminDeps, registerAdminRoutes } from "./admin-routes.ts";
+import { withAdmission } from "./admission.ts";
+import { answerAndClose, answerMissingHost, clientErrorAnswer, rawAnswer } from "./client-errors.ts";
+import { ConnectionGuard, writeRawAnswer } from "./connection-guard.ts";
 import { type ConsoleOptions, registerConsole } from "./console-static.ts";
 import { withCors } from "./cors.ts";
 import { registerDevRoutes } from "./dev-routes.ts";
 import { EarlyAnswers } from "./early-answers.ts";
 import { answerFailure } from "./failures.ts";
+import { answerPathError, refuseUnstorableText } from "./fastify-edge.ts";
 import { Metrics } from "./metrics.ts";
 import { OpenApiCollector } from "./openapi.ts";
 import { platformEndpoints } from "./platform/endpoints.ts";
-import { type AnsweredRequest, createPlatformHandler, type PlatformHandler } from "./platform/handler.ts";
+import {
+  type AnsweredRequest,
+  createPlatformHandler,
+  PLATFORM_PREFIX,
+  type PlatformHandler,
+} from "./platform/handler.ts";
 import { drainBriefly } from "./platform/request-body.ts";
 import { sendError } from "./reply.ts";
 
@@ -61,6 +70,8 @@ export interface AppOptions {
   journalSize?: number;
   /** The app_ticket pusher's retry schedule and polling (event-pusher.ts); defaults when left out. */
   events?: Pick<EventPusherOptions, "retryDelaysMs" | "tickMs" | "attemptTimeoutMs">;
+  /** Open connections beyond which requests get 503 (connection-guard.ts); 0: no cap. Default 10,000. */
+  maxConnections?: number;
 }
 
 export interface AppDeps {
@@ -110,15 +121,55 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     headersTimeout: Math.min(60_000, options.requestTimeoutMs),
     connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(options.requestTimeoutMs / 4))),
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // Answered by answerMissingHost (client-errors.ts) with the envelope, not Node's bare 400.
+    requireHostHeader: false,
   };
+  /** Set as the app starts to stop (preClose, below). */
+  let closing = false;
   let fastifyHandler: RequestListener | undefined;
   let platform: PlatformHandler | undefined;
+  // A connection's deadline (connection-guard.ts) answers as node:http's own timeout does.
+  const timedOut = (socket: Socket) => {
+    if (socket.writable && !earlyAnswers.has(socket) && !answerStarted(socket)) {
+      writeRawAnswer(socket, rawAnswer(Errors.RequestTimeout));
+    } else {
+      socket.destroy();
+    }
+  };
+  const guard = new ConnectionGuard(
+    {
+      requestTimeoutMs: options.requestTimeoutMs,
+      keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: options.maxConnections ?? defaultConfig.maxConnections,
+    },
+    timedOut,
+  );
   const handle: RequestListener = withCors(
     options.corsOrigins ?? defaultConfig.corsOrigins,
     (request, response) => {
+      if (answerMissingHost(request, response)) return;
+      // Stopping: fastify's routes answer 503 with the envelope (fastify's own 503 body is not
+      // one); platform requests are still answered, each closing its connection (see `send`).
+      if (closing && !request.url?.startsWith(PLATFORM_PREFIX)) {
+        answerAndClose(request, response, Errors.ServerBusy, "server stopping: retry on another instance", {
+          "retry-after": "1",
+        });
+        return;
+      }
       if (!platform!(request, response)) fastifyHandler!(request, response);
     },
   );
+  const guarded = guard.wrap(withAdmission(handle), (request, response) => {
+    // Liveness is answered even over the cap: the process is alive, only full.
+    if (request.url === "/healthz" || request.url?.startsWith("/healthz?")) return false;
+    answerAndClose(request, response, Errors.ServerBusy, Errors.ServerBusy.msg, { "retry-after": "1" });
+    return true;
+  });
+  const newHttpServer = () => {
+    const server = createServer(httpOptions, guarded);
+    guard.watch(server);
+    return server;
+  };
   const app = Fastify({
     logger: {
       level: options.logLevel,
@@ -138,33 +189,37 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     // The server is ours, so that one listener answers both the platform and fastify's routes.
     serverFactory: (handler) => {
       fastifyHandler = handler;
-      return createServer(httpOptions, handle);
+      return newHttpServer();
     },
     // Admin input is validated by its schemas as sent: "3" is not a count, 7 not an app_id.
     ajv: { customOptions: { coerceTypes: false } },
     onProtoPoisoning: "remove",
     onConstructorPoisoning: "remove",
-    return503OnClosing: true,
+    // Answered in `handle` with the envelope instead (fastify's 503 body is not one).
+    return503OnClosing: false,
+    // A path fastify cannot route (`%FF`): the envelope, not fastify's own body.
+    frameworkErrors: answerPathError,
     forceCloseConnections: "idle",
     clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
-      const definition =
-        error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? Errors.RequestTimeout : Errors.MalformedJson;
-      const body = JSON.stringify({ code: definition.code, msg: definition.msg });
-      // A request already answered (or being answered) before its body finished, then timing
-      // out, must not get a second, unsolicited response: its connection is only closed.
-      if (socket.writable && !earlyAnswers.has(socket) && !answerStarted(socket)) {
-        socket.end(
-          `HTTP/1.1 ${definition.httpStatus} ${definition.httpStatus === 408 ? "Request Timeout" : "Bad Request"}\r\n` +
-            `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-        );
-      } else {
-        socket.destroy();
+      if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return timedOut(socket);
+      if (!socket.writable) return void socket.destroy();
+      // Bytes that do not parse after a request (pipelined junk) wait for the answers owed to
+      // the requests before them: a committed login keeps its own answer (issue 14, item 4).
+      // A fault inside the body still arriving is that request's, answered now.
+      const answer = clientErrorAnswer(error);
+      if (guard.receiving(socket)) {
+        if (earlyAnswers.has(socket) || answerStarted(socket)) return void socket.destroy();
+        return writeRawAnswer(socket, answer);
       }
+      guard.afterOwedAnswers(socket, () => {
+        if (socket.writable) writeRawAnswer(socket, answer);
+        else socket.destroy();
+      });
     },
   });
   app.decorate("handle", handle);
   app.decorate("newServer", () => {
-    const server = createServer(httpOptions, handle);
+    const server = newHttpServer();
     for (const listener of app.server.listeners("clientError")) {
       server.on("clientError", listener as (error: Error, socket: Socket) => void);
     }
@@ -176,7 +231,6 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   // Graceful stop (security.md S5): `close()` drops only the connections idle at that moment. A
   // keep-alive connection whose request was in flight would stay open after its answer and hold
   // the server open until the keep-alive timeout; so once closing, every answer closes its socket.
-  let closing = false;
   app.addHook("preClose", async () => {
     closing = true;
   });
@@ -186,6 +240,9 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     earlyAnswers.note(request.raw);
     done(null, payload);
   });
+
+  // NUL and lone surrogates in admin and dev input are refused before any route's work.
+  app.addHook("preValidation", refuseUnstorableText);
 
   const metrics = new Metrics();
   app.addHook("onClose", (_instance, done) => {

@@ -16,8 +16,15 @@ export interface Listening {
  * from a serverFactory (app.ts). So the other addresses get sibling servers here, on the same
  * port and with the same request listener; one that cannot bind is skipped, as fastify does.
  */
+/**
+ * Connections the kernel holds for accept(). Node's default, 511, overflowed when 1,000 clients
+ * connected at once: the kernel dropped the rest's handshakes, and a health check opened then
+ * waited for the client's SYN retries (1 s, 3 s, 7 s…). Linux caps it at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
 export async function listenApp(app: FastifyInstance, host: string, port: number): Promise<Listening> {
-  await app.listen({ host, port });
+  await app.listen({ host, port, backlog: LISTEN_BACKLOG });
   const main = app.server.address() as AddressInfo;
   const siblings: Server[] = [];
   if (host === "localhost") {
@@ -29,7 +36,7 @@ export async function listenApp(app: FastifyInstance, host: string, port: number
       const server = app.newServer();
       const bound = await new Promise<boolean>((resolve) => {
         server.once("error", () => resolve(false));
-        server.listen(main.port, address, () => resolve(true));
+        server.listen(main.port, address, LISTEN_BACKLOG, () => resolve(true));
       });
       if (bound) siblings.push(server);
     }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type ErrorDefinition, Errors } from "@mina-auth/protocol";
+import { type ErrorDefinition, type ErrorName, Errors } from "@mina-auth/protocol";
 import { Ajv, type ValidateFunction } from "ajv";
 import type { FastifyBaseLogger } from "fastify";
 import type { AppTokenService } from "../../domain/app-tokens.ts";
@@ -10,6 +10,7 @@ import type { FaultRule } from "../../test-tools/fault-rules.ts";
 import type { TestTools } from "../../test-tools/tools.ts";
 import type { EarlyAnswers } from "../early-answers.ts";
 import { answerFailure } from "../failures.ts";
+import { UnstorableTextError, unstorableTextMessage } from "../unstorable-text.ts";
 import type { Endpoint } from "./endpoints.ts";
 import { faultStep } from "./fault-effects.ts";
 import { discard, drainBriefly, GONE, readJsonBody } from "./request-body.ts";
@@ -53,6 +54,8 @@ export const PLATFORM_PREFIX = "/open-apis/";
 interface Compiled {
   endpoint: Endpoint;
   rules: Array<{ check: ValidateFunction; error: ApiError }>;
+  /** The endpoint's invalid-parameter code (its first body rule's): text storage cannot hold. */
+  invalidParam: ErrorName;
 }
 
 /**
@@ -75,6 +78,7 @@ export function createPlatformHandler(deps: PlatformDeps): PlatformHandler {
         check: ajv.compile(rule.schema),
         error: new ApiError(rule.error),
       })),
+      invalidParam: endpoint.body?.[0]?.error ?? "InvalidParam",
     };
     routes.set(`${endpoint.method} ${endpoint.path}`, compiled);
     // As fastify did for every GET route: HEAD answers the same, without a body.
@@ -200,7 +204,11 @@ async function serve(
         code = 0;
       }
     }
-  } catch (error) {
+  } catch (thrown) {
+    const error =
+      thrown instanceof UnstorableTextError
+        ? new ApiError(route.invalidParam, unstorableTextMessage(thrown.where))
+        : thrown;
     const failure = answerFailure(error, endpoint.path, deps.log.child({ reqId }));
     const { definition } = failure;
     if (definition === Errors.MalformedJson) {

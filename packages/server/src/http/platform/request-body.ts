@@ -1,6 +1,12 @@
 import type { IncomingMessage } from "node:http";
 import { parse as secureJsonParse } from "secure-json-parse";
 import { ApiError } from "../../domain/errors.ts";
+import {
+  findUnstorableText,
+  isValidUtf8,
+  mayHoldUnstorableText,
+  UnstorableTextError,
+} from "../unstorable-text.ts";
 
 /**
  * Reads a platform request's JSON body (security.md H2, H3): JSON only (`application/json` in
@@ -53,13 +59,20 @@ export function readJsonBody(request: IncomingMessage, limit: number): Promise<u
   });
 }
 
+/** Parses a body; text a database would refuse rejects with UnstorableTextError (unstorable-text.ts). */
 function parseJson(body: Buffer): unknown {
   if (body.length === 0) throw new ApiError("MalformedJson");
+  const suspect = mayHoldUnstorableText(body);
+  if (suspect && !isValidUtf8(body)) throw new UnstorableTextError("body");
+  let value: unknown;
   try {
-    return secureJsonParse(body.toString("utf8"), null, PARSE_OPTIONS);
+    value = secureJsonParse(body.toString("utf8"), null, PARSE_OPTIONS);
   } catch {
     throw new ApiError("MalformedJson");
   }
+  const where = suspect ? findUnstorableText(value) : null;
+  if (where !== null) throw new UnstorableTextError(where);
+  return value;
 }
 
 /** The content types answered as JSON; a cache, as clients send the same few values. */
