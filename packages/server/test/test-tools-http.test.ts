@@ -321,10 +321,11 @@ describe("test tools over HTTP", () => {
     const fresh = await t.appToken();
     assert.notEqual(fresh, appToken);
     assert.equal((await t.exchange(await t.mintCode(), fresh)).body.code, 0);
-    // kind: tenant leaves the app token alone.
+    // kind: tenant ends the tenant token that app_access_token/internal issued beside the fresh
+    // app token (as its page documents), and leaves the app token alone.
     assert.deepEqual((await admin("POST", `/apps/${DEMO.appId}/expire-tokens`, { kind: "tenant" })).body, {
       app_id: DEMO.appId,
-      expired: 0,
+      expired: 1,
     });
     assert.equal((await t.exchange(await t.mintCode(), fresh)).body.code, 0);
     assert.equal((await admin("POST", "/apps/cli_0000000000000000/expire-tokens", {})).status, 404);
