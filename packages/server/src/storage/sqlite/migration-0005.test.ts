@@ -81,7 +81,10 @@ it("sqlite: a code and a login stored at version 4 keep every scope of the app a
   const storage = createSqliteStorage({ path });
   try {
     // Later migrations (0006…) follow; 0005 is the one that carries the data over.
-    assert.deepEqual((await storage.migrate()).filter((v) => v <= 5), [5]);
+    assert.deepEqual(
+      (await storage.migrate()).filter((v) => v <= 5),
+      [5],
+    );
     assert.deepEqual((await storage.findAccessToken(access, NOW + 1000))?.identity.scopes, SCOPES);
     const outcome = await storage.exchangeLoginCode({
       codeHash: code,
