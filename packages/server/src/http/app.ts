@@ -159,12 +159,15 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
       if (!platform!(request, response)) fastifyHandler!(request, response);
     },
   );
-  const guarded = guard.wrap(withAdmission(handle), (request, response) => {
-    // Liveness is answered even over the cap: the process is alive, only full.
-    if (request.url === "/healthz" || request.url?.startsWith("/healthz?")) return false;
-    answerAndClose(request, response, Errors.ServerBusy, Errors.ServerBusy.msg, { "retry-after": "1" });
-    return true;
-  });
+  const guarded = guard.wrap(
+    withAdmission(handle, () => guard.open),
+    (request, response) => {
+      // Liveness is answered even over the cap: the process is alive, only full.
+      if (request.url === "/healthz" || request.url?.startsWith("/healthz?")) return false;
+      answerAndClose(request, response, Errors.ServerBusy, Errors.ServerBusy.msg, { "retry-after": "1" });
+      return true;
+    },
+  );
   const newHttpServer = () => {
     const server = createServer(httpOptions, guarded);
     guard.watch(server);

@@ -56,6 +56,11 @@ export class ConnectionGuard {
     private readonly onDeadline: (socket: Socket) => void,
   ) {}
 
+  /** Connections open now, on every server watched. */
+  get open(): number {
+    return this.#open;
+  }
+
   /** Watches a server's connections (app.server and listen.ts's siblings). */
   watch(server: Server): void {
     server.on("connection", (socket: Socket) => this.#connected(socket));
