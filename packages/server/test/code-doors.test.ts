@@ -227,6 +227,19 @@ describe("authen/v2/oauth/token", () => {
     assert.equal(info.body.code, 99991668, "the family is revoked");
   });
 
+  it("a login without offline_access is refused at the v2 refresh (20026) before its token is spent", async () => {
+    const appToken = await t.appToken();
+    const login = await t.exchange(await mint(t, { scopes: [EMAIL] }), appToken);
+    assert.equal(login.body.code, 0, login.text);
+    assertOAuthError(await refreshGrant(t, login.body.data.refresh_token), 20026, "invalid_grant");
+    // Nothing was spent: the token still rotates at the door that issued it.
+    const refreshed = await t.request("POST", Paths.oidcRefreshAccessToken, {
+      token: appToken,
+      body: { grant_type: "refresh_token", refresh_token: login.body.data.refresh_token },
+    });
+    assert.equal(refreshed.body.code, 0, refreshed.text);
+  });
+
   it("PKCE S256 and plain: 20049 without or with a wrong code_verifier, and the code stays redeemable", async () => {
     const v = verifier();
     const code = await mint(t, { challenge: s256(v) });

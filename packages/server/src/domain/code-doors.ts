@@ -127,14 +127,23 @@ export class CodeDoors {
 
   private async refreshGrant(request: OAuthRefreshGrantRequest): Promise<OAuthTokenAnswer> {
     if (!Formats.refreshToken.test(request.refresh_token)) throw new ApiError("OAuthRefreshTokenInvalid");
+    // v2 hands a refresh_token only to a login granted offline_access: a login without it (a
+    // tokenLoginValidate or OIDC login, or one whose app lost the scope) is refused here, before
+    // the rotation spends the token the caller holds.
+    const scopes = await this.login.scopesOfRefreshToken(request.refresh_token);
+    if (scopes !== null && !scopes.includes(Scopes.offlineAccess)) {
+      throw new ApiError("OAuthRefreshTokenInvalid");
+    }
     try {
       const data = await this.login.refresh(
         { appId: request.client_id },
         { grant_type: "refresh_token", refresh_token: request.refresh_token },
         "oidc",
       );
-      const scopes = data.scope === "" ? [] : data.scope.split(" ");
-      return tokenAnswer(data.access_token, data.refresh_token, data.refresh_expires_in, scopes);
+      const granted = data.scope === "" ? [] : data.scope.split(" ");
+      // Once rotated, the new refresh token is the only one that works: never withheld, even if
+      // the scope went between the check above and the rotation.
+      return tokenAnswer(data.access_token, data.refresh_token, data.refresh_expires_in, granted, true);
     } catch (error) {
       const renamed = error instanceof ApiError ? OAUTH_REFRESH_FAILURES[error.errorName] : undefined;
       throw renamed === undefined ? error : new ApiError(renamed);
@@ -157,12 +166,13 @@ export class CodeDoors {
   }
 }
 
-/** The flat v2 answer; a refresh_token only for a login granted offline_access. */
+/** The flat v2 answer; a refresh_token only for a login granted offline_access, or a rotation's. */
 function tokenAnswer(
   accessToken: string,
   refreshToken: string,
   refreshSecondsLeft: number,
   scopes: readonly string[],
+  rotated = false,
 ): OAuthTokenAnswer {
   const answer: OAuthTokenAnswer = {
     access_token: accessToken,
@@ -170,7 +180,7 @@ function tokenAnswer(
     token_type: "Bearer",
     scope: scopes.join(" "),
   };
-  if (scopes.includes(Scopes.offlineAccess)) {
+  if (rotated || scopes.includes(Scopes.offlineAccess)) {
     answer.refresh_token = refreshToken;
     answer.refresh_token_expires_in = refreshSecondsLeft;
   }

@@ -354,6 +354,14 @@ export class LoginService {
     return committed && { tenantKey: committed.identity.tenantKey, userId: committed.identity.userId };
   }
 
+  /** The scopes in force for the login a refresh token (current, or spent since) belongs to; null when unknown. */
+  async scopesOfRefreshToken(refreshToken: string): Promise<readonly string[] | null> {
+    const committed = await this.storage.findCommitted({
+      refreshTokenHash: storageKey("refresh_token", refreshToken),
+    });
+    return committed?.identity.scopes ?? null;
+  }
+
   /** The user behind a live user access token; null when none. For fault rules, as above. */
   async subjectOfAccessToken(token: string | null): Promise<{ tenantKey: string; userId: string } | null> {
     if (token === null || !Formats.userAccessToken.test(token)) return null;
