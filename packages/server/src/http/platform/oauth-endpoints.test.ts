@@ -32,6 +32,13 @@ describe("the v2 token endpoint's answer shape", () => {
     }
   });
 
+  it("outcome unknown keeps 9502 but answers 400 invalid_grant: never a 200 an RFC 6749 client takes for success", () => {
+    assert.deepEqual(oauthShape.failure(Errors.OutcomeUnknown, Errors.OutcomeUnknown.msg), {
+      status: 400,
+      body: { code: 9502, error: "invalid_grant", error_description: Errors.OutcomeUnknown.msg },
+    });
+  });
+
   it("the endpoint's own codes keep their status and name their RFC 6749 error; the server's keep theirs", () => {
     assert.deepEqual(oauthShape.failure(Errors.OAuthInvalidClient, Errors.OAuthInvalidClient.msg), {
       status: 400,

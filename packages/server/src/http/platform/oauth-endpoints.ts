@@ -101,8 +101,9 @@ const OAUTH_ERROR: Record<number, string> = {
 
 /**
  * The v2 shape. A failure the whole server shares is renamed to the endpoint's own: a bug to
- * 20050/500, a storage fault to 20072/503 (retryable: nothing happened); the rest (9499, 9413,
- * 99991400, …) keep their code and status in this endpoint's body.
+ * 20050/500, a storage fault to 20072/503 (retryable: nothing happened); 9502 (outcome unknown)
+ * keeps its code with 400 invalid_grant; the rest (9499, 9413, 99991400, …) keep their code and
+ * status in this endpoint's body.
  */
 export const oauthShape: AnswerShape = {
   success: (answer) => ({ code: 0, ...answer }),
@@ -113,11 +114,15 @@ export const oauthShape: AnswerShape = {
     else if (definition === Errors.StorageUnavailable || definition === Errors.AuthenSystemError)
       own = Errors.OAuthTemporarilyUnavailable;
     if (own !== definition) description = own.msg;
+    // "Outcome unknown" keeps its code, but not its HTTP 200: an RFC 6749 client reads a 200 as
+    // success. 400 invalid_grant makes it drop the code or token (a retry could revoke the login)
+    // and start a new login; a 5xx would invite the very retry the code warns against.
+    const outcomeUnknown = definition === Errors.OutcomeUnknown;
     return {
-      status: own.httpStatus,
+      status: outcomeUnknown ? 400 : own.httpStatus,
       body: {
         code: own.code,
-        error: OAUTH_ERROR[own.code] ?? "invalid_request",
+        error: outcomeUnknown ? "invalid_grant" : (OAUTH_ERROR[own.code] ?? "invalid_request"),
         error_description: description,
       },
     };
