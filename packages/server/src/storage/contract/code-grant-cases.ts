@@ -108,9 +108,25 @@ export function codeGrantCases({ openWorld }: SuiteContext): void {
       assert.deepEqual(await at(T0 + SECOND, { s256: verifier, plain: verifier }), { kind: "pkce_failed" });
       assert.deepEqual(await s.listGrants({ appId: w.app.appId, limit: 10 }), []);
       assert.equal((await at(T0 + 2 * SECOND, challengesOf(verifier))).kind, "issued");
-      // Consumed now: a replay is a reuse, whatever verifier it brings.
+      // Consumed now: a replay that cannot answer the challenge could never redeem it, so it
+      // revokes nothing; one with the right verifier is a reuse.
+      assert.deepEqual(await at(T0 + 3 * SECOND), { kind: "pkce_failed" });
+      assert.deepEqual(await at(T0 + 3 * SECOND, challengesOf(newVerifier())), { kind: "pkce_failed" });
+      const [grant] = await s.listGrants({ appId: w.app.appId, limit: 10 });
+      assert.equal(grant?.revokedAt, null, "the first login stands");
       assert.equal((await at(T0 + 3 * SECOND, challengesOf(verifier))).kind, "reused");
-      assert.equal((await at(T0 + 3 * SECOND)).kind, "reused");
+    });
+
+    it("no downgrade: a verifier for a code without a challenge changes nothing (RFC 9700 §2.1.1)", async () => {
+      const { s, w } = await openWorld();
+      await s.ensureOpenId(w.app.appId, w.alice.tenantKey, w.alice.userId, `ou_${hex(16)}`);
+      const code = freshCode(w.app, w.alice);
+      await s.saveLoginCodes([code]);
+      const { input } = exchangeInput(code.codeHash, w.app.appId, T0 + SECOND);
+      assert.deepEqual(await s.exchangeLoginCode({ ...input, verifier: challengesOf(newVerifier()) }), {
+        kind: "pkce_failed",
+      });
+      assert.equal((await s.exchangeLoginCode({ ...input, verifier: null })).kind, "issued");
     });
 
     it("plain: the verifier itself; an expired or foreign code answers as without a challenge", async () => {

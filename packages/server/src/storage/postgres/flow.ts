@@ -13,6 +13,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
+import { fitsChallenge } from "../code-challenge.ts";
 import { scopesInForce } from "../granted-scopes.ts";
 import type { ExchangeInput, ExchangeOutcome, RotateInput, RotateOutcome } from "../port.ts";
 import { StorageUnavailableError } from "../port.ts";
@@ -61,12 +62,13 @@ export async function revokeGrantWith(
 
 /** Exchanges a login code: see `ExchangeOutcome` in port.ts. */
 export async function exchangeWith(q: Queryable, input: ExchangeInput): Promise<ExchangeOutcome> {
-  // A code with a PKCE challenge is consumed only with a verifier that matches it.
+  // A code with a PKCE challenge is consumed only with a verifier that matches it, and one without
+  // only without a verifier (RFC 9700 §2.1.1: no downgrade).
   const consumed = await q.query<{ tenant_key: string; user_id: string; scopes: string | null }>(
     `UPDATE login_codes SET consumed_at = $1
       WHERE code_hash = $2 AND app_id = $3 AND consumed_at IS NULL AND expires_at > $1
-        AND (code_challenge IS NULL OR code_challenge =
-             CASE code_challenge_method WHEN 'S256' THEN $4::text ELSE $5::text END)
+        AND CASE WHEN code_challenge IS NULL THEN $4::text IS NULL
+                 ELSE code_challenge = CASE code_challenge_method WHEN 'S256' THEN $4::text ELSE $5::text END END
       RETURNING tenant_key, user_id, scopes`,
     [input.now, input.codeHash, input.appId, input.verifier?.s256 ?? null, input.verifier?.plain ?? null],
   );
@@ -141,9 +143,10 @@ async function classifyCode(q: Queryable, input: ExchangeInput): Promise<Exchang
     expires_at: number;
     consumed_at: number | null;
     grant_id: string | null;
-    challenged: boolean;
+    code_challenge: string | null;
+    code_challenge_method: string | null;
   }>(
-    `SELECT app_id, tenant_key, user_id, expires_at, consumed_at, grant_id, code_challenge IS NOT NULL AS challenged
+    `SELECT app_id, tenant_key, user_id, expires_at, consumed_at, grant_id, code_challenge, code_challenge_method
        FROM login_codes WHERE code_hash = $1`,
     [input.codeHash],
   );
@@ -151,8 +154,13 @@ async function classifyCode(q: Queryable, input: ExchangeInput): Promise<Exchang
   if (!row) return { kind: "invalid" };
   if (row.expires_at <= input.now) return { kind: "expired" };
   if (row.app_id !== input.appId) return { kind: "foreign" };
-  // Live, own and unconsumed: only a challenge the verifier did not match leaves it so.
-  if (row.consumed_at === null && row.challenged) return { kind: "pkce_failed" };
+  const verifierFits = fitsChallenge(row.code_challenge, row.code_challenge_method, input.verifier);
+  // Live, own and unconsumed: only a verifier that does not fit (or one for a code without a
+  // challenge) leaves it so.
+  if (row.consumed_at === null && !verifierFits) return { kind: "pkce_failed" };
+  // Consumed, with a challenge the caller cannot answer: a replay that could never redeem it, so
+  // it revokes nothing (RFC 7636 already protects the first login).
+  if (row.code_challenge !== null && !verifierFits) return { kind: "pkce_failed" };
   if (row.consumed_at === null) {
     // Own, live and unconsumed, yet the UPDATE matched nothing: never guess (S3).
     throw new StorageUnavailableError("login code changed during the exchange; retry");
@@ -405,7 +413,9 @@ export async function exchangeBatchWith(
   for (let i = 0; i < n; i++) {
     const input = inputs[i]!;
     codeHashes[i] = input.codeHash;
-    appIds[i] = input.appId;
+    // A verifier is checked on the per-exchange path: an empty app id matches no code, so the
+    // entry is left undecided (a verifier for a code without a challenge must be refused too).
+    appIds[i] = input.verifier ? "" : input.appId;
     grantIds[i] = input.grantId;
     sessionKeyHashes[i] = input.sessionKeyHash;
     accessHashes[i] = input.tokens.accessTokenHash;

@@ -11,6 +11,7 @@
  * throwing rolls back the calling operation alone.
  */
 import type BetterSqlite3 from "better-sqlite3";
+import { fitsChallenge } from "../code-challenge.ts";
 import { encodeGrantedScopes, scopesInForce } from "../granted-scopes.ts";
 import type {
   AccessTokenSubject,
@@ -46,7 +47,8 @@ interface CodeStateRow {
   expiresAt: number;
   consumedAt: number | null;
   grantId: string | null;
-  challenged: number;
+  challenge: string | null;
+  challengeMethod: string | null;
 }
 interface RotatedRow {
   grantId: string;
@@ -139,8 +141,8 @@ function prepareLoginFlow(db: BetterSqlite3.Database) {
     >(
       `UPDATE login_codes SET consumed_at = @now, grant_id = @grantId
        WHERE code_hash = @codeHash AND app_id = @appId AND consumed_at IS NULL AND expires_at > @now
-         AND (code_challenge IS NULL OR code_challenge =
-              CASE code_challenge_method WHEN 'S256' THEN @s256 ELSE @plain END)
+         AND CASE WHEN code_challenge IS NULL THEN @s256 IS NULL
+                  ELSE code_challenge = CASE code_challenge_method WHEN 'S256' THEN @s256 ELSE @plain END END
        RETURNING tenant_key AS tenantKey, user_id AS userId, scopes AS granted,
          (SELECT o.open_id FROM open_ids o WHERE o.app_id = login_codes.app_id
             AND o.tenant_key = login_codes.tenant_key AND o.user_id = login_codes.user_id) AS openId,
@@ -150,7 +152,8 @@ function prepareLoginFlow(db: BetterSqlite3.Database) {
     clearCodeGrant: db.prepare<[string]>("UPDATE login_codes SET grant_id = NULL WHERE code_hash = ?"),
     codeState: db.prepare<[string], CodeStateRow>(
       `SELECT app_id AS appId, tenant_key AS tenantKey, user_id AS userId, expires_at AS expiresAt,
-         consumed_at AS consumedAt, grant_id AS grantId, code_challenge IS NOT NULL AS challenged
+         consumed_at AS consumedAt, grant_id AS grantId, code_challenge AS challenge,
+         code_challenge_method AS challengeMethod
        FROM login_codes WHERE code_hash = ?`,
     ),
     // Assigns an open_id where a code was saved without one (see `ExchangeInput` in port.ts).
@@ -338,8 +341,13 @@ function exchange(
   if (!code) return { kind: "invalid" };
   if (code.expiresAt <= now) return { kind: "expired" };
   if (code.appId !== appId) return { kind: "foreign" };
-  // Live, own and unconsumed: only a challenge the verifier did not match leaves it so.
-  if (code.consumedAt === null && code.challenged === 1) return { kind: "pkce_failed" };
+  const verifierFits = fitsChallenge(code.challenge, code.challengeMethod, input.verifier);
+  // Live, own and unconsumed: only a verifier that does not fit (or one for a code without a
+  // challenge) leaves it so.
+  if (code.consumedAt === null && !verifierFits) return { kind: "pkce_failed" };
+  // Consumed, with a challenge the caller cannot answer: a replay that could never redeem it, so
+  // it revokes nothing (RFC 7636 already protects the first login).
+  if (code.challenge !== null && !verifierFits) return { kind: "pkce_failed" };
   if (code.consumedAt === null) {
     throw new Error("sqlite: a live unconsumed code was not consumed by its own app");
   }
