@@ -133,6 +133,32 @@ describe("emulator test tools", () => {
     assert.equal(await userInfo(theirs), 0);
   });
 
+  it("match.user_id: a v2 refresh_token grant fails for that user only", async () => {
+    const token = await appToken();
+    const [first, second] = emu.users.filter((u) => u.tenantKey === emu.users[0]!.tenantKey);
+    const refreshOf = async (user: string) =>
+      (await exchange(await emu.mintCode({ userId: user }), token)).data.refresh_token;
+    const mine = await refreshOf(first!.userId);
+    const theirs = await refreshOf(second!.userId);
+    await emu.faults.add({
+      match: { path: Paths.oauthToken, user_id: first!.userId },
+      effect: { type: "answer", code: 1500 },
+    });
+    const v2Refresh = async (refreshToken: string) =>
+      (
+        (await (
+          await post(Paths.oauthToken, {
+            grant_type: "refresh_token",
+            client_id: emu.app.appId,
+            client_secret: emu.app.appSecret,
+            refresh_token: refreshToken,
+          })
+        ).json()) as { code: number }
+      ).code;
+    assert.equal(await v2Refresh(mine), 1500);
+    assert.notEqual(await v2Refresh(theirs), 1500);
+  });
+
   it("expireNow: an access token (by itself) and the app's tokens answer the platform's expired codes", async () => {
     const token = await appToken();
     const session = await exchange(await emu.mintCode({ userId: userId() }), token);
