@@ -215,6 +215,24 @@ describe("emulator test tools", () => {
     assert.equal(emu.journal({ since, route: Paths.tokenLoginValidate, app_id: emu.app.appId }).length, 1);
   });
 
+  it("a rule naming a fact its store endpoint never knows is refused, with the reason", async () => {
+    for (const [match, field] of [
+      [{ path: Paths.storeTenantAccessToken, app_id: emu.app.appId }, /match\.app_id: .*app_access_token/],
+      [{ path: Paths.storeTenantAccessToken, tenant_key: "t" }, /match\.tenant_key/],
+      [{ path: Paths.storeAppAccessToken, user_id: "u" }, /match\.user_id/],
+      [{ path: Paths.appTicketResend, tenant_key: "t" }, /match\.tenant_key/],
+    ] as const) {
+      await assert.rejects(emu.faults.add({ match, effect: { type: "drop" } }), field);
+    }
+    assert.deepEqual(await emu.faults.list(), []);
+    // What it can know is still accepted.
+    await emu.faults.add({
+      match: { path: Paths.storeAppAccessToken, app_id: emu.app.appId },
+      effect: { type: "drop" },
+    });
+    assert.equal((await emu.faults.list()).length, 1);
+  });
+
   it("a rule out of range is refused by the typed API too", async () => {
     const path = Paths.userInfo;
     for (const [rule, field] of [
