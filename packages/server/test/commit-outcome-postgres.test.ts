@@ -108,6 +108,21 @@ describe("a commit whose answer is lost (PostgreSQL behind a cutting proxy)", { 
     });
   }
 
+  test("a replay cut right after its COMMIT answers reused, not retryable: the first login is revoked", async () => {
+    const t = single;
+    const appToken = await t.appToken();
+    const code = await t.mintCode();
+    const first = await t.exchange(code, appToken);
+    assert.equal(first.body.code, 0, first.text);
+    proxy.arm("commit", "after");
+    const replay = await t.exchange(code, appToken);
+    await proxy.cut();
+    // The revocation committed: "retry" would claim nothing happened while the first login is dead.
+    assert.notEqual(replay.headers.get("retry-after"), "1", replay.text);
+    assertEnvelope(replay, Errors.CodeAppIdNotMatch.code);
+    assert.notEqual((await userInfo(t, first.body.data.access_token)).body.code, 0);
+  });
+
   async function login(t: TestServer): Promise<{ appToken: string; refreshToken: string }> {
     const appToken = await t.appToken();
     const res = await t.exchange(await t.mintCode(), appToken);

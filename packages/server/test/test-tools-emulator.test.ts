@@ -133,6 +133,32 @@ describe("emulator test tools", () => {
     assert.equal(await userInfo(theirs), 0);
   });
 
+  it("match.user_id: a v2 refresh_token grant fails for that user only", async () => {
+    const token = await appToken();
+    const [first, second] = emu.users.filter((u) => u.tenantKey === emu.users[0]!.tenantKey);
+    const refreshOf = async (user: string) =>
+      (await exchange(await emu.mintCode({ userId: user }), token)).data.refresh_token;
+    const mine = await refreshOf(first!.userId);
+    const theirs = await refreshOf(second!.userId);
+    await emu.faults.add({
+      match: { path: Paths.oauthToken, user_id: first!.userId },
+      effect: { type: "answer", code: 1500 },
+    });
+    const v2Refresh = async (refreshToken: string) =>
+      (
+        (await (
+          await post(Paths.oauthToken, {
+            grant_type: "refresh_token",
+            client_id: emu.app.appId,
+            client_secret: emu.app.appSecret,
+            refresh_token: refreshToken,
+          })
+        ).json()) as { code: number }
+      ).code;
+    assert.equal(await v2Refresh(mine), 1500);
+    assert.notEqual(await v2Refresh(theirs), 1500);
+  });
+
   it("expireNow: an access token (by itself) and the app's tokens answer the platform's expired codes", async () => {
     const token = await appToken();
     const session = await exchange(await emu.mintCode({ userId: userId() }), token);
@@ -187,6 +213,24 @@ describe("emulator test tools", () => {
     const text = JSON.stringify(entries);
     assert.ok(!text.includes(token) && !text.includes(emu.app.appSecret));
     assert.equal(emu.journal({ since, route: Paths.tokenLoginValidate, app_id: emu.app.appId }).length, 1);
+  });
+
+  it("a rule naming a fact its store endpoint never knows is refused, with the reason", async () => {
+    for (const [match, field] of [
+      [{ path: Paths.storeTenantAccessToken, app_id: emu.app.appId }, /match\.app_id: .*app_access_token/],
+      [{ path: Paths.storeTenantAccessToken, tenant_key: "t" }, /match\.tenant_key/],
+      [{ path: Paths.storeAppAccessToken, user_id: "u" }, /match\.user_id/],
+      [{ path: Paths.appTicketResend, tenant_key: "t" }, /match\.tenant_key/],
+    ] as const) {
+      await assert.rejects(emu.faults.add({ match, effect: { type: "drop" } }), field);
+    }
+    assert.deepEqual(await emu.faults.list(), []);
+    // What it can know is still accepted.
+    await emu.faults.add({
+      match: { path: Paths.storeAppAccessToken, app_id: emu.app.appId },
+      effect: { type: "drop" },
+    });
+    assert.equal((await emu.faults.list()).length, 1);
   });
 
   it("a rule out of range is refused by the typed API too", async () => {

@@ -75,6 +75,15 @@ export class CodeDoors {
   ) {}
 
   /**
+   * Whose login a v2 request is about, for fault rules matching user_id/tenant_key: known before
+   * the work only for the refresh_token grant (a code's user is learnt by redeeming it).
+   */
+  async oauthSubject(request: OAuthTokenRequest): Promise<{ tenantKey: string; userId: string } | null> {
+    if (request.grant_type !== "refresh_token") return null;
+    return this.login.subjectOfRefreshToken(request.refresh_token);
+  }
+
+  /**
    * authen/v1/oidc/access_token, after the app token was accepted and the body's shape checked
    * at the edge (20001, 20036).
    */

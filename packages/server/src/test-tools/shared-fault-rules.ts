@@ -10,6 +10,7 @@ import {
   type FaultRule,
   type FaultRuleInput,
 } from "./fault-rules.ts";
+import { unmatchableReason } from "./unmatchable-facts.ts";
 
 /** Who a request acts for, as far as the server knows it before the endpoint's work. */
 export interface RequestFacts {
@@ -107,6 +108,8 @@ export class SharedFaultRules {
         `match.path: not a platform endpoint (one of ${[...this.#paths].join(", ")})`,
       );
     }
+    const unmatchable = unmatchableReason(input.match.path, input.match);
+    if (unmatchable !== null) throw new ApiError("AdminInvalidRequest", unmatchable);
     if (input.times !== undefined && input.probability !== undefined) {
       throw new ApiError("AdminInvalidRequest", "times and probability: give one or neither");
     }

@@ -179,6 +179,7 @@ export function codeDoorEndpoints(doors: CodeDoors): Endpoint[] {
       response: oauthTokenResponse,
       successMsg: "success",
       answer: ({ body, clientAddress }) => doors.oauthToken(body as OAuthTokenRequest, clientAddress),
+      subject: ({ body }) => doors.oauthSubject(body as OAuthTokenRequest),
       shape: oauthShape,
     },
   ];

@@ -27,6 +27,7 @@ import type {
 import { StorageOutcomeUnknownError, StorageUnavailableError } from "../port.ts";
 import type { Queryable } from "./access.ts";
 import { hasSqlState } from "./errors.ts";
+import { RevokeReasons } from "./flow.ts";
 
 /**
  * Whether a failure leaves a commit possible. An ERROR PostgreSQL reported (a serialization
@@ -103,7 +104,7 @@ async function readBack<T>(read: (deadline: number) => Promise<T>, what: string)
 /**
  * What each exchange of `inputs` committed, after a failure that may have come after its
  * commit: `issued` when its grant exists, `not_visible` when it consumed its code without
- * one, else `StorageUnavailableError` (nothing of it committed: the caller may retry).
+ * one, `reused` when its code's first grant was revoked for reuse, else `StorageUnavailableError` (nothing of it committed: the caller may retry).
  */
 export async function resolveExchanges(
   q: Queryable,
@@ -128,6 +129,18 @@ export async function resolveExchanges(
       if (code && code.app_id === input.appId && code.grant_id === null && code.consumed_at === input.now) {
         results.push({ ok: true, outcome: { kind: "not_visible" } });
         continue;
+      }
+      // A replay of a redeemed code revokes the first grant: once that revocation is visible, the
+      // login is dead whatever this exchange's COMMIT did, so "retry" would be a lie (S3).
+      if (code && code.app_id === input.appId && code.grant_id !== null && input.revokeGrantOnReuse) {
+        const revoked = await q.query<{ revoke_reason: string | null }>(
+          "SELECT revoke_reason FROM grants WHERE grant_id = $1 AND revoked_at IS NOT NULL",
+          [code.grant_id],
+        );
+        if (revoked.rows[0]?.revoke_reason === RevokeReasons.codeReused) {
+          results.push({ ok: true, outcome: { kind: "reused", revokedGrantId: code.grant_id } });
+          continue;
+        }
       }
       results.push({ ok: false, error: nothingCommitted("exchange") });
     }
