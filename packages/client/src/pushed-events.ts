@@ -3,6 +3,7 @@
  * the `app_ticket` event, in the clear or encrypted with the app's Encrypt Key. Web Crypto only
  * (no dependency): Node.js ≥ 19 or a browser.
  */
+import { subtle } from "./web-crypto.ts";
 
 /** What {@link readPushedEvent} found in a pushed body. */
 export type PushedEvent =
@@ -26,33 +27,15 @@ export class PushedEventError extends Error {
   override readonly name = "PushedEventError";
 }
 
-interface AesSubtle {
-  digest(algorithm: "SHA-256", data: Uint8Array): Promise<ArrayBuffer>;
-  importKey(
-    format: "raw",
-    key: ArrayBuffer,
-    algorithm: { name: "AES-CBC" },
-    extractable: false,
-    usages: ["decrypt"],
-  ): Promise<unknown>;
-  decrypt(
-    algorithm: { name: "AES-CBC"; iv: Uint8Array },
-    key: unknown,
-    data: Uint8Array,
-  ): Promise<ArrayBuffer>;
-}
-
 async function decrypt(encrypt: string, encryptKey: string): Promise<string> {
-  const subtle = (globalThis as { crypto?: { subtle?: AesSubtle } }).crypto?.subtle;
-  if (!subtle)
-    throw new Error("Web Crypto (globalThis.crypto.subtle) is required: Node.js ≥ 19 or a browser");
+  const crypto = subtle();
   const bytes = Uint8Array.from(atob(encrypt), (c) => c.charCodeAt(0));
   if (bytes.length < 32 || bytes.length % 16 !== 0)
     throw new PushedEventError("encrypt: not AES-256-CBC data");
-  const keyBytes = await subtle.digest("SHA-256", new TextEncoder().encode(encryptKey));
-  const key = await subtle.importKey("raw", keyBytes, { name: "AES-CBC" }, false, ["decrypt"]);
+  const keyBytes = await crypto.digest("SHA-256", new TextEncoder().encode(encryptKey));
+  const key = await crypto.importKey("raw", keyBytes, { name: "AES-CBC" }, false, ["decrypt"]);
   try {
-    const plain = await subtle.decrypt(
+    const plain = await crypto.decrypt(
       { name: "AES-CBC", iv: bytes.subarray(0, 16) },
       key,
       bytes.subarray(16),

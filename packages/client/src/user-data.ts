@@ -7,6 +7,7 @@
  *
  * Web Crypto only (global in Node ≥ 19 and browsers): no dependency, no `node:` import.
  */
+import { subtle } from "./web-crypto.ts";
 
 /** Which check failed. The message never carries the session_key. */
 export type UserDataErrorCode =
@@ -51,30 +52,6 @@ export interface DecryptUserDataOptions {
 
 const HEX_16_BYTES = /^[0-9a-fA-F]{32}$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-
-/** The part of Web Crypto used here (typed locally: the package builds without the DOM lib). */
-interface Subtle {
-  digest(algorithm: "SHA-1", data: Uint8Array): Promise<ArrayBuffer>;
-  importKey(
-    format: "raw",
-    key: Uint8Array,
-    algorithm: { name: "AES-CBC" },
-    extractable: false,
-    usages: ["decrypt"],
-  ): Promise<unknown>;
-  decrypt(
-    algorithm: { name: "AES-CBC"; iv: Uint8Array },
-    key: unknown,
-    data: Uint8Array,
-  ): Promise<ArrayBuffer>;
-}
-
-function subtle(): Subtle {
-  const webCrypto = (globalThis as { crypto?: { subtle?: Subtle } }).crypto;
-  if (!webCrypto?.subtle)
-    throw new Error("Web Crypto (globalThis.crypto.subtle) is required: Node.js ≥ 19 or a browser");
-  return webCrypto.subtle;
-}
 
 function hexBytes(hex: string): Uint8Array {
   const bytes = new Uint8Array(hex.length / 2);
