@@ -12,7 +12,7 @@ import { Errors, Paths } from "@mina-auth/protocol";
 import { createPostgresStorage } from "../src/storage/postgres/postgres-storage.ts";
 import {
   createTestDatabase,
-  probePostgres,
+  postgresForTests,
   type TestDatabase,
 } from "../src/storage/postgres/test-database.ts";
 import {
@@ -25,10 +25,7 @@ import {
 } from "./harness.ts";
 import { type CutProxy, startCutProxy } from "./pg-cut-proxy.ts";
 
-const probe = await probePostgres();
-if (!probe.ok && process.env.CI === "true")
-  test("PostgreSQL is reachable (required with CI=true)", () => assert.fail(probe.reason));
-const skip = probe.ok ? false : `${probe.reason}; start it or set MINA_AUTH_TEST_PG_ADMIN_URL`;
+const { skip } = await postgresForTests();
 /** Cuts per "right after" case; raise with MINA_AUTH_TEST_CUT_ROUNDS for a longer one-off run. */
 const ROUNDS = Number(process.env.MINA_AUTH_TEST_CUT_ROUNDS ?? 2);
 /** Outages of the load case (every connection dropped, new ones refused for a moment). */

@@ -11,15 +11,12 @@ import { ManualClock } from "../src/clock.ts";
 import { SESSION_KEY_REFRESH_MS } from "../src/domain/session-keys.ts";
 import {
   createTestDatabase,
-  probePostgres,
+  postgresForTests,
   type TestDatabase,
 } from "../src/storage/postgres/test-database.ts";
 import { ADMIN_TOKEN, DEMO, startTestServer, type TestServer } from "./harness.ts";
 
-const probe = await probePostgres();
-if (!probe.ok && process.env.CI === "true")
-  test("PostgreSQL is reachable (required with CI=true)", () => assert.fail(probe.reason));
-const skip = probe.ok ? false : `${probe.reason}; start it or set MINA_AUTH_TEST_PG_ADMIN_URL`;
+const { skip } = await postgresForTests();
 
 /** The platform sample's steps, node:crypto alone. */
 function opens(res: { body: Record<string, string> }, sessionKey: string): boolean {

@@ -1,24 +1,15 @@
-/**
- * The two storages the edge tests (edge-*.test.ts) run a server child process on: a real
- * SQLite file and a real PostgreSQL. Without PostgreSQL its case skips with the reason, except
- * with CI=true, where a failing test says it is missing.
- */
-import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, before } from "node:test";
 import {
   createTestDatabase,
-  probePostgres,
+  postgresForTests,
   type TestDatabase,
 } from "../src/storage/postgres/test-database.ts";
 import { type ServerProcess, startServerProcess, stopServerProcess } from "./child-server.ts";
 
-const probe = await probePostgres();
-if (!probe.ok && process.env.CI === "true") {
-  test("PostgreSQL is reachable (required with CI=true)", () => assert.fail(probe.reason));
-}
+const { skip: postgresSkip } = await postgresForTests();
 
 export interface Backend {
   name: string;
@@ -40,7 +31,7 @@ export const backends: Backend[] = [
   },
   {
     name: "PostgreSQL",
-    skip: probe.ok ? false : `${probe.reason}; start it or set MINA_AUTH_TEST_PG_ADMIN_URL`,
+    skip: postgresSkip,
     open: async () => {
       const database: TestDatabase = await createTestDatabase();
       return { db: database.url, cleanup: () => database.drop() };

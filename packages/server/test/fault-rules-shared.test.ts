@@ -7,19 +7,16 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it, test } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { Paths } from "@mina-auth/protocol";
 import {
   createTestDatabase,
-  probePostgres,
+  postgresForTests,
   type TestDatabase,
 } from "../src/storage/postgres/test-database.ts";
 import { ADMIN_TOKEN, DEMO, startTestServer, type TestServer, until } from "./harness.ts";
 
-const probe = await probePostgres();
-if (!probe.ok && process.env.CI === "true") {
-  test("PostgreSQL is reachable (required with CI=true)", () => assert.fail(probe.reason));
-}
+const { skip: postgresSkip } = await postgresForTests();
 
 const credentials = { app_id: DEMO.appId, app_secret: DEMO.appSecret };
 const appTokenAt = (t: TestServer) => t.request("POST", Paths.appAccessToken, { body: credentials });
@@ -105,14 +102,10 @@ function sharedRulesCases(name: string, options: { skip: string | false }, datab
 }
 
 let pgDatabase: TestDatabase | undefined;
-sharedRulesCases(
-  "PostgreSQL",
-  { skip: probe.ok ? false : `${probe.reason}; start it or set MINA_AUTH_TEST_PG_ADMIN_URL` },
-  async () => {
-    pgDatabase = await createTestDatabase();
-    return pgDatabase.url;
-  },
-);
+sharedRulesCases("PostgreSQL", { skip: postgresSkip }, async () => {
+  pgDatabase = await createTestDatabase();
+  return pgDatabase.url;
+});
 after(() => pgDatabase?.drop());
 
 sharedRulesCases("one SQLite file", { skip: false }, async () => {

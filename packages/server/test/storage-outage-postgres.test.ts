@@ -15,7 +15,7 @@ import { storageKey } from "../src/secrets.ts";
 import { createPostgresStorage } from "../src/storage/postgres/postgres-storage.ts";
 import {
   createTestDatabase,
-  probePostgres,
+  postgresForTests,
   type TestDatabase,
   testAdminUrl,
 } from "../src/storage/postgres/test-database.ts";
@@ -29,10 +29,7 @@ import {
 } from "./harness.ts";
 import { type CutProxy, startCutProxy } from "./pg-cut-proxy.ts";
 
-const probe = await probePostgres();
-if (!probe.ok && process.env.CI === "true")
-  test("PostgreSQL is reachable (required with CI=true)", () => assert.fail(probe.reason));
-const skip = probe.ok ? false : `${probe.reason}; start it or set MINA_AUTH_TEST_PG_ADMIN_URL`;
+const { skip } = await postgresForTests();
 
 interface Session {
   appToken: string;

@@ -17,7 +17,9 @@
  * }
  * ```
  */
+import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { test } from "node:test";
 import pg from "pg";
 
 const DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -83,4 +85,17 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       dropped = true;
     },
   };
+}
+
+/**
+ * A test file's PostgreSQL: probed once. Unreachable under CI=true, a failing test says so;
+ * elsewhere `skip` is the reason the file's PostgreSQL suites skip with (false when reachable).
+ */
+export async function postgresForTests(): Promise<{ skip: false | string }> {
+  const probe = await probePostgres();
+  if (probe.ok) return { skip: false };
+  if (process.env.CI === "true") {
+    test("PostgreSQL is reachable (required with CI=true)", () => assert.fail(probe.reason));
+  }
+  return { skip: `${probe.reason}; start it or set MINA_AUTH_TEST_PG_ADMIN_URL` };
 }
