@@ -356,7 +356,7 @@ export const Errors = define({
     msg: "internal error: the outcome is unknown; do not retry with the same code or refresh token",
     httpStatus: 200,
     origin: "ours",
-    when: "tokenLoginValidate and refresh: the write may have committed and reading it back failed too, a SQLite commit is visible but its fsync failed, or a refresh rotated and reading its user then failed; no Retry-After. HTTP 200 so that no HTTP-level retry replays the code or token",
+    when: "tokenLoginValidate and refresh: the write may have committed and reading it back failed too, a SQLite commit is visible but its fsync failed, or a refresh rotated and reading its user then failed; no Retry-After. HTTP 200 so that no HTTP-level retry replays the code or token. At authen/v2/oauth/token: HTTP 400 invalid_grant, since an RFC 6749 client reads a 200 as success",
   },
   AdminUnauthorized: {
     code: 9401,
