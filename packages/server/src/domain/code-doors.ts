@@ -28,7 +28,7 @@ import type {
   VerifierChallenges,
 } from "../storage/port.ts";
 import { ApiError } from "./errors.ts";
-import type { LoginService, Redemption } from "./login.ts";
+import { type LoginService, presenterOf, type Redemption } from "./login.ts";
 import type { RateLimiter } from "./rate-limits.ts";
 
 /** The v2 success answer after its `code: 0`. */
@@ -93,7 +93,7 @@ export class CodeDoors {
     clientAddress: string,
   ): Promise<OidcAccessTokenData> {
     if (!Formats.loginCode.test(code)) throw new ApiError("OidcCodeNotFound");
-    const redemption = await this.login.redeemCode(caller.appId, code, clientAddress);
+    const redemption = await this.login.redeemCode(presenterOf(caller), code, clientAddress);
     const { outcome } = redemption;
     if (outcome.kind !== "issued") throw new ApiError(OIDC_FAILURES[outcome.kind]);
     return {
@@ -119,7 +119,7 @@ export class CodeDoors {
     const verifier =
       request.code_verifier === undefined ? undefined : verifierChallenges(request.code_verifier);
     const redemption: Redemption = await this.login.redeemCode(
-      request.client_id,
+      { appId: request.client_id, tenantKey: null },
       request.code,
       clientAddress,
       verifier,
@@ -145,7 +145,7 @@ export class CodeDoors {
     }
     try {
       const data = await this.login.refresh(
-        { appId: request.client_id },
+        { appId: request.client_id, tenantKey: null },
         { grant_type: "refresh_token", refresh_token: request.refresh_token },
         "oidc",
       );

@@ -84,8 +84,19 @@ export interface MintedCodes {
 
 export type RefreshVariant = "legacy" | "oidc";
 
-/** Who presents a refresh token: an app, by its app token or (v2 oauth/token) its client secret. */
-export type RefreshCaller = Pick<AppTokenRecord, "appId">;
+/**
+ * Who presents a code or a refresh token: an app, by its app token or (v2 oauth/token) its client
+ * secret, for every tenant of the app; or by a tenant_access_token, for that tenant only.
+ */
+export interface Presenter {
+  appId: string;
+  tenantKey: string | null;
+}
+
+/** What a caller's token speaks for: a tenant token, its one tenant; an app token, the whole app. */
+export function presenterOf(caller: AppTokenRecord): Presenter {
+  return { appId: caller.appId, tenantKey: caller.kind === "tenant" ? caller.tenantKey : null };
+}
 
 /** What the login flow needs of storage: the flow itself, catalogue reads, and revocation. */
 export type LoginStorage = LoginFlowStorage &
@@ -169,7 +180,7 @@ export class LoginService {
     clientAddress = "",
   ): Promise<TokenLoginValidateData> {
     const { outcome, sessionKey, accessToken, refreshToken, accessExpiresAt } = await this.redeemCode(
-      caller.appId,
+      presenterOf(caller),
       code,
       clientAddress,
     );
@@ -208,7 +219,7 @@ export class LoginService {
    * outcome to its own codes.
    */
   async redeemCode(
-    appId: string,
+    presenter: Presenter,
     code: string,
     clientAddress: string,
     verifier?: VerifierChallenges,
@@ -220,9 +231,11 @@ export class LoginService {
     const grantId = newLinkedGrantId(now, codeHash, serverKey.version);
     const sessionKey = deriveSessionKey(serverKey.value, grantId);
     const familyExpiresAt = now + Lifetimes.refreshFamily * 1000;
+    const { appId, tenantKey } = presenter;
     const outcome = await this.storage.exchangeLoginCode({
       codeHash,
       appId,
+      tenantKey,
       now,
       grantId,
       sessionKeyHash: sha256Hex(sessionKey),
@@ -245,14 +258,10 @@ export class LoginService {
   }
 
   /** The request's shape (20001, 20036, 20026 in that order) was checked at the edge. */
-  async refresh(caller: RefreshCaller, request: RefreshRequest, variant: "oidc"): Promise<OidcRefreshData>;
+  async refresh(caller: Presenter, request: RefreshRequest, variant: "oidc"): Promise<OidcRefreshData>;
+  async refresh(caller: Presenter, request: RefreshRequest, variant: "legacy"): Promise<LegacyRefreshData>;
   async refresh(
-    caller: RefreshCaller,
-    request: RefreshRequest,
-    variant: "legacy",
-  ): Promise<LegacyRefreshData>;
-  async refresh(
-    caller: RefreshCaller,
+    caller: Presenter,
     request: RefreshRequest,
     variant: RefreshVariant,
   ): Promise<OidcRefreshData | LegacyRefreshData> {
@@ -262,6 +271,7 @@ export class LoginService {
     const outcome = await this.storage.rotateRefreshToken({
       refreshTokenHash,
       appId: caller.appId,
+      tenantKey: caller.tenantKey,
       now,
       next: tokens.hashed,
     });

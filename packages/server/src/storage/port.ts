@@ -130,6 +130,11 @@ export interface ExchangeInput {
   codeHash: string;
   /** The app presenting the code (from its app token). */
   appId: string;
+  /**
+   * The one tenant the caller's token speaks for (a tenant_access_token), or null / left out for
+   * an app token, which speaks for every tenant of the app. A code of another tenant is `foreign`.
+   */
+  tenantKey?: string | null;
   now: Millis;
   /** Id of the grant (session) to create on success; random, not secret. */
   grantId: string;
@@ -192,6 +197,8 @@ export type ExchangeOutcome =
 export interface RotateInput {
   refreshTokenHash: string;
   appId: string;
+  /** As in `ExchangeInput`: a refresh token of another tenant is `foreign`. */
+  tenantKey?: string | null;
   now: Millis;
   next: IssuedTokens;
 }

@@ -9,7 +9,7 @@ import {
 } from "@mina-auth/protocol";
 import type { AppTokenService } from "../../domain/app-tokens.ts";
 import type { CodeDoors } from "../../domain/code-doors.ts";
-import type { LoginService } from "../../domain/login.ts";
+import { type LoginService, presenterOf } from "../../domain/login.ts";
 import type { StoreAppTokenService } from "../../domain/store-app-tokens.ts";
 import type { AppTokenRecord } from "../../storage/port.ts";
 import { codeDoorEndpoints } from "./oauth-endpoints.ts";
@@ -115,7 +115,7 @@ export function platformEndpoints(
       response: Responses.legacyRefresh,
       successMsg: "success",
       answer: async ({ caller, body }) => ({
-        data: await login.refresh(caller, body as RefreshRequest, "legacy"),
+        data: await login.refresh(presenterOf(caller), body as RefreshRequest, "legacy"),
       }),
       subject: ({ body }) => login.subjectOfRefreshToken((body as RefreshRequest).refresh_token),
     },
@@ -129,7 +129,7 @@ export function platformEndpoints(
       response: Responses.oidcRefresh,
       successMsg: "success",
       answer: async ({ caller, body }) => ({
-        data: await login.refresh(caller, body as RefreshRequest, "oidc"),
+        data: await login.refresh(presenterOf(caller), body as RefreshRequest, "oidc"),
       }),
       subject: ({ body }) => login.subjectOfRefreshToken((body as RefreshRequest).refresh_token),
     },

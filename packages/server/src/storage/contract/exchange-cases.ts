@@ -149,6 +149,29 @@ export function exchangeCases({ openWorld }: SuiteContext): void {
       assert.equal((await s.exchangeLoginCode(own.input)).kind, "issued");
     });
 
+    it("foreign: a tenant token's exchange of another tenant's code (used or not) changes nothing", async () => {
+      const { s, w } = await openWorld();
+      const code = await mintCode(s, w.listed, w.dave, T0);
+      const asTenant = (tenantKey: string, now: Millis) => {
+        const { input } = exchangeInput(code.record.codeHash, w.listed.appId, now);
+        return s.exchangeLoginCode({ ...input, tenantKey });
+      };
+      assert.deepEqual(await asTenant(w.tenant.tenantKey, T0 + SECOND), { kind: "foreign" });
+      assert.deepEqual(await s.listGrants({ appId: w.listed.appId, limit: 10 }), []);
+      const own = await asTenant(w.other.tenantKey, T0 + 2 * SECOND);
+      assert.equal(own.kind, "issued", "the code's own tenant redeems it afterwards");
+      assert.deepEqual(
+        await asTenant(w.tenant.tenantKey, T0 + 3 * SECOND),
+        { kind: "foreign" },
+        "a replay from another tenant is foreign, not a reuse that revokes the login",
+      );
+      const grants = await s.listGrants({ appId: w.listed.appId, limit: 10 });
+      assert.deepEqual(
+        grants.map((grant) => grant.revokedAt),
+        [null],
+      );
+    });
+
     it("reused: the replay revokes the first redemption's grant and tokens; later replays stay reused", async () => {
       const { s, w } = await openWorld();
       const first = await login(s, w.app, w.alice, T0 + SECOND);

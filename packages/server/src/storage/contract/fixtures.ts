@@ -258,11 +258,13 @@ export async function rotate(
   refreshTokenHash: string,
   appId: string,
   now: Millis,
+  tenantKey: string | null = null,
 ): Promise<{ outcome: RotateOutcome; next: IssuedSecrets }> {
   const next = newTokens(now);
   const outcome = await storage.rotateRefreshToken({
     refreshTokenHash,
     appId,
+    tenantKey,
     now,
     next: {
       accessTokenHash: next.accessTokenHash,

@@ -117,6 +117,16 @@ export function refreshCases({ openWorld }: SuiteContext): void {
       assert.equal((await rotate(s, first.refreshTokenHash, w.app.appId, T0 + 2)).outcome.kind, "rotated");
     });
 
+    it("foreign: a tenant token's rotation of another tenant's refresh token changes nothing", async () => {
+      const { s, w } = await openWorld();
+      const first = await login(s, w.listed, w.dave, T0);
+      const asTenant = async (tenantKey: string, now: number) =>
+        (await rotate(s, first.refreshTokenHash, w.listed.appId, now, tenantKey)).outcome;
+      assert.deepEqual(await asTenant(w.tenant.tenantKey, T0 + 1), { kind: "foreign" });
+      assert.ok(await s.findAccessToken(first.accessTokenHash, T0 + 2), "its access token still works");
+      assert.equal((await asTenant(w.other.tenantKey, T0 + 2)).kind, "rotated");
+    });
+
     it("revoked: the grant was revoked before", async () => {
       const { s, w } = await openWorld();
       const first = await login(s, w.app, w.alice, T0);

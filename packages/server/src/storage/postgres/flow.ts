@@ -13,6 +13,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
+import { belongsTo } from "../caller-scope.ts";
 import { fitsChallenge } from "../code-challenge.ts";
 import { scopesInForce } from "../granted-scopes.ts";
 import type { ExchangeInput, ExchangeOutcome, RotateInput, RotateOutcome } from "../port.ts";
@@ -67,10 +68,18 @@ export async function exchangeWith(q: Queryable, input: ExchangeInput): Promise<
   const consumed = await q.query<{ tenant_key: string; user_id: string; scopes: string | null }>(
     `UPDATE login_codes SET consumed_at = $1
       WHERE code_hash = $2 AND app_id = $3 AND consumed_at IS NULL AND expires_at > $1
+        AND ($6::text IS NULL OR tenant_key = $6)
         AND CASE WHEN code_challenge IS NULL THEN $4::text IS NULL
                  ELSE code_challenge = CASE code_challenge_method WHEN 'S256' THEN $4::text ELSE $5::text END END
       RETURNING tenant_key, user_id, scopes`,
-    [input.now, input.codeHash, input.appId, input.verifier?.s256 ?? null, input.verifier?.plain ?? null],
+    [
+      input.now,
+      input.codeHash,
+      input.appId,
+      input.verifier?.s256 ?? null,
+      input.verifier?.plain ?? null,
+      input.tenantKey ?? null,
+    ],
   );
   const code = consumed.rows[0];
   if (!code) return classifyCode(q, input);
@@ -153,7 +162,7 @@ async function classifyCode(q: Queryable, input: ExchangeInput): Promise<Exchang
   const row = rows[0];
   if (!row) return { kind: "invalid" };
   if (row.expires_at <= input.now) return { kind: "expired" };
-  if (row.app_id !== input.appId) return { kind: "foreign" };
+  if (!belongsTo({ appId: row.app_id, tenantKey: row.tenant_key }, input)) return { kind: "foreign" };
   const verifierFits = fitsChallenge(row.code_challenge, row.code_challenge_method, input.verifier);
   // Live, own and unconsumed: only a verifier that does not fit (or one for a code without a
   // challenge) leaves it so.
@@ -194,6 +203,7 @@ export async function rotateWith(q: Queryable, input: RotateInput): Promise<Rota
     `WITH rotated AS (
        UPDATE grants SET access_hash = $4, access_expires_at = $5, refresh_hash = $6
         WHERE refresh_hash = $2 AND app_id = $3 AND revoked_at IS NULL AND expires_at > $1
+          AND ($7::text IS NULL OR tenant_key = $7)
         RETURNING grant_id, app_id, tenant_key, user_id, expires_at, scopes
      ), spent AS (
        INSERT INTO spent_refresh_tokens (token_hash, grant_id, spent_at) SELECT $2, grant_id, $1 FROM rotated
@@ -213,6 +223,7 @@ export async function rotateWith(q: Queryable, input: RotateInput): Promise<Rota
       input.next.accessTokenHash,
       input.next.accessExpiresAt,
       input.next.refreshTokenHash,
+      input.tenantKey ?? null,
     ],
   );
   const grant = rows[0];
@@ -256,7 +267,7 @@ async function classifyRefresh(q: Queryable, input: RotateInput): Promise<Rotate
   );
   const row = rows[0];
   if (!row) return { kind: "invalid" };
-  if (row.app_id !== input.appId) return { kind: "foreign" };
+  if (!belongsTo({ appId: row.app_id, tenantKey: row.tenant_key }, input)) return { kind: "foreign" };
   if (row.revoked_at !== null) return { kind: "revoked" };
   if (row.expires_at <= input.now) return { kind: "expired" };
   if (!row.spent) {
@@ -415,7 +426,8 @@ export async function exchangeBatchWith(
     codeHashes[i] = input.codeHash;
     // A verifier is checked on the per-exchange path: an empty app id matches no code, so the
     // entry is left undecided (a verifier for a code without a challenge must be refused too).
-    appIds[i] = input.verifier ? "" : input.appId;
+    // So is an exchange limited to one tenant (a tenant_access_token's).
+    appIds[i] = input.verifier || input.tenantKey ? "" : input.appId;
     grantIds[i] = input.grantId;
     sessionKeyHashes[i] = input.sessionKeyHash;
     accessHashes[i] = input.tokens.accessTokenHash;

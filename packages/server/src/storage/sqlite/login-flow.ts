@@ -11,6 +11,7 @@
  * throwing rolls back the calling operation alone.
  */
 import type BetterSqlite3 from "better-sqlite3";
+import { belongsTo } from "../caller-scope.ts";
 import { fitsChallenge } from "../code-challenge.ts";
 import { encodeGrantedScopes, scopesInForce } from "../granted-scopes.ts";
 import type {
@@ -133,6 +134,7 @@ function prepareLoginFlow(db: BetterSqlite3.Database) {
           grantId: string;
           codeHash: string;
           appId: string;
+          tenantKey: string | null;
           s256: string | null;
           plain: string | null;
         },
@@ -141,6 +143,7 @@ function prepareLoginFlow(db: BetterSqlite3.Database) {
     >(
       `UPDATE login_codes SET consumed_at = @now, grant_id = @grantId
        WHERE code_hash = @codeHash AND app_id = @appId AND consumed_at IS NULL AND expires_at > @now
+         AND (@tenantKey IS NULL OR tenant_key = @tenantKey)
          AND CASE WHEN code_challenge IS NULL THEN @s256 IS NULL
                   ELSE code_challenge = CASE code_challenge_method WHEN 'S256' THEN @s256 ELSE @plain END END
        RETURNING tenant_key AS tenantKey, user_id AS userId, scopes AS granted,
@@ -195,6 +198,7 @@ function prepareLoginFlow(db: BetterSqlite3.Database) {
           now: number;
           presented: string;
           appId: string;
+          tenantKey: string | null;
           access: string;
           accessExpiresAt: number;
           next: string;
@@ -204,6 +208,7 @@ function prepareLoginFlow(db: BetterSqlite3.Database) {
     >(
       `UPDATE grants SET access_hash = @access, access_expires_at = @accessExpiresAt, refresh_hash = @next
        WHERE refresh_hash = @presented AND app_id = @appId AND revoked_at IS NULL AND expires_at > @now
+         AND (@tenantKey IS NULL OR tenant_key = @tenantKey)
        RETURNING grant_id AS grantId, tenant_key AS tenantKey, user_id AS userId, expires_at AS expiresAt,
          scopes AS granted,
          (SELECT o.open_id FROM open_ids o WHERE o.app_id = grants.app_id
@@ -303,6 +308,7 @@ function exchange(
     grantId,
     codeHash,
     appId,
+    tenantKey: input.tenantKey ?? null,
     s256: verifier?.s256 ?? null,
     plain: verifier?.plain ?? null,
   });
@@ -340,7 +346,7 @@ function exchange(
   const code = s.codeState.get(codeHash);
   if (!code) return { kind: "invalid" };
   if (code.expiresAt <= now) return { kind: "expired" };
-  if (code.appId !== appId) return { kind: "foreign" };
+  if (!belongsTo(code, input)) return { kind: "foreign" };
   const verifierFits = fitsChallenge(code.challenge, code.challengeMethod, input.verifier);
   // Live, own and unconsumed: only a verifier that does not fit (or one for a code without a
   // challenge) leaves it so.
@@ -368,6 +374,7 @@ function rotate(s: LoginFlowStatements, audit: AuditBuffer, input: RotateInput):
     now,
     presented: refreshTokenHash,
     appId,
+    tenantKey: input.tenantKey ?? null,
     access: next.accessTokenHash,
     accessExpiresAt: next.accessExpiresAt,
     next: next.refreshTokenHash,
@@ -391,7 +398,7 @@ function rotate(s: LoginFlowStatements, audit: AuditBuffer, input: RotateInput):
 
   const state = s.refreshState.get(refreshTokenHash, refreshTokenHash);
   if (!state) return { kind: "invalid" };
-  if (state.appId !== appId) return { kind: "foreign" };
+  if (!belongsTo(state, input)) return { kind: "foreign" };
   if (state.revokedAt !== null) return { kind: "revoked" };
   if (state.expiresAt <= now) return { kind: "expired" };
   if (state.spent === 0) {
