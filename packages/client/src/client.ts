@@ -50,6 +50,8 @@ export const BaseUrls = {
 /** The cached app token is not used in its last 3 minutes (as the official SDKs do). */
 const APP_TOKEN_EXPIRY_MARGIN_MS = 3 * 60 * 1000;
 const DEFAULT_TIMEOUT_MS = 10_000;
+/** A store tenant token refused (10013): perhaps the app token it was asked with went stale. */
+const TENANT_TOKEN_REFUSED_CODES: ReadonlySet<number> = new Set([ErrorCodes.TenantAccessTokenFailed]);
 /** What may travel in an `Authorization: Bearer` header: visible ASCII, no spaces. */
 const BEARER_SAFE = /^[\x21-\x7e]+$/;
 
@@ -205,7 +207,8 @@ export class MinaClient {
    * A store app's tenant_access_token for one tenant it is installed in
    * (`POST /open-apis/auth/v3/tenant_access_token`, with the client's app_access_token).
    *
-   * @throws {MinaApiError} 10013 (the app is not installed in that tenant), 10012 (no usable app_ticket).
+   * @throws {MinaApiError} 10013 (the app is not installed in that tenant; a cached app token the
+   *   platform refused with 10013 is replaced and the call made once more), 10012 (no usable app_ticket).
    * @example
    * ```ts
    * const { token, expiresAt } = await client.getTenantAccessToken(session.tenantKey);
@@ -217,11 +220,14 @@ export class MinaClient {
   ): Promise<{ token: string; expiresAt: number }> {
     requireString(tenantKey, "tenantKey");
     const target = { method: "POST", path: Paths.storeTenantAccessToken };
-    const appToken = await this.#appToken(undefined, options.signal, target);
-    const reply = await this.#request(
-      target,
-      { body: { app_access_token: appToken, tenant_key: tenantKey }, secrets: [appToken] },
-      options,
+    // The platform answers 10013 for an app token it no longer accepts (as for an app not
+    // installed in the tenant): a cached token that went stale is dropped and replaced once.
+    const reply = await this.#retryingAppToken(target, options, TENANT_TOKEN_REFUSED_CODES, (appToken) =>
+      this.#request(
+        target,
+        { body: { app_access_token: appToken, tenant_key: tenantKey }, secrets: [appToken] },
+        options,
+      ),
     );
     const fields = new FieldReader(reply.body, target, reply.status, "", reply.logId);
     const token = fields.string("tenant_access_token");
@@ -397,19 +403,34 @@ export class MinaClient {
     options: RequestOptions,
   ): Promise<Reply> {
     const target = { method: "POST", path };
+    return this.#retryingAppToken(target, options, APP_TOKEN_REJECTED_CODES, (token) =>
+      this.#request(target, { bearer: token, body, secrets }, options),
+    );
+  }
+
+  /**
+   * Sends with the cached app token; when the answer says that token is not valid (one of
+   * `rejectedCodes`), drops it, fetches a new one and sends once more, as the official SDKs do.
+   */
+  async #retryingAppToken(
+    target: RequestTarget,
+    options: RequestOptions,
+    rejectedCodes: ReadonlySet<number>,
+    send: (appToken: string) => Promise<Reply>,
+  ): Promise<Reply> {
     const token = await this.#appToken(undefined, options.signal, target);
     try {
-      return await this.#request(target, { bearer: token, body, secrets }, options);
+      return await send(token);
     } catch (err) {
-      if (!(err instanceof MinaApiError && APP_TOKEN_REJECTED_CODES.has(err.code))) throw err;
+      if (!(err instanceof MinaApiError && rejectedCodes.has(err.code))) throw err;
       this.#warn("app_access_token rejected: dropping it, fetching a new one and retrying once", {
         method: target.method,
-        path,
+        path: target.path,
         code: err.code,
         logId: err.logId,
       });
       const fresh = await this.#appToken(token, options.signal, target);
-      return await this.#request(target, { bearer: fresh, body, secrets }, options);
+      return await send(fresh);
     }
   }
 

@@ -26,6 +26,7 @@ export {
 export {
   type PushedEvent,
   PushedEventError,
+  type PushedEventHeaders,
   type ReadPushedEventOptions,
   readPushedEvent,
 } from "./pushed-events.ts";

@@ -54,6 +54,7 @@ async function startEventUrl() {
       const pushed = await readPushedEvent(raw, {
         verificationToken: VERIFICATION_TOKEN,
         encryptKey: ENCRYPT_KEY,
+        headers: request.headers,
       });
       response.setHeader("content-type", "application/json");
       if (pushed.kind === "challenge") return response.end(JSON.stringify({ challenge: pushed.challenge }));
@@ -143,6 +144,22 @@ describe("a store app's client with an app_ticket source", () => {
     await until(() => events.state.pushes > pushes, "requestAppTicket brought a new push");
   });
 
+  it("getTenantAccessToken: a cached app token the platform no longer takes (10013) is replaced once", async () => {
+    await client.getTenantAccessToken(ACME);
+    const appTokenRequests = () =>
+      emu.journal().filter((e) => e.route === "/open-apis/auth/v3/app_access_token").length;
+    const before = appTokenRequests();
+    assert.equal((await emu.expireNow.appTokens(STORE.appId)).app_id, STORE.appId);
+    const acme = await client.getTenantAccessToken(ACME);
+    assert.match(acme.token, /^t-[0-9a-f]{64}$/);
+    assert.equal(appTokenRequests(), before + 1, "one new app token, then the tenant token");
+    await assert.rejects(
+      client.getTenantAccessToken(OTHER),
+      (err: unknown) => err instanceof MinaApiError && err.code === ErrorCodes.TenantAccessTokenFailed,
+      "not installed: still 10013 after the one retry",
+    );
+  });
+
   it("a refused ticket: the platform's 10012, and a new push is asked for", async () => {
     const stale = new MinaClient({
       ...STORE,
@@ -172,6 +189,17 @@ describe("readPushedEvent", () => {
     const iv = randomBytes(16);
     const cipher = createCipheriv("aes-256-cbc", createHash("sha256").update(key).digest(), iv);
     return Buffer.concat([iv, cipher.update(plain, "utf8"), cipher.final()]).toString("base64");
+  };
+  const signed = (body: string, key = ENCRYPT_KEY) => {
+    const timestamp = "1733300000";
+    const nonce = "n0nce";
+    return {
+      "x-lark-request-timestamp": timestamp,
+      "x-lark-request-nonce": nonce,
+      "x-lark-signature": createHash("sha256")
+        .update(timestamp + nonce + key + body)
+        .digest("hex"),
+    };
   };
   const ticketEvent = (token = VERIFICATION_TOKEN) =>
     JSON.stringify({
@@ -207,10 +235,42 @@ describe("readPushedEvent", () => {
         type: "im.message.receive_v1",
       },
     );
+    const body = JSON.stringify({ encrypt: encrypt(ticketEvent()) });
+    assert.deepEqual(await readPushedEvent(body, { encryptKey: ENCRYPT_KEY, headers: signed(body) }), {
+      kind: "app_ticket",
+      appId: STORE.appId,
+      appTicket: "tk",
+    });
     assert.deepEqual(
-      await readPushedEvent(JSON.stringify({ encrypt: encrypt(ticketEvent()) }), { encryptKey: ENCRYPT_KEY }),
+      await readPushedEvent(JSON.parse(body), {
+        encryptKey: ENCRYPT_KEY,
+        headers: new Headers(signed(body)),
+      }),
       { kind: "app_ticket", appId: STORE.appId, appTicket: "tk" },
+      "a parsed body, and a Fetch Headers object",
     );
+    const challenge = JSON.stringify({
+      encrypt: encrypt(JSON.stringify({ type: "url_verification", challenge: "c", token: "t" })),
+    });
+    assert.deepEqual(await readPushedEvent(challenge, { encryptKey: ENCRYPT_KEY }), {
+      kind: "challenge",
+      challenge: "c",
+    });
+  });
+
+  it("with an Encrypt Key, refuses an event unsigned, signed for another body or key, or with the headers cut", async () => {
+    const body = JSON.stringify({ encrypt: encrypt(ticketEvent()) });
+    const refused = (headers: Record<string, string> | undefined, message: RegExp) =>
+      assert.rejects(
+        readPushedEvent(body, { encryptKey: ENCRYPT_KEY, ...(headers ? { headers } : {}) }),
+        (err: unknown) => err instanceof PushedEventError && message.test(err.message),
+      );
+    await refused(undefined, /pass the request's headers/);
+    const { "x-lark-request-nonce": _nonce, ...withoutNonce } = signed(body);
+    await refused(withoutNonce, /pass the request's headers/);
+    await refused(signed(JSON.stringify({ encrypt: encrypt(ticketEvent()) })), /does not match/);
+    await refused(signed(body, "another-key"), /does not match/);
+    await refused({ ...signed(body), "x-lark-signature": "0".repeat(64) }, /does not match/);
   });
 
   it("refuses another Verification Token, an encrypted body without or with another key, and non-JSON", async () => {
