@@ -176,6 +176,19 @@ describe("a store app's client with an app_ticket source", () => {
     await until(() => resends() > before, "the refused ticket made the client ask for a new one");
   });
 
+  it("emu.appTicket: a ticket without an event URL, for a store app's own tests; refused for a self-built app", async () => {
+    const ticketed = new MinaClient({
+      ...STORE,
+      baseUrl: emu.baseUrl,
+      appTicket: () => emu.appTicket(STORE.appId),
+    });
+    const session = await ticketed.tokenLoginValidate(
+      await emu.mintCode({ userId: "a1b2c3", appId: STORE.appId, tenantKey: GLOBEX }),
+    );
+    assert.equal(session.tenantKey, GLOBEX);
+    await assert.rejects(emu.appTicket("cli_0000000000000000"), /appTicket failed: 404/);
+  });
+
   it("rejects an appTicket option that is not a function", () => {
     assert.throws(
       () => new MinaClient({ ...STORE, appTicket: "ticket" as unknown as () => string }),

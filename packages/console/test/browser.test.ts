@@ -86,6 +86,9 @@ else
       await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: title }).click();
       await page.getByRole("heading", { level: 1, name: title }).waitFor();
     };
+    /** Picks, in the select labelled `field`, the option whose text starts with `name`. */
+    const choose = async (field: string, name: string) =>
+      page.getByLabel(field, { exact: true }).selectOption({ label: await optionLabel(page, field, name) });
     /** Waits until the page shows `text` (inside `within` when given). */
     const sees = (text: string | RegExp, within = page.locator("body")) =>
       within.getByText(text).first().waitFor();
@@ -168,12 +171,8 @@ else
       skip,
     }, async () => {
       await go("Log in as");
-      await page
-        .getByLabel("App", { exact: true })
-        .selectOption({ label: await appLabel(page, "TPS Reports") });
-      await page
-        .getByLabel("User", { exact: true })
-        .selectOption({ label: await userLabel(page, "Peter Gibbons") });
+      await choose("App", "TPS Reports");
+      await choose("User", "Peter Gibbons");
       await page.getByRole("button", { name: "Get a login code" }).click();
       await page.locator("code.login-code").waitFor();
       await page.getByRole("timer").waitFor();
@@ -210,18 +209,27 @@ else
     });
 
     it("a user outside the app's visibility gets 10228, in words", async () => {
-      await page
-        .getByLabel("App", { exact: true })
-        .selectOption({ label: await appLabel(page, "TPS Reports") });
-      await page
-        .getByLabel("User", { exact: true })
-        .selectOption({ label: await userLabel(page, "Milton Waddams") });
+      await choose("App", "TPS Reports");
+      await choose("User", "Milton Waddams");
       await page.getByRole("button", { name: "Get a login code" }).click();
       await page.getByRole("button", { name: "Run the exchange" }).click();
       await sees(
         /This user may not log in to this app: the user is deactivated or outside the app's visibility\. \(code 10228: user to app has no visibility\)/,
       );
       await shot("log-in-as-10228");
+    });
+
+    it("logs in to a store app: its app_access_token comes through an app_ticket", async () => {
+      await choose("App", "Demo Store App");
+      await choose("Tenant", "Globex");
+      await choose("User", "Hank Scorpio");
+      await page.getByRole("button", { name: "Get a login code" }).click();
+      await sees("tokenLoginValidate with a store app's app_access_token (from its app_ticket)");
+      await sees(/app-tickets/);
+      await page.getByLabel("App secret").fill(DEMO.storeAppSecret);
+      await page.getByRole("button", { name: "Run the exchange" }).click();
+      await sees("Success (code 0).");
+      await sees(/"tenant_key": "736588c9260f175d"/);
     });
 
     it("tails the audit events, with filters", async () => {
@@ -367,5 +375,3 @@ async function optionLabel(page: Page, field: string, name: string): Promise<str
   return found;
 }
 const tenantOption = (page: Page, name: string) => optionLabel(page, "Tenant", name);
-const appLabel = (page: Page, name: string) => optionLabel(page, "App", name);
-const userLabel = (page: Page, name: string) => optionLabel(page, "User", name);

@@ -55,7 +55,7 @@ export const Errors = define({
     msg: "invalid param",
     httpStatus: 200,
     origin: "platform",
-    when: "app/tenant token: app_id or app_secret missing, not a string, or an unknown app_id",
+    when: "app/tenant token: app_id or app_secret missing, not a string, or an unknown app_id; a store app at the `/internal` endpoints (its tokens take an app_ticket)",
   },
   AppSecretInvalid: {
     code: 10014,

@@ -57,6 +57,11 @@ export interface Emulator {
     codeChallenge?: string;
     codeChallengeMethod?: "S256" | "plain";
   }): Promise<string>;
+  /**
+   * A store app's app_ticket, as the platform's push would deliver it, without an event URL:
+   * hand it to `auth/v3/app_access_token` (or the client's `appTicket` source). Lives 2 hours.
+   */
+  appTicket(appId: string): Promise<string>;
   /** Fault rules for the platform endpoints (docs/testing-your-backend.md). */
   faults: EmulatorFaults;
   /** The server's clock: `advance`/`set` with `clock: "manual"`. */
@@ -146,6 +151,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     email: u.email,
     status: u.status,
   }));
+  const adminPost = (path: string, body: object) =>
+    fetch(`${server.url}/admin/v1${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
   const first = apps[0];
   if (!first) {
     await server.close();
@@ -158,23 +169,27 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     users,
     adminToken,
     async mintCode({ userId, appId = first.appId, tenantKey, scopes, codeChallenge, codeChallengeMethod }) {
-      const response = await fetch(`${server.url}/admin/v1/login-codes`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          app_id: appId,
-          user_id: userId,
-          ...(tenantKey ? { tenant_key: tenantKey } : {}),
-          ...(scopes ? { scopes } : {}),
-          ...(codeChallenge ? { code_challenge: codeChallenge } : {}),
-          ...(codeChallengeMethod ? { code_challenge_method: codeChallengeMethod } : {}),
-        }),
+      const response = await adminPost("/login-codes", {
+        app_id: appId,
+        user_id: userId,
+        ...(tenantKey ? { tenant_key: tenantKey } : {}),
+        ...(scopes ? { scopes } : {}),
+        ...(codeChallenge ? { code_challenge: codeChallenge } : {}),
+        ...(codeChallengeMethod ? { code_challenge_method: codeChallengeMethod } : {}),
       });
       const body = (await response.json()) as { code: string | number; msg?: string };
       if (response.status !== 201 || typeof body.code !== "string") {
         throw new Error(`mintCode failed: ${response.status} ${body.msg ?? ""}`.trim());
       }
       return body.code;
+    },
+    async appTicket(appId) {
+      const response = await adminPost(`/apps/${encodeURIComponent(appId)}/app-tickets`, {});
+      const body = (await response.json()) as { app_ticket?: string; msg?: string };
+      if (response.status !== 201 || typeof body.app_ticket !== "string") {
+        throw new Error(`appTicket failed: ${response.status} ${body.msg ?? ""}`.trim());
+      }
+      return body.app_ticket;
     },
     ...emulatorTools(server.app.testTools),
     close: () => server.close(),

@@ -202,13 +202,13 @@ describe("app and tenant tokens together", () => {
     assert.match(oidc.body.data.refresh_token, /^ur-/);
   });
 
-  it("a store app gets an app token (10003 for a tenant token: it needs an app_ticket)", async () => {
+  it("a store app at the internal endpoints: 10003 for both, its tokens take an app_ticket; 10014 for a wrong secret", async () => {
     const body = { app_id: DEMO.storeAppId, app_secret: DEMO.storeAppSecret };
-    const app = await t.request("POST", APP_TOKEN_PATH, { body });
-    assert.equal(app.body.code, 0, app.text);
-    assert.match(app.body.app_access_token, /^t-/);
-    const tenant = await t.request("POST", TENANT_TOKEN_PATH, { body });
-    assertEnvelope(tenant, 10003);
+    assertEnvelope(await t.request("POST", APP_TOKEN_PATH, { body }), 10003);
+    assertEnvelope(await t.request("POST", TENANT_TOKEN_PATH, { body }), 10003);
+    const wrong = { ...body, app_secret: "not-the-store-secret" };
+    assertEnvelope(await t.request("POST", APP_TOKEN_PATH, { body: wrong }), 10014);
+    assert.match(await t.appToken(DEMO.storeAppId, DEMO.storeAppSecret), /^t-/, "with a ticket it does");
   });
 
   it("an app token of one app is not another app's: a code minted for the demo app is 10213 with the store app's token", async () => {

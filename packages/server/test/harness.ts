@@ -54,7 +54,7 @@ export interface TestServer {
   logs(): string;
   /** JSON request helper: returns status, headers and parsed body. */
   request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
-  /** app_access_token for an app (the demo app by default). */
+  /** app_access_token for an app (the demo app by default; a store app's through an app_ticket). */
   appToken(appId?: string, appSecret?: string): Promise<string>;
   /** A fresh login code, as tt.login would return it. */
   mintCode(userId?: string, appId?: string, tenantKey?: string): Promise<string>;
@@ -155,9 +155,19 @@ export async function startTestServer(
   };
 
   const appToken = async (appId: string = DEMO.appId, appSecret: string = DEMO.appSecret) => {
-    const res = await request("POST", "/open-apis/auth/v3/app_access_token/internal", {
-      body: { app_id: appId, app_secret: appSecret },
-    });
+    // A store app's token takes an app_ticket, as on the platform: the admin API hands one out
+    // as a push would have delivered it.
+    const store = (await server.storage.getApp(appId))?.type === "store";
+    const ticket = store
+      ? await request("POST", `/admin/v1/apps/${appId}/app-tickets`, { token: ADMIN_TOKEN })
+      : null;
+    const res = ticket
+      ? await request("POST", "/open-apis/auth/v3/app_access_token", {
+          body: { app_id: appId, app_secret: appSecret, app_ticket: ticket.body.app_ticket },
+        })
+      : await request("POST", "/open-apis/auth/v3/app_access_token/internal", {
+          body: { app_id: appId, app_secret: appSecret },
+        });
     if (res.body?.code !== 0) throw new Error(`app token failed: ${res.text}`);
     return res.body.app_access_token as string;
   };

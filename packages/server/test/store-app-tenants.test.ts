@@ -62,6 +62,31 @@ describe("store apps: a tenant token speaks for its own tenant only", () => {
     assert.equal(info.body.code, 0, info.text);
   });
 
+  it("the admin API hands out a ticket as a push would (201), which the store app_access_token accepts; 9400 for a self-built app, 9404 for none", async () => {
+    const issued = await t.request("POST", `/admin/v1/apps/${DEMO.storeAppId}/app-tickets`, {
+      token: ADMIN_TOKEN,
+    });
+    assert.equal(issued.status, 201, issued.text);
+    assert.deepEqual(Object.keys(issued.body).sort(), ["app_id", "app_ticket", "expires_at"]);
+    assert.equal(issued.body.expires_at, Math.floor(t.clock.now() / 1000) + 7200);
+    const app = await t.request("POST", "/open-apis/auth/v3/app_access_token", {
+      body: { app_id: DEMO.storeAppId, app_secret: DEMO.storeAppSecret, app_ticket: issued.body.app_ticket },
+    });
+    assert.equal(app.body.code, 0, app.text);
+    const selfBuilt = await t.request("POST", `/admin/v1/apps/${DEMO.appId}/app-tickets`, {
+      token: ADMIN_TOKEN,
+    });
+    assertEnvelope(selfBuilt, 9400, 400);
+    assert.match(selfBuilt.body.msg, /self-built/);
+    assertEnvelope(
+      await t.request("POST", "/admin/v1/apps/cli_0000000000000000/app-tickets", { token: ADMIN_TOKEN }),
+      9404,
+      404,
+    );
+    assertEnvelope(await t.request("POST", `/admin/v1/apps/${DEMO.storeAppId}/app-tickets`), 9401, 401);
+    assert.ok(!t.logs().includes(issued.body.app_ticket), "the ticket is never logged");
+  });
+
   it("the app token redeems a code of any tenant it is installed in", async () => {
     const login = await t.exchange(await globexCode(), appToken);
     assert.equal(login.body.code, 0, login.text);

@@ -173,8 +173,8 @@ describe("store apps: app_ticket pushes and the store auth/v3 endpoints", () => 
     });
     assert.equal(tenant.body.tenant_access_token, res.body.tenant_access_token, "the same tenant token");
     const store = await t.request("POST", "/open-apis/auth/v3/app_access_token/internal", { body: STORE });
-    assert.equal(store.body.code, 0);
-    assert.equal(store.body.tenant_access_token, undefined, "a store app has no tenant of its own");
+    assertEnvelope(store, 10003);
+    assert.equal(store.body.app_access_token, undefined, "a store app's tokens take an app_ticket");
   });
 
   it("resend answers at once, before the push it asked for has been answered; then the new ticket arrives", async () => {

@@ -8,6 +8,8 @@ import { type App, KNOWN_SCOPES, type Session, type Tenant, type User } from "..
 const CODE_LIFETIME_S = 180;
 const EXCHANGE = "/open-apis/mina/v2/tokenLoginValidate";
 const APP_TOKEN = "/open-apis/auth/v3/app_access_token/internal";
+/** A store app's, with the app_ticket pushed to it (here: the admin API's, as a push would bring it). */
+const STORE_APP_TOKEN = "/open-apis/auth/v3/app_access_token";
 const TENANT_TOKEN = "/open-apis/auth/v3/tenant_access_token/internal";
 const USER_INFO = "/open-apis/authen/v1/user_info";
 
@@ -22,11 +24,25 @@ interface Exchange {
   answer: unknown;
 }
 
-const curls = (base: string, appId: string, code: string) => {
+const curls = (base: string, app: App, code: string) => {
+  const appId = app.app_id;
+  const pipe = (pick: string) => `  | node -pe 'JSON.parse(require("fs").readFileSync(0,"utf8")).${pick}')`;
   const token = (path: string, name: string, pick: string) =>
-    `${name}=$(curl -s -X POST ${base}${path} \\\n  -H 'Content-Type: application/json' \\\n  -d '{"app_id":"${appId}","app_secret":"'"$APP_SECRET"'"}' \\\n  | node -pe 'JSON.parse(require("fs").readFileSync(0,"utf8")).${pick}')`;
+    `${name}=$(curl -s -X POST ${base}${path} \\\n  -H 'Content-Type: application/json' \\\n  -d '{"app_id":"${appId}","app_secret":"'"$APP_SECRET"'"}' \\\n${pipe(pick)}`;
   const exchange = (bearer: string) =>
     `curl -s -X POST ${base}${EXCHANGE} \\\n  -H "Authorization: Bearer $${bearer}" \\\n  -H 'Content-Type: application/json; charset=utf-8' \\\n  -d '{"code":"${code}"}'`;
+  if (app.type === "store") {
+    // A store app's token takes the app_ticket pushed to its event URL; the admin API hands one
+    // out as a push would (ADMIN_TOKEN: the server's admin token).
+    const ticket = `APP_TICKET=$(curl -s -X POST ${base}/admin/v1/apps/${appId}/app-tickets \\\n  -H "Authorization: Bearer $ADMIN_TOKEN" \\\n${pipe("app_ticket")}`;
+    const storeToken = `APP_TOKEN=$(curl -s -X POST ${base}${STORE_APP_TOKEN} \\\n  -H 'Content-Type: application/json' \\\n  -d '{"app_id":"${appId}","app_secret":"'"$APP_SECRET"'","app_ticket":"'"$APP_TICKET"'"}' \\\n${pipe("app_access_token")}`;
+    return [
+      {
+        title: "tokenLoginValidate with a store app's app_access_token (from its app_ticket)",
+        text: `${ticket}\n${storeToken}\n${exchange("APP_TOKEN")}`,
+      },
+    ];
+  }
   return [
     {
       title: "tokenLoginValidate with an app_access_token",
@@ -126,12 +142,23 @@ export function LoginAsPage({ params }: { params: URLSearchParams }) {
   const runExchange = async () => {
     if (!app || !minted || !user) return;
     await action.run(async () => {
-      const token = await send<{ code: number; msg: string; app_access_token?: string }>("POST", APP_TOKEN, {
-        body: { app_id: app.app_id, app_secret: appSecret },
+      const store = app.type === "store";
+      const ticket = store
+        ? (await admin<{ app_ticket: string }>("POST", `/apps/${encodeURIComponent(app.app_id)}/app-tickets`))
+            .app_ticket
+        : null;
+      const tokenPath = store ? STORE_APP_TOKEN : APP_TOKEN;
+      const token = await send<{ code: number; msg: string; app_access_token?: string }>("POST", tokenPath, {
+        body: {
+          app_id: app.app_id,
+          app_secret: appSecret,
+          ...(ticket === null ? {} : { app_ticket: ticket }),
+        },
       });
       if (token.body.code !== 0 || !token.body.app_access_token) {
+        const hidden = ticket === null ? "" : ',"app_ticket":"(hidden)"';
         setExchange({
-          request: `POST ${APP_TOKEN}\nContent-Type: application/json\n\n{"app_id":"${app.app_id}","app_secret":"(hidden)"}`,
+          request: `POST ${tokenPath}\nContent-Type: application/json\n\n{"app_id":"${app.app_id}","app_secret":"(hidden)"${hidden}}`,
           status: token.status,
           answer: token.body,
         });
@@ -240,7 +267,7 @@ export function LoginAsPage({ params }: { params: URLSearchParams }) {
             What tt.login hands the mini-program: single use, 3 minutes. Your backend exchanges it (set{" "}
             <code>APP_SECRET</code> first):
           </p>
-          {curls(base, app.app_id, minted.code).map((c) => (
+          {curls(base, app, minted.code).map((c) => (
             <div key={c.title} class="snippet">
               <h3>{c.title}</h3>
               <pre>{c.text}</pre>

@@ -1,5 +1,7 @@
+import { Lifetimes } from "@mina-auth/protocol";
 import type { FastifyInstance } from "fastify";
 import type { Clock } from "../clock.ts";
+import type { AppTickets } from "../domain/app-tickets.ts";
 import { ApiError } from "../domain/errors.ts";
 import type { EventPusher } from "../domain/event-pusher.ts";
 import type { EventSecretBox } from "../domain/event-secrets.ts";
@@ -12,6 +14,7 @@ export interface AppEventDeps {
   clock: Clock;
   pusher: EventPusher;
   secrets: EventSecretBox;
+  tickets: AppTickets;
 }
 
 const route = adminRouteFor(["admin"]);
@@ -100,7 +103,7 @@ interface SettingsBody {
  * record of delivery attempts. Registered inside the admin scope (behind the admin token).
  */
 export function registerAppEventRoutes(admin: FastifyInstance, deps: AppEventDeps): void {
-  const { storage, pusher, secrets, clock } = deps;
+  const { storage, pusher, secrets, clock, tickets } = deps;
   const mustApp = async (appId: string) => {
     const app = await storage.getApp(appId);
     if (!app) throw new ApiError("AdminNotFound", `app ${appId}`);
@@ -165,6 +168,38 @@ export function registerAppEventRoutes(admin: FastifyInstance, deps: AppEventDep
         throw new ApiError("AdminNotFound", `app ${app.appId} has no event URL`);
       }
       return { deleted: true };
+    },
+  );
+
+  admin.post<{ Params: { app_id: string } }>(
+    "/apps/:app_id/app-tickets",
+    route(
+      "Issue a store app an app_ticket and answer it here, as a push would deliver it: for tests and the console, without an event URL",
+      { params: appParams },
+      {
+        status: 201,
+        response: {
+          type: "object",
+          required: ["app_id", "app_ticket", "expires_at"],
+          properties: {
+            app_id: str,
+            app_ticket: { type: "string", description: "for POST /open-apis/auth/v3/app_access_token" },
+            expires_at: { type: "integer", description: "Unix seconds (2 hours)" },
+          },
+        },
+      },
+    ),
+    async (request, reply) => {
+      const app = await mustApp(request.params.app_id);
+      if (app.type !== "store") {
+        throw new ApiError(
+          "AdminInvalidRequest",
+          `app ${app.appId} is self-built: it gets its tokens from app_access_token/internal, without a ticket`,
+        );
+      }
+      const ticket = await tickets.issue(app.appId);
+      const expiresAt = Math.floor(clock.now() / 1000) + Lifetimes.appTicket;
+      return reply.code(201).send({ app_id: app.appId, app_ticket: ticket, expires_at: expiresAt });
     },
   );
 

@@ -344,7 +344,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
     clock,
     adminToken: options.adminToken,
     tools,
-    events: { pusher, secrets: eventSecrets },
+    events: { pusher, secrets: eventSecrets, tickets },
   });
   registerDevRoutes(app, {
     storage,
