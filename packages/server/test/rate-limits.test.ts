@@ -3,7 +3,7 @@
  * token requests per app, failed tokenLoginValidate redemptions per app and per client address,
  * refresh attempts per family. Over the limit: 99991400, HTTP 429, `x-ogw-ratelimit-limit` and
  * `x-ogw-ratelimit-reset`. Windows are fixed and follow the injected clock; two servers on one
- * database share the counts. (The real multi-process case on PostgreSQL: multi-instance.test.ts.)
+ * database share the counts. (The real multi-process case on PostgreSQL: multi-instance-rate-limits.test.ts.)
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
