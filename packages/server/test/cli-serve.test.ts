@@ -203,13 +203,18 @@ describe("serve: banner, admin token, warnings and seeding", () => {
         /Loaded .* over the 1 app\(s\) already in the database \(--seed-mode upsert\)/,
       );
       const token = await (
-        await fetch(`${upserted.url}/open-apis/auth/v3/app_access_token/internal`, {
+        await fetch(`${upserted.url}/open-apis/auth/v3/app_access_token`, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify({ app_id: DEMO.storeAppId, app_secret: DEMO.storeAppSecret }),
+          body: JSON.stringify({
+            app_id: DEMO.storeAppId,
+            app_secret: DEMO.storeAppSecret,
+            app_ticket: "never-pushed",
+          }),
         })
       ).json();
-      assert.equal((token as { code: number }).code, 0, "the app the edited file added is there");
+      // 10012 (a ticket never pushed), not 10003 (no such store app) nor 10014 (another secret).
+      assert.equal((token as { code: number }).code, 10012, "the app the edited file added is there");
     } finally {
       assert.equal(await upserted.stop(), 0);
     }
