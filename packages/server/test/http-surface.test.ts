@@ -311,6 +311,7 @@ describe("HTTP surface", () => {
         ["get", "/admin/v1/apps/{app_id}/events"],
         ["delete", "/admin/v1/apps/{app_id}/events"],
         ["get", "/admin/v1/apps/{app_id}/event-deliveries"],
+        ["post", "/admin/v1/apps/{app_id}/app-tickets"],
         // The test tools (test-tools/routes.ts).
         ["post", "/admin/v1/faults"],
         ["get", "/admin/v1/faults"],
