@@ -283,7 +283,7 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   const store = new StoreAppTokenService(storage, appTokens, tickets, pusher, limiter);
   const doors = new CodeDoors(login, storage, clock, limiter);
   const endpoints = platformEndpoints(appTokens, login, doors, store);
-  const tools = createTestTools(storage, clock, options.journalSize ?? 0, appTokens);
+  const tools = createTestTools(storage, clock, options.journalSize ?? 0, appTokens, endpoints);
   app.decorate("testTools", tools);
   // The stored rules are loaded before the first request, then kept fresh off the request path.
   app.addHook("onReady", () => tools.faults.start());
