@@ -71,7 +71,10 @@ export interface VerificationResult {
 export class EventPusher implements TicketPushRequester {
   readonly #o: EventPusherOptions;
   readonly #retryDelays: readonly number[];
-  readonly #pending = new Set<PendingPush>();
+  /** Per app, the retry waiting for its time: at most one, a newer push replaces it. */
+  readonly #pending = new Map<string, PendingPush>();
+  /** Per app, pushes being made now (a settings change may start one beside another). */
+  readonly #delivering = new Map<string, number>();
   readonly #inFlight = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
   #nextRoundAt = Number.POSITIVE_INFINITY;
@@ -90,10 +93,27 @@ export class EventPusher implements TicketPushRequester {
     this.#track(this.#round());
   }
 
-  /** A resend: a new ticket for the app, pushed as soon as possible. */
+  /**
+   * A resend (auth/v3/app_ticket/resend): the app's ticket pushed as soon as possible, collapsed
+   * with the push the app already has coming. A push under way carries a ticket issued moments
+   * ago, so nothing more is done; a retry waiting for its time (up to 6 h) is brought forward to
+   * now. So a burst of resends makes
+   * one push, not one each (review finding 7).
+   */
   requestTicketPush(appId: string): void {
+    if (this.#stopped || this.#delivering.has(appId)) return;
+    const waiting = this.#pending.get(appId);
+    if (waiting !== undefined) waiting.dueAt = Math.min(waiting.dueAt, this.#o.clock.now());
+    else this.#track(this.#pushTicket(appId));
+  }
+
+  /**
+   * The app's event settings changed: a new ticket pushed now to where they point, whatever is
+   * under way (a push in flight may still be going to the URL they replaced).
+   */
+  pushAfterSettingsChange(appId: string): void {
     if (this.#stopped) return;
-    this.#track(this.#pushTicket(appId));
+    this.#track(this.#pushTicket(appId, true));
   }
 
   /** No further pushes; waits for attempts under way. */
@@ -141,14 +161,21 @@ export class EventPusher implements TicketPushRequester {
     try {
       for (const settings of await this.#o.storage.listAppEventSettings()) {
         if (this.#stopped) return;
-        await this.#pushTicket(settings.appId);
+        // An app with a push under way gets that one's ticket, issued (or refreshed) just now.
+        if (!this.#delivering.has(settings.appId)) await this.#pushTicket(settings.appId);
       }
     } catch (error) {
       this.#o.log.warn({ reason: reasonOf(error) }, "app_ticket round failed; tried again at the next one");
     }
   }
 
-  async #pushTicket(appId: string): Promise<void> {
+  /** A new ticket for the app, pushed now; `beside` a push under way only when asked. */
+  async #pushTicket(appId: string, beside = false): Promise<void> {
+    if (!beside && this.#delivering.has(appId)) return;
+    // Claimed before any await, so that a resend or a round arriving meanwhile sees it.
+    this.#claim(appId);
+    // A retry waiting for its time would push an older ticket after this one: superseded.
+    this.#pending.delete(appId);
     try {
       const app = await this.#o.storage.getApp(appId);
       // The app_ticket event is the store apps'; a self-built app's settings get none.
@@ -163,21 +190,27 @@ export class EventPusher implements TicketPushRequester {
       await this.#tryDelivery(push);
     } catch (error) {
       this.#o.log.warn({ appId, reason: reasonOf(error) }, "app_ticket push failed before its delivery");
+    } finally {
+      this.#release(appId);
     }
   }
 
   #tick(): void {
     const now = this.#o.clock.now();
+    // Before the retries: a round and a retry due together meet in #delivering, the retry first.
     if (now >= this.#nextRoundAt) this.#track(this.#round());
-    for (const push of this.#pending) {
+    for (const [appId, push] of this.#pending) {
       if (push.dueAt > now) continue;
-      this.#pending.delete(push);
+      this.#pending.delete(appId);
       this.#track(this.#attempt(push));
     }
   }
 
   /** One delivery attempt; a failure schedules the next one, until the schedule runs out. */
   async #attempt(push: PendingPush): Promise<void> {
+    // A push for the app started since this retry was scheduled carries a newer ticket.
+    if (this.#delivering.has(push.appId)) return;
+    this.#claim(push.appId);
     try {
       await this.#tryDelivery(push);
     } catch (error) {
@@ -187,7 +220,19 @@ export class EventPusher implements TicketPushRequester {
         { appId: push.appId, reason: reasonOf(error) },
         "app_ticket push failed before its delivery",
       );
+    } finally {
+      this.#release(push.appId);
     }
+  }
+
+  #claim(appId: string): void {
+    this.#delivering.set(appId, (this.#delivering.get(appId) ?? 0) + 1);
+  }
+
+  #release(appId: string): void {
+    const left = (this.#delivering.get(appId) ?? 1) - 1;
+    if (left === 0) this.#delivering.delete(appId);
+    else this.#delivering.set(appId, left);
   }
 
   async #tryDelivery(push: PendingPush): Promise<void> {
@@ -216,7 +261,7 @@ export class EventPusher implements TicketPushRequester {
       this.#o.log.warn({ appId: push.appId, attempts: push.attempt }, "app_ticket event given up");
       return;
     }
-    this.#pending.add({ ...push, attempt: push.attempt + 1, dueAt: now + delay });
+    this.#pending.set(push.appId, { ...push, attempt: push.attempt + 1, dueAt: now + delay });
   }
 
   async #unseal(settings: AppEventSettings): Promise<EventSecrets> {

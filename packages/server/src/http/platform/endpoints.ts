@@ -10,7 +10,7 @@ import {
 import type { AppTokenService } from "../../domain/app-tokens.ts";
 import type { CodeDoors } from "../../domain/code-doors.ts";
 import type { LoginService } from "../../domain/login.ts";
-import type { StoreAppTokenService } from "../../domain/store-app-tokens.ts";
+
 import type { AppTokenRecord } from "../../storage/port.ts";
 import { codeDoorEndpoints } from "./oauth-endpoints.ts";
 import {
@@ -20,7 +20,7 @@ import {
   refreshRules,
   tokenLoginValidateRules,
 } from "./schemas.ts";
-import { storeAppEndpoints } from "./store-endpoints.ts";
+import { type StoreApps, storeAppEndpoints } from "./store-endpoints.ts";
 
 /** What an endpoint's answer is computed from, once its caller and body passed their checks. */
 export interface EndpointInput {
@@ -98,7 +98,7 @@ export function platformEndpoints(
   appTokens: AppTokenService,
   login: LoginService,
   doors: CodeDoors,
-  store?: StoreAppTokenService,
+  store?: StoreApps,
 ): Endpoint[] {
   const appAuth = (failure: ErrorName): Auth => ({ kind: "app", failure });
   return [
