@@ -1,6 +1,7 @@
 /**
- * app_ticket resends (review finding 7), over real HTTP with a real event receiver: a burst of
- * resends makes one push, and resends are bounded per app (99991400).
+ * app_ticket resends and late retries (review findings 7 and 12), over real HTTP with a real
+ * event receiver: a burst of resends makes one push, resends are bounded per app (99991400),
+ * and a retry that fires after its ticket expired pushes a ticket that works.
  */
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
@@ -10,6 +11,7 @@ import { ADMIN_TOKEN, DEMO, startTestServer, type TestServer, until } from "./ha
 
 const STORE = { app_id: DEMO.storeAppId, app_secret: DEMO.storeAppSecret };
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -95,5 +97,50 @@ describe("app_ticket/resend: a burst makes one push, and resends are bounded per
     assert.equal((await resend()).body.code, 99991400);
     t.clock.advance(MINUTE);
     assert.equal((await resend()).body.code, 0);
+  });
+});
+
+describe("a late retry never pushes an expired app_ticket", () => {
+  it("a retry 6 h after its event carries a new ticket, which app_access_token accepts", async () => {
+    const { t, receiver, deliveries, resend } = await storeAppServer();
+    const failed = (attempt: number) =>
+      until(
+        async () => (await deliveries()).some((d) => d.attempt === attempt && d.outcome === "failed"),
+        `attempt ${attempt} was recorded as failed`,
+      );
+    receiver.answerWith(503);
+    assert.equal((await resend()).body.code, 0);
+    await failed(1);
+    const first = (await deliveries()).find((d) => d.attempt === 1 && d.outcome === "failed")!;
+    const stale = receiver.tickets().at(-1)!;
+    // The platform's schedule: 5 s, 5 min, 1 h, then 6 h. The hourly round falls due with the
+    // 1 h retry, and again with the 6 h one: it leaves the app to the retry under way.
+    for (const [attempt, delay] of [
+      [2, 5_000],
+      [3, 5 * MINUTE],
+      [4, HOUR],
+    ] as const) {
+      t.clock.advance(delay);
+      await failed(attempt);
+    }
+    receiver.answerWith(200);
+    t.clock.advance(6 * HOUR);
+    await until(
+      async () => (await deliveries()).some((d) => d.attempt === 5 && d.outcome === "delivered"),
+      "the last retry was delivered",
+    );
+    const last = (await deliveries()).find((d) => d.attempt === 5)!;
+    assert.notEqual(last.event_id, first.event_id, "a new ticket is a new event");
+    const delivered = receiver.tickets().at(-1)!;
+    assert.notEqual(delivered, stale);
+    const token = await t.request("POST", "/open-apis/auth/v3/app_access_token", {
+      body: { ...STORE, app_ticket: delivered },
+    });
+    assert.equal(token.body.code, 0, token.text);
+    // The ticket the event first carried is past its 2 hours: it would have failed.
+    const old = await t.request("POST", "/open-apis/auth/v3/app_access_token", {
+      body: { ...STORE, app_ticket: stale },
+    });
+    assert.equal(old.body.code, 10012);
   });
 });

@@ -97,7 +97,7 @@ export class EventPusher implements TicketPushRequester {
    * A resend (auth/v3/app_ticket/resend): the app's ticket pushed as soon as possible, collapsed
    * with the push the app already has coming. A push under way carries a ticket issued moments
    * ago, so nothing more is done; a retry waiting for its time (up to 6 h) is brought forward to
-   * now. So a burst of resends makes
+   * now, carrying a ticket as fresh as a new push would (#attempt). So a burst of resends makes
    * one push, not one each (review finding 7).
    */
   requestTicketPush(appId: string): void {
@@ -212,7 +212,7 @@ export class EventPusher implements TicketPushRequester {
     if (this.#delivering.has(push.appId)) return;
     this.#claim(push.appId);
     try {
-      await this.#tryDelivery(push);
+      await this.#tryDelivery(await this.#fresh(push));
     } catch (error) {
       // Storage or a sealed secret failed before the push could be sent: nothing was delivered,
       // and the next hourly round (or a resend) pushes a new ticket.
@@ -223,6 +223,23 @@ export class EventPusher implements TicketPushRequester {
     } finally {
       this.#release(push.appId);
     }
+  }
+
+  /**
+   * What a retry carries, as of its time (review finding 12). Retries come up to 6 h after the
+   * event while a ticket is accepted for 2 h, and the SDKs keep the last ticket pushed to them
+   * with no expiry of their own: a stale ticket arriving late would replace a good one and fail
+   * every token request (10012) until the next hourly push. What the app's developer wants is the
+   * freshest valid ticket, so a retry whose ticket is no longer accepted carries a new one instead,
+   * under a new event uuid (a receiver that drops a uuid it has seen would drop the new ticket
+   * too); the attempt count goes on, so the schedule still ends. Dropping the retry instead would
+   * leave the app with no valid ticket for up to an hour. A newer ticket of this instance has
+   * already replaced the retry (#pushTicket); one another instance issued is not looked for: the
+   * ticket carried is still accepted then, and every instance's hourly round pushes a newer one.
+   */
+  async #fresh(push: PendingPush): Promise<PendingPush> {
+    if (await this.#o.tickets.accepts(push.appId, push.ticket)) return push;
+    return { ...push, ticket: await this.#o.tickets.issue(push.appId), eventId: newEventId() };
   }
 
   #claim(appId: string): void {
