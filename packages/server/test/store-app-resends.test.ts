@@ -4,7 +4,11 @@
  * and a retry that fires after its ticket expired pushes a ticket that works.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
+import { ManualClock } from "../src/clock.ts";
 import { defaultConfig, type RateLimitConfig } from "../src/config.ts";
 import { type EventReceiver, eventDeliveries, startEventReceiver } from "./event-receiver.ts";
 import { ADMIN_TOKEN, DEMO, startTestServer, type TestServer, until } from "./harness.ts";
@@ -19,10 +23,14 @@ afterEach(async () => {
 });
 
 /** A server whose store app's events go to a receiver, its first push delivered and recorded. */
-async function storeAppServer(rateLimits?: Partial<RateLimitConfig>) {
-  const t: TestServer = await startTestServer(
-    rateLimits ? { config: { rateLimits: { ...defaultConfig.rateLimits, ...rateLimits } } } : {},
-  );
+async function storeAppServer(
+  rateLimits?: Partial<RateLimitConfig>,
+  shared: { dbPath?: string; clock?: ManualClock } = {},
+) {
+  const t: TestServer = await startTestServer({
+    ...shared,
+    ...(rateLimits ? { config: { rateLimits: { ...defaultConfig.rateLimits, ...rateLimits } } } : {}),
+  });
   const receiver: EventReceiver = await startEventReceiver();
   let closed = false;
   /** Stops the server; it waits for the pushes under way, so what arrived is all that will. */
@@ -142,5 +150,44 @@ describe("a late retry never pushes an expired app_ticket", () => {
       body: { ...STORE, app_ticket: stale },
     });
     assert.equal(old.body.code, 10012);
+  });
+
+  it("a retry whose ticket another instance has since replaced is dropped; the newer one arrives", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mina-auth-resends-"));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const dbPath = join(dir, "shared.db");
+    const clock = new ManualClock(Date.UTC(2026, 10, 26, 9, 0, 0));
+    const { t: a, receiver, deliveries, resend, close } = await storeAppServer(undefined, { dbPath, clock });
+    receiver.answerWith(503);
+    assert.equal((await resend()).body.code, 0);
+    await until(
+      async () => (await deliveries()).some((d) => d.attempt === 1 && d.outcome === "failed"),
+      "A's push failed; its retry waits",
+    );
+    const older = receiver.tickets().at(-1)!;
+    // B starts on the same database, a second later: its first round pushes the app a newer
+    // ticket (and fails too).
+    clock.advance(1_000);
+    const b = await startTestServer({ dbPath, clock });
+    let bClosed = false;
+    const closeB = async () => {
+      if (bClosed) return;
+      bClosed = true;
+      await b.close();
+    };
+    cleanups.push(closeB);
+    await until(() => receiver.tickets().length >= 2 && receiver.tickets().at(-1) !== older, "B pushed");
+    const newer = receiver.tickets().at(-1)!;
+    receiver.answerWith(200);
+    clock.advance(5_000); // both retries are due
+    await until(() => a.logs().includes("app_ticket retry dropped"), "A dropped its retry");
+    await until(
+      async () => (await deliveries()).some((d) => d.attempt === 2 && d.outcome === "delivered"),
+      "B's retry was delivered",
+    );
+    await close();
+    await closeB();
+    assert.equal(receiver.tickets().at(-1), newer);
+    assert.equal(receiver.tickets().filter((ticket) => ticket === older).length, 1, "the older one once");
   });
 });

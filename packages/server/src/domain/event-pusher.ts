@@ -212,7 +212,8 @@ export class EventPusher implements TicketPushRequester {
     if (this.#delivering.has(push.appId)) return;
     this.#claim(push.appId);
     try {
-      await this.#tryDelivery(await this.#fresh(push));
+      const fresh = await this.#fresh(push);
+      if (fresh !== null) await this.#tryDelivery(fresh);
     } catch (error) {
       // Storage or a sealed secret failed before the push could be sent: nothing was delivered,
       // and the next hourly round (or a resend) pushes a new ticket.
@@ -233,13 +234,24 @@ export class EventPusher implements TicketPushRequester {
    * freshest valid ticket, so a retry whose ticket is no longer accepted carries a new one instead,
    * under a new event uuid (a receiver that drops a uuid it has seen would drop the new ticket
    * too); the attempt count goes on, so the schedule still ends. Dropping the retry instead would
-   * leave the app with no valid ticket for up to an hour. A newer ticket of this instance has
-   * already replaced the retry (#pushTicket); one another instance issued is not looked for: the
-   * ticket carried is still accepted then, and every instance's hourly round pushes a newer one.
+   * leave the app with no valid ticket for up to an hour. When a newer ticket was issued for the
+   * app meanwhile (this instance's newer pushes replace the retry, so: by another instance, whose
+   * push carries it), the retry is dropped (null): arriving after that push it would replace the
+   * newer ticket with an older one.
    */
-  async #fresh(push: PendingPush): Promise<PendingPush> {
-    if (await this.#o.tickets.accepts(push.appId, push.ticket)) return push;
-    return { ...push, ticket: await this.#o.tickets.issue(push.appId), eventId: newEventId() };
+  async #fresh(push: PendingPush): Promise<PendingPush | null> {
+    switch (await this.#o.tickets.standing(push.appId, push.ticket)) {
+      case "current":
+        return push;
+      case "superseded":
+        this.#o.log.info(
+          { appId: push.appId, attempt: push.attempt },
+          "app_ticket retry dropped: a newer ticket was issued for the app",
+        );
+        return null;
+      case "expired":
+        return { ...push, ticket: await this.#o.tickets.issue(push.appId), eventId: newEventId() };
+    }
   }
 
   #claim(appId: string): void {
