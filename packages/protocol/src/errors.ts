@@ -272,7 +272,7 @@ export const Errors = define({
     msg: "request trigger frequency limit",
     httpStatus: 429,
     origin: "platform",
-    when: "over a rate limit: wrong app secrets, or token requests, per app; failed redemptions per app or client address; refreshes per family",
+    when: "over a rate limit: wrong app secrets, or token requests, per app; failed redemptions per app or client address; refreshes per family; app_ticket resends per store app",
   },
   StorageUnavailable: {
     code: 1500,

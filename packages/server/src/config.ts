@@ -75,6 +75,8 @@ export interface RateLimitConfig {
   failedRedeemPerAddress: RateLimitRule;
   /** Refresh attempts per refresh family (grant), or per presented token when no family is named. */
   refreshPerFamily: RateLimitRule;
+  /** auth/v3/app_ticket/resend calls with the right secret, per store app. */
+  ticketResendPerApp: RateLimitRule;
 }
 
 const MINUTE = 60_000;
@@ -101,6 +103,9 @@ export const defaultConfig: ServerConfig = {
     failedRedeemPerApp: { limit: 600, windowMs: MINUTE },
     failedRedeemPerAddress: { limit: 600, windowMs: MINUTE },
     refreshPerFamily: { limit: 30, windowMs: MINUTE },
+    // A resend is a recovery step (an SDK asks when it holds no ticket): a few a minute suffice,
+    // and a burst makes one push anyway (event-pusher.ts).
+    ticketResendPerApp: { limit: 10, windowMs: MINUTE },
   },
 };
 
@@ -158,6 +163,7 @@ export function validateConfig(config: ServerConfig): ServerConfig {
     "failedRedeemPerApp",
     "failedRedeemPerAddress",
     "refreshPerFamily",
+    "ticketResendPerApp",
   ] as const) {
     const rule = limits[name];
     if (

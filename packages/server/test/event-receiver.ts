@@ -6,6 +6,7 @@
 import { createDecipheriv, createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { ADMIN_TOKEN, type TestServer } from "./harness.ts";
 
 export interface ReceivedEvent {
   headers: IncomingMessage["headers"];
@@ -88,4 +89,23 @@ export async function startEventReceiver(encryptKey: string | null = null): Prom
         server.close(() => resolve());
       }),
   };
+}
+
+/** A delivery attempt as GET /admin/v1/apps/:app_id/event-deliveries lists it. */
+export interface Delivery {
+  event_id: string;
+  event_type: string;
+  attempt: number;
+  outcome: string;
+  http_status: number | null;
+  detail: string | null;
+}
+
+/** The app's last delivery attempts (up to 100), newest first. */
+export async function eventDeliveries(t: TestServer, appId: string): Promise<Delivery[]> {
+  const res = await t.request("GET", `/admin/v1/apps/${appId}/event-deliveries?limit=100`, {
+    token: ADMIN_TOKEN,
+  });
+  if (res.status !== 200) throw new Error(`event-deliveries answered ${res.status}: ${res.text}`);
+  return res.body.deliveries as Delivery[];
 }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { type EventReceiver, startEventReceiver } from "./event-receiver.ts";
+import { type EventReceiver, eventDeliveries, startEventReceiver } from "./event-receiver.ts";
 import { ADMIN_TOKEN, assertEnvelope, DEMO, startTestServer, type TestServer, until } from "./harness.ts";
 
 const VERIFICATION_TOKEN = "vt-store-app-0f3c9a71e5d2b84c";
@@ -30,20 +30,7 @@ describe("store apps: app_ticket pushes and the store auth/v3 endpoints", () => 
 
   const setEvents = (body: object, appId: string = DEMO.storeAppId) =>
     t.request("PUT", `/admin/v1/apps/${appId}/events`, { token: ADMIN_TOKEN, body });
-  const deliveries = async (appId: string = DEMO.storeAppId) => {
-    const res = await t.request("GET", `/admin/v1/apps/${appId}/event-deliveries?limit=100`, {
-      token: ADMIN_TOKEN,
-    });
-    assert.equal(res.status, 200, res.text);
-    return res.body.deliveries as Array<{
-      event_id: string;
-      event_type: string;
-      attempt: number;
-      outcome: string;
-      http_status: number | null;
-      detail: string | null;
-    }>;
-  };
+  const deliveries = (appId: string = DEMO.storeAppId) => eventDeliveries(t, appId);
   const ticketCount = () => receiver.tickets().length;
   const latestTicket = () => receiver.tickets().at(-1)!;
   const storeAppToken = (ticket: string, overrides: object = {}) =>

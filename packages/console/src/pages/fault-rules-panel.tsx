@@ -132,7 +132,7 @@ export function FaultRulesPanel() {
             </select>
           </Field>
           {type === "answer" ? (
-            <Field label="Code" hint="msg and HTTP status: the platform's for a known code">
+            <Field label="Code" hint="msg and HTTP status: the endpoint's for that code">
               <input inputMode="numeric" value={code} onInput={(e) => setCode(e.currentTarget.value)} />
             </Field>
           ) : null}

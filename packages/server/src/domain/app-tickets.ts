@@ -12,7 +12,10 @@ import type { AppEventStorage } from "../storage/port.ts";
  */
 export class AppTickets {
   constructor(
-    private readonly storage: Pick<AppEventStorage, "saveAppTicket" | "findAppTicket">,
+    private readonly storage: Pick<
+      AppEventStorage,
+      "saveAppTicket" | "findAppTicket" | "newestAppTicketIssuedAt"
+    >,
     private readonly clock: Clock,
   ) {}
 
@@ -34,5 +37,20 @@ export class AppTickets {
     const found = await this.storage.findAppTicket(appId, sha256Hex(ticket), this.clock.now());
     // The lookup is by digest; the compare repeats it in constant time for the record found.
     return found !== null && matchesDigest(ticket, found.ticketHash);
+  }
+
+  /**
+   * What a ticket about to be pushed again is worth now: `current` while it is accepted and no
+   * newer one was issued for the app (by any instance); `superseded` when a newer live one was
+   * (its issuer pushes it); `expired` when the app has no live ticket at all. A ticket we issued
+   * ourselves, so no constant-time compare is needed. Two issued in the same millisecond: current
+   * (neither is newer).
+   */
+  async standing(appId: string, ticket: string): Promise<"current" | "superseded" | "expired"> {
+    const now = this.clock.now();
+    const found = await this.storage.findAppTicket(appId, sha256Hex(ticket), now);
+    const newest = await this.storage.newestAppTicketIssuedAt(appId, now);
+    if (newest === null) return "expired";
+    return found !== null && newest <= found.issuedAt ? "current" : "superseded";
   }
 }

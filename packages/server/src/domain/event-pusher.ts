@@ -71,7 +71,10 @@ export interface VerificationResult {
 export class EventPusher implements TicketPushRequester {
   readonly #o: EventPusherOptions;
   readonly #retryDelays: readonly number[];
-  readonly #pending = new Set<PendingPush>();
+  /** Per app, the retry waiting for its time: at most one, a newer push replaces it. */
+  readonly #pending = new Map<string, PendingPush>();
+  /** Per app, pushes being made now (a settings change may start one beside another). */
+  readonly #delivering = new Map<string, number>();
   readonly #inFlight = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
   #nextRoundAt = Number.POSITIVE_INFINITY;
@@ -90,10 +93,27 @@ export class EventPusher implements TicketPushRequester {
     this.#track(this.#round());
   }
 
-  /** A resend: a new ticket for the app, pushed as soon as possible. */
+  /**
+   * A resend (auth/v3/app_ticket/resend): the app's ticket pushed as soon as possible, collapsed
+   * with the push the app already has coming. A push under way carries a ticket issued moments
+   * ago, so nothing more is done; a retry waiting for its time (up to 6 h) is brought forward to
+   * now, carrying a ticket as fresh as a new push would (#attempt). So a burst of resends makes
+   * one push, not one each (review finding 7).
+   */
   requestTicketPush(appId: string): void {
+    if (this.#stopped || this.#delivering.has(appId)) return;
+    const waiting = this.#pending.get(appId);
+    if (waiting !== undefined) waiting.dueAt = Math.min(waiting.dueAt, this.#o.clock.now());
+    else this.#track(this.#pushTicket(appId));
+  }
+
+  /**
+   * The app's event settings changed: a new ticket pushed now to where they point, whatever is
+   * under way (a push in flight may still be going to the URL they replaced).
+   */
+  pushAfterSettingsChange(appId: string): void {
     if (this.#stopped) return;
-    this.#track(this.#pushTicket(appId));
+    this.#track(this.#pushTicket(appId, true));
   }
 
   /** No further pushes; waits for attempts under way. */
@@ -141,14 +161,21 @@ export class EventPusher implements TicketPushRequester {
     try {
       for (const settings of await this.#o.storage.listAppEventSettings()) {
         if (this.#stopped) return;
-        await this.#pushTicket(settings.appId);
+        // An app with a push under way gets that one's ticket, issued (or refreshed) just now.
+        if (!this.#delivering.has(settings.appId)) await this.#pushTicket(settings.appId);
       }
     } catch (error) {
       this.#o.log.warn({ reason: reasonOf(error) }, "app_ticket round failed; tried again at the next one");
     }
   }
 
-  async #pushTicket(appId: string): Promise<void> {
+  /** A new ticket for the app, pushed now; `beside` a push under way only when asked. */
+  async #pushTicket(appId: string, beside = false): Promise<void> {
+    if (!beside && this.#delivering.has(appId)) return;
+    // Claimed before any await, so that a resend or a round arriving meanwhile sees it.
+    this.#claim(appId);
+    // A retry waiting for its time would push an older ticket after this one: superseded.
+    this.#pending.delete(appId);
     try {
       const app = await this.#o.storage.getApp(appId);
       // The app_ticket event is the store apps'; a self-built app's settings get none.
@@ -163,23 +190,30 @@ export class EventPusher implements TicketPushRequester {
       await this.#tryDelivery(push);
     } catch (error) {
       this.#o.log.warn({ appId, reason: reasonOf(error) }, "app_ticket push failed before its delivery");
+    } finally {
+      this.#release(appId);
     }
   }
 
   #tick(): void {
     const now = this.#o.clock.now();
+    // Before the retries: a round and a retry due together meet in #delivering, the retry first.
     if (now >= this.#nextRoundAt) this.#track(this.#round());
-    for (const push of this.#pending) {
+    for (const [appId, push] of this.#pending) {
       if (push.dueAt > now) continue;
-      this.#pending.delete(push);
+      this.#pending.delete(appId);
       this.#track(this.#attempt(push));
     }
   }
 
   /** One delivery attempt; a failure schedules the next one, until the schedule runs out. */
   async #attempt(push: PendingPush): Promise<void> {
+    // A push for the app started since this retry was scheduled carries a newer ticket.
+    if (this.#delivering.has(push.appId)) return;
+    this.#claim(push.appId);
     try {
-      await this.#tryDelivery(push);
+      const fresh = await this.#fresh(push);
+      if (fresh !== null) await this.#tryDelivery(fresh);
     } catch (error) {
       // Storage or a sealed secret failed before the push could be sent: nothing was delivered,
       // and the next hourly round (or a resend) pushes a new ticket.
@@ -187,7 +221,47 @@ export class EventPusher implements TicketPushRequester {
         { appId: push.appId, reason: reasonOf(error) },
         "app_ticket push failed before its delivery",
       );
+    } finally {
+      this.#release(push.appId);
     }
+  }
+
+  /**
+   * What a retry carries, as of its time (review finding 12). Retries come up to 6 h after the
+   * event while a ticket is accepted for 2 h, and the SDKs keep the last ticket pushed to them
+   * with no expiry of their own: a stale ticket arriving late would replace a good one and fail
+   * every token request (10012) until the next hourly push. What the app's developer wants is the
+   * freshest valid ticket, so a retry whose ticket is no longer accepted carries a new one instead,
+   * under a new event uuid (a receiver that drops a uuid it has seen would drop the new ticket
+   * too); the attempt count goes on, so the schedule still ends. Dropping the retry instead would
+   * leave the app with no valid ticket for up to an hour. When a newer ticket was issued for the
+   * app meanwhile (this instance's newer pushes replace the retry, so: by another instance, whose
+   * push carries it), the retry is dropped (null): arriving after that push it would replace the
+   * newer ticket with an older one.
+   */
+  async #fresh(push: PendingPush): Promise<PendingPush | null> {
+    switch (await this.#o.tickets.standing(push.appId, push.ticket)) {
+      case "current":
+        return push;
+      case "superseded":
+        this.#o.log.info(
+          { appId: push.appId, attempt: push.attempt },
+          "app_ticket retry dropped: a newer ticket was issued for the app",
+        );
+        return null;
+      case "expired":
+        return { ...push, ticket: await this.#o.tickets.issue(push.appId), eventId: newEventId() };
+    }
+  }
+
+  #claim(appId: string): void {
+    this.#delivering.set(appId, (this.#delivering.get(appId) ?? 0) + 1);
+  }
+
+  #release(appId: string): void {
+    const left = (this.#delivering.get(appId) ?? 1) - 1;
+    if (left === 0) this.#delivering.delete(appId);
+    else this.#delivering.set(appId, left);
   }
 
   async #tryDelivery(push: PendingPush): Promise<void> {
@@ -216,7 +290,7 @@ export class EventPusher implements TicketPushRequester {
       this.#o.log.warn({ appId: push.appId, attempts: push.attempt }, "app_ticket event given up");
       return;
     }
-    this.#pending.add({ ...push, attempt: push.attempt + 1, dueAt: now + delay });
+    this.#pending.set(push.appId, { ...push, attempt: push.attempt + 1, dueAt: now + delay });
   }
 
   async #unseal(settings: AppEventSettings): Promise<EventSecrets> {

@@ -26,6 +26,10 @@
  *   rotation that already committed is still delivered, because refusing it would strand the
  *   family (its old refresh token is spent, so the client's retry would be a replay that revokes
  *   the family: a false revocation, security.md S3).
+ * - auth/v3/app_ticket/resend: calls with the right secret, per store app (a wrong secret is
+ *   counted with the token requests' wrong secrets). Over the limit nothing is pushed. Each
+ *   resend makes the server sign and send an event to the app's URL: the limit bounds that work
+ *   and what a leaked secret can make the server send (review finding 7).
  *
  * Over the limit: 99991400 `request trigger frequency limit`, HTTP 429, with the platform's
  * `x-ogw-ratelimit-limit` and `x-ogw-ratelimit-reset` (seconds) headers.
@@ -78,6 +82,11 @@ export class RateLimiter {
     const key =
       "grantId" in subject ? `refresh-family:${subject.grantId}` : `refresh-token:${subject.tokenHash}`;
     await this.hit([[key, this.config.refreshPerFamily]]);
+  }
+
+  /** A resend of the app's app_ticket with the right secret; throws when over the limit. */
+  async ticketResend(appId: string): Promise<void> {
+    await this.hit([[`ticket-resend:${appId}`, this.config.ticketResendPerApp]]);
   }
 
   private async hit(rules: Array<[string, RateLimitRule]>): Promise<void> {

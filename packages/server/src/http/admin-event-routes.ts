@@ -139,7 +139,7 @@ export function registerAppEventRoutes(admin: FastifyInstance, deps: AppEventDep
         updatedAt: clock.now(),
       };
       await storage.setAppEventSettings(settings);
-      if (app.type === "store") pusher.requestTicketPush(app.appId);
+      if (app.type === "store") pusher.pushAfterSettingsChange(app.appId);
       return view(settings);
     },
   );

@@ -199,6 +199,11 @@ export interface AppEventStorage {
   /** The ticket with that digest when it is that app's and unexpired (`now < expiresAt`). */
   findAppTicket(appId: string, ticketHash: string, now: Millis): Promise<AppTicketRecord | null>;
   /**
+   * When the app's newest ticket unexpired at `now` was issued, by whichever instance; null when
+   * it has none. (A read over the live tickets, which the expiry index bounds.)
+   */
+  newestAppTicketIssuedAt(appId: string, now: Millis): Promise<Millis | null>;
+  /**
    * Records an attempt; then keeps only the app's newest `keepPerApp` attempts, in the same
    * commit, so the record stays bounded whatever an event URL does.
    */

@@ -1,9 +1,11 @@
 import { type ErrorDefinition, Errors } from "@mina-auth/protocol";
 import { ApiError } from "../domain/errors.ts";
+import type { Endpoint, FailureFacts } from "../http/platform/endpoints.ts";
 
 /**
  * What a fault does to a matching platform request (docs/testing-your-backend.md):
- * - `answer`: the `{code, msg}` envelope with that HTTP status instead of the real answer;
+ * - `answer`: that failure instead of the real answer, sent as the endpoint sends its own (the
+ *   `{code, msg}` envelope; at authen/v2/oauth/token `{code, error, error_description}`);
  * - `latency`: the real answer, `ms` later (or a uniform pick from `min_ms`..`max_ms`);
  * - `drop`: the connection is closed before anything is done or answered;
  * - `timeout`: nothing is done and nothing is ever answered (until the caller gives up);
@@ -32,7 +34,7 @@ export interface FaultMatch {
 /** A rule as POST /admin/v1/faults takes it (its schema: test-tools/schemas.ts). */
 export interface FaultRuleInput {
   match: FaultMatch;
-  /** `msg` and `http_status` of an `answer` default to the platform's for a known code. */
+  /** `msg` and `http_status` of an `answer` default to the endpoint's for that code. */
   effect: FaultEffectInput;
   /** Applies this many times, then is gone. */
   times?: number;
@@ -64,29 +66,72 @@ export interface FaultRule {
  * rejected this way), with the platform's msg and status (docs/platform-codes.md §2). A test
  * injects them to see a backend's recovery; 99991663 is seen with HTTP 400 and with 200.
  */
-const GATEWAY_CODES: Record<number, { msg: string; httpStatus: number }> = {
-  99991663: {
+const GATEWAY_CODES: ReadonlyArray<FailureFacts> = [
+  {
+    code: 99991663,
     msg: "Invalid access token for authorization. Please make a request with token attached.",
     httpStatus: 400,
   },
-  99991664: { msg: "invalid app token", httpStatus: 400 },
-  99991671: { msg: "Invalid token: must start with t-/u-", httpStatus: 400 },
-};
-const REGISTRY = new Map<number, ErrorDefinition>(Object.values(Errors).map((d) => [d.code, d]));
+  { code: 99991664, msg: "invalid app token", httpStatus: 400 },
+  { code: 99991671, msg: "Invalid token: must start with t-/u-", httpStatus: 400 },
+];
 
-/** The platform's msg and status for a code, or what the rule says; a code alone must be known. */
-export function completeEffect(effect: FaultEffectInput): FaultEffect {
+/**
+ * What an `answer` naming a code sends at one endpoint when the rule gives no msg or status:
+ * what that endpoint sends for that failure, under the code it sends it with (the same but where
+ * the endpoint renames the failure). `msg` null: a code mina-auth does not know, so the rule
+ * must give its msg.
+ */
+export type FaultDefaults = (code: number) => { code: number; msg: string | null; httpStatus: number };
+
+/**
+ * Each endpoint's defaults, by path. A code means what the endpoint's own failures say (the v2
+ * endpoint's 20050 is a 500 server_error, authen/v1's a 200 "System error"), else what the
+ * gateway's or the registry's entry says, rendered as the endpoint renders that failure when it
+ * is real (its shape): at v2, 9500 and 1500 are sent as 20050 and 20072, as v2 sends a bug or a
+ * storage fault.
+ */
+export function faultDefaults(endpoints: readonly Endpoint[]): Map<string, FaultDefaults> {
+  const owned = new Set(endpoints.flatMap((endpoint) => endpoint.ownErrors ?? []));
+  // The rest of the registry has one entry per code but 9499 (a body that does not parse, and
+  // a request that does not), whose first, the body's, is what an endpoint answers.
+  const platformWide = new Map<number, FailureFacts>();
+  for (const definition of [...GATEWAY_CODES, ...Object.values(Errors)]) {
+    if (!owned.has(definition as ErrorDefinition) && !platformWide.has(definition.code))
+      platformWide.set(definition.code, definition);
+  }
+  return new Map(
+    endpoints.map((endpoint): [string, FaultDefaults] => {
+      const own = new Map((endpoint.ownErrors ?? []).map((definition) => [definition.code, definition]));
+      const { shape } = endpoint;
+      return [
+        endpoint.path,
+        (code) => {
+          const known = own.get(code) ?? platformWide.get(code);
+          // A made-up code: HTTP 200 in the platform's envelope; a failure status in an RFC 6749 one.
+          if (known === undefined) return { code, msg: null, httpStatus: shape ? 400 : 200 };
+          if (shape === undefined) return { code, msg: known.msg, httpStatus: known.httpStatus };
+          const { status, body } = shape.failure(known, known.msg);
+          const renamed = body.code === code ? known : (own.get(body.code) ?? known);
+          return { code: body.code, msg: renamed.msg, httpStatus: status };
+        },
+      ];
+    }),
+  );
+}
+
+/** The msg and status the rule gives, else the endpoint's for that code (`faultDefaults`). */
+export function completeEffect(effect: FaultEffectInput, defaults: FaultDefaults): FaultEffect {
   if (effect.type !== "answer") return effect;
-  const known = GATEWAY_CODES[effect.code] ?? REGISTRY.get(effect.code);
-  const msg = effect.msg ?? known?.msg;
-  if (msg === undefined) {
+  const known = defaults(effect.code);
+  const msg = effect.msg ?? known.msg;
+  if (msg === null) {
     throw new ApiError(
       "AdminInvalidRequest",
       `effect.msg: required for code ${effect.code}, which mina-auth does not know`,
     );
   }
-  const httpStatus = effect.http_status ?? known?.httpStatus ?? 200;
-  return { type: "answer", code: effect.code, msg, http_status: httpStatus };
+  return { type: "answer", code: known.code, msg, http_status: effect.http_status ?? known.httpStatus };
 }
 
 /**

@@ -49,13 +49,12 @@ const effect = {
     {
       type: { enum: ["answer", "latency", "drop", "timeout", "commit_then_drop"] },
       code: { ...int, description: "answer: the code" },
-      msg: { ...str, description: "answer: default the platform's msg for a known code" },
+      msg: { ...str, description: "answer: default the endpoint's msg for that code" },
       http_status: {
         type: "integer",
         minimum: 200,
         maximum: 599,
-        description:
-          "answer: default the platform's status for a known code (99991663: 400; 200 is also seen)",
+        description: "answer: default the endpoint's status for that code (99991663: 400; 200 is also seen)",
       },
       ms: { ...latencyMs, description: "latency: fixed" },
       min_ms: { ...latencyMs, description: "latency: a uniform pick from min_ms to max_ms" },

@@ -5,6 +5,7 @@ import type { FaultRuleStorage, StoredFaultRule } from "../storage/port.ts";
 import {
   checkNumbers,
   completeEffect,
+  type FaultDefaults,
   type FaultEffect,
   type FaultMatch,
   type FaultRule,
@@ -48,16 +49,13 @@ export class SharedFaultRules {
   #version = -1;
   #timer: NodeJS.Timeout | null = null;
   #polling: Promise<void> | null = null;
-  readonly #paths: ReadonlySet<string>;
-
   constructor(
     private readonly storage: FaultRuleStorage,
     private readonly clock: Clock,
-    paths: Iterable<string>,
+    /** Per platform endpoint's path, what an `answer` there defaults to (fault-rules.ts). */
+    private readonly defaults: ReadonlyMap<string, FaultDefaults>,
     private readonly pollMs = FAULT_POLL_MS,
-  ) {
-    this.#paths = new Set(paths);
-  }
+  ) {}
 
   /** Rules in force as this instance last saw them: the hot path's only cost while none is set. */
   get size(): number {
@@ -102,10 +100,11 @@ export class SharedFaultRules {
   }
 
   async add(input: FaultRuleInput): Promise<FaultRule> {
-    if (!this.#paths.has(input.match.path)) {
+    const defaults = this.defaults.get(input.match.path);
+    if (defaults === undefined) {
       throw new ApiError(
         "AdminInvalidRequest",
-        `match.path: not a platform endpoint (one of ${[...this.#paths].join(", ")})`,
+        `match.path: not a platform endpoint (one of ${[...this.defaults.keys()].join(", ")})`,
       );
     }
     const unmatchable = unmatchableReason(input.match.path, input.match);
@@ -113,7 +112,7 @@ export class SharedFaultRules {
     if (input.times !== undefined && input.probability !== undefined) {
       throw new ApiError("AdminInvalidRequest", "times and probability: give one or neither");
     }
-    const effect = completeEffect(input.effect);
+    const effect = completeEffect(input.effect, defaults);
     checkNumbers(input, effect);
     const { match } = input;
     const rule: FaultRule = {

@@ -1,9 +1,10 @@
-import { Paths } from "@mina-auth/protocol";
 import type { Clock } from "../clock.ts";
 import type { AppTokenService } from "../domain/app-tokens.ts";
+import type { Endpoint } from "../http/platform/endpoints.ts";
 import { HungResponses } from "../http/platform/fault-effects.ts";
 import type { FaultRuleStorage } from "../storage/port.ts";
 import { ExpireNow, type ExpireNowStorage } from "./expire-now.ts";
+import { faultDefaults } from "./fault-rules.ts";
 import { Journal } from "./journal.ts";
 import { SharedFaultRules } from "./shared-fault-rules.ts";
 
@@ -28,10 +29,12 @@ export function createTestTools(
   clock: Clock,
   journalSize: number,
   appTokens: AppTokenService,
+  /** The platform endpoints, which fault rules match by path and answer as. */
+  endpoints: readonly Endpoint[],
 ): TestTools {
   return {
     clock,
-    faults: new SharedFaultRules(storage, clock, Object.values(Paths)),
+    faults: new SharedFaultRules(storage, clock, faultDefaults(endpoints)),
     journal: journalSize > 0 ? new Journal(Math.min(journalSize, MAX_JOURNAL_SIZE), clock) : undefined,
     hung: new HungResponses(),
     expireNow: new ExpireNow(storage, clock, appTokens),

@@ -10,7 +10,6 @@ import {
 import type { AppTokenService } from "../../domain/app-tokens.ts";
 import type { CodeDoors } from "../../domain/code-doors.ts";
 import { type LoginService, presenterOf } from "../../domain/login.ts";
-import type { StoreAppTokenService } from "../../domain/store-app-tokens.ts";
 import type { AppTokenRecord } from "../../storage/port.ts";
 import { codeDoorEndpoints } from "./oauth-endpoints.ts";
 import {
@@ -20,7 +19,7 @@ import {
   refreshRules,
   tokenLoginValidateRules,
 } from "./schemas.ts";
-import { storeAppEndpoints } from "./store-endpoints.ts";
+import { type StoreApps, storeAppEndpoints } from "./store-endpoints.ts";
 
 /** What an endpoint's answer is computed from, once its caller and body passed their checks. */
 export interface EndpointInput {
@@ -48,12 +47,18 @@ export type Auth = { kind: "none" } | { kind: "app"; failure: ErrorName } | { ki
 export interface AnswerShape {
   /** The whole success body, from the endpoint's answer. */
   success(answer: object): object;
-  /** The status and body of a failure, from its registry entry and public msg. */
-  failure(definition: ErrorDefinition, msg: string): { status: number; body: { code: number } };
+  /**
+   * The status and body of a failure, from its registry entry and public msg; or from what a
+   * fault rule's `answer` says (its code, msg and status), which is answered the same way.
+   */
+  failure(definition: FailureFacts, msg: string): { status: number; body: { code: number } };
   /** For the document: the failure body's schema and the statuses it is sent with. */
   errorSchema: object;
   errorStatuses: number[];
 }
+
+/** What a failure is answered from: a registry entry, or a fault rule's `answer`. */
+export type FailureFacts = Pick<ErrorDefinition, "code" | "msg" | "httpStatus">;
 
 export interface Endpoint {
   method: "GET" | "POST";
@@ -79,6 +84,12 @@ export interface Endpoint {
   ): Promise<{ tenantKey: string; userId: string } | null>;
   /** Left out: the platform's `{code, msg, …}` envelope. */
   shape?: AnswerShape;
+  /**
+   * Failures whose code means something else on the rest of the platform (the v2 endpoint's
+   * 20001…20073): what a fault rule naming such a code here answers by default
+   * (fault-answers.ts). Left out: the registry's meaning of every code.
+   */
+  ownErrors?: readonly ErrorDefinition[];
 }
 
 /** The platform endpoints: one definition each, served by handler.ts and documented by openapi.ts. */
@@ -86,7 +97,7 @@ export function platformEndpoints(
   appTokens: AppTokenService,
   login: LoginService,
   doors: CodeDoors,
-  store?: StoreAppTokenService,
+  store?: StoreApps,
 ): Endpoint[] {
   const appAuth = (failure: ErrorName): Auth => ({ kind: "app", failure });
   return [

@@ -183,9 +183,12 @@ async function serve(
     if (step === "ended") {
       code = null;
     } else if (step === "answer" && fault?.effect.type === "answer") {
+      // Sent as the endpoint sends a real failure (its shape), with the code, msg and status the
+      // rule completed for this endpoint when it was added (fault-rules.ts).
       const { code: faultCode, msg, http_status } = fault.effect;
-      responseBody = { code: faultCode, msg };
-      send(deps, request, response, http_status, JSON.stringify(responseBody), []);
+      const shaped = endpoint.shape?.failure({ code: faultCode, msg, httpStatus: http_status }, msg);
+      responseBody = shaped?.body ?? { code: faultCode, msg };
+      send(deps, request, response, shaped?.status ?? http_status, JSON.stringify(responseBody), []);
       code = faultCode;
     } else {
       const answer = await endpoint.answer({

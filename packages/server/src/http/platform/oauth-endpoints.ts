@@ -82,22 +82,40 @@ export const oauthTokenRules: BodyRule[] = [
   },
 ];
 
-/** RFC 6749 §5.2's `error` for each code the v2 endpoint answers; anything else: invalid_request. */
-const OAUTH_ERROR: Record<number, string> = {
-  [Errors.OAuthInvalidClient.code]: "invalid_client",
-  [Errors.OAuthUnsupportedGrantType.code]: "unsupported_grant_type",
-  [Errors.OAuthCodeNotFound.code]: "invalid_grant",
-  [Errors.OAuthCodeExpired.code]: "invalid_grant",
-  [Errors.OAuthUserNoPermission.code]: "invalid_grant",
-  [Errors.OAuthAppMismatch.code]: "invalid_grant",
-  [Errors.OAuthRefreshTokenInvalid.code]: "invalid_grant",
-  [Errors.OAuthRefreshTokenExpired.code]: "invalid_grant",
-  [Errors.OAuthPkceFailed.code]: "invalid_grant",
-  [Errors.OAuthCodeUsed.code]: "invalid_grant",
-  [Errors.OAuthRefreshTokenUsed.code]: "invalid_grant",
-  [Errors.OAuthServerError.code]: "server_error",
-  [Errors.OAuthTemporarilyUnavailable.code]: "temporarily_unavailable",
-};
+/**
+ * The failures the v2 endpoint answers with RFC 6749 §5.2's `error` for each. Their codes mean
+ * other things elsewhere (20001 and 20050 with HTTP 200 on authen/v1), so these are also what a
+ * fault rule naming one of those codes at this endpoint answers (`ownErrors`).
+ */
+const OAUTH_ERRORS: ReadonlyArray<[ErrorDefinition, string]> = [
+  [Errors.OAuthInvalidRequest, "invalid_request"],
+  [Errors.OAuthInvalidClient, "invalid_client"],
+  [Errors.OAuthUnsupportedGrantType, "unsupported_grant_type"],
+  [Errors.OAuthCodeNotFound, "invalid_grant"],
+  [Errors.OAuthCodeExpired, "invalid_grant"],
+  [Errors.OAuthUserNoPermission, "invalid_grant"],
+  [Errors.OAuthAppMismatch, "invalid_grant"],
+  [Errors.OAuthRefreshTokenInvalid, "invalid_grant"],
+  [Errors.OAuthRefreshTokenExpired, "invalid_grant"],
+  [Errors.OAuthPkceFailed, "invalid_grant"],
+  [Errors.OAuthCodeUsed, "invalid_grant"],
+  [Errors.OAuthRefreshTokenUsed, "invalid_grant"],
+  [Errors.OAuthServerError, "server_error"],
+  [Errors.OAuthTemporarilyUnavailable, "temporarily_unavailable"],
+];
+const OAUTH_ERROR = new Map<number, string>([
+  ...OAUTH_ERRORS.map(([definition, error]): [number, string] => [definition.code, error]),
+  // "Outcome unknown" keeps its code, but not its HTTP 200: an RFC 6749 client reads a 200 as
+  // success. 400 invalid_grant makes it drop the code or token (a retry could revoke the login)
+  // and start a new login; a 5xx would invite the very retry the code warns against.
+  [Errors.OutcomeUnknown.code, "invalid_grant"],
+]);
+
+/** Any other code (9499, 9413, 99991400, or one a fault rule made up): by its HTTP status. */
+function errorForStatus(status: number): string {
+  if (status === 503) return "temporarily_unavailable";
+  return status >= 500 ? "server_error" : "invalid_request";
+}
 
 /**
  * The v2 shape. A failure the whole server shares is renamed to the endpoint's own: a bug to
@@ -108,21 +126,18 @@ const OAUTH_ERROR: Record<number, string> = {
 export const oauthShape: AnswerShape = {
   success: (answer) => ({ code: 0, ...answer }),
   failure(definition, msg) {
-    let own: ErrorDefinition = definition;
+    let own = definition;
     let description = msg;
     if (definition === Errors.InternalError) own = Errors.OAuthServerError;
     else if (definition === Errors.StorageUnavailable || definition === Errors.AuthenSystemError)
       own = Errors.OAuthTemporarilyUnavailable;
     if (own !== definition) description = own.msg;
-    // "Outcome unknown" keeps its code, but not its HTTP 200: an RFC 6749 client reads a 200 as
-    // success. 400 invalid_grant makes it drop the code or token (a retry could revoke the login)
-    // and start a new login; a 5xx would invite the very retry the code warns against.
-    const outcomeUnknown = definition === Errors.OutcomeUnknown;
+    const status = definition === Errors.OutcomeUnknown ? 400 : own.httpStatus;
     return {
-      status: outcomeUnknown ? 400 : own.httpStatus,
+      status,
       body: {
         code: own.code,
-        error: outcomeUnknown ? "invalid_grant" : (OAUTH_ERROR[own.code] ?? "invalid_request"),
+        error: OAUTH_ERROR.get(own.code) ?? errorForStatus(status),
         error_description: description,
       },
     };
@@ -181,6 +196,7 @@ export function codeDoorEndpoints(doors: CodeDoors): Endpoint[] {
       answer: ({ body, clientAddress }) => doors.oauthToken(body as OAuthTokenRequest, clientAddress),
       subject: ({ body }) => doors.oauthSubject(body as OAuthTokenRequest),
       shape: oauthShape,
+      ownErrors: OAUTH_ERRORS.map(([definition]) => definition),
     },
   ];
 }

@@ -5,11 +5,18 @@ import {
   type StoreTenantAccessTokenRequest,
 } from "@mina-auth/protocol";
 import type { StoreAppTokenService } from "../../domain/store-app-tokens.ts";
+import type { TicketResends } from "../../domain/ticket-resends.ts";
 import type { Endpoint } from "./endpoints.ts";
 import { credentialsRules, Responses, storeAppTokenRules, storeTenantTokenRules } from "./schemas.ts";
 
+/** What the store endpoints answer with: the service, and the resends it was given as requester. */
+export interface StoreApps {
+  tokens: StoreAppTokenService;
+  resends: TicketResends;
+}
+
 /** The store (marketplace) apps' auth/v3 endpoints: tokens against the pushed app_ticket. */
-export function storeAppEndpoints(store: StoreAppTokenService): Endpoint[] {
+export function storeAppEndpoints({ tokens: store, resends }: StoreApps): Endpoint[] {
   return [
     {
       method: "POST",
@@ -44,13 +51,16 @@ export function storeAppEndpoints(store: StoreAppTokenService): Endpoint[] {
       method: "POST",
       path: Paths.appTicketResend,
       operationId: "appTicketResend",
-      summary: "Push a store app a new app_ticket now (the answer does not wait for the push)",
+      summary:
+        "Push a store app a new app_ticket now (the answer does not wait for the push; a burst makes one push; 99991400 over the per-app limit)",
       auth: { kind: "none" },
       body: credentialsRules,
       response: Responses.appTicketResend,
       successMsg: "success",
       answer: async ({ body }) => {
-        await store.resendTicket(body as AppCredentialsRequest);
+        const request = body as AppCredentialsRequest;
+        await store.resendTicket(request); // 10003, 10014; else the credentials passed
+        await resends.admit(request.app_id);
         return {};
       },
     },

@@ -66,6 +66,23 @@ export function appEventCases({ openWorld }: SuiteContext): void {
       assert.deepEqual(await s.findAppTicket(w.listed.appId, record.ticketHash, T0), record);
     });
 
+    it("the newest live ticket's issue time: per app, expired ones left out", async () => {
+      const { s, w } = await openWorld();
+      const at = (issuedAt: number, appId = w.listed.appId) => ({
+        ticketHash: sha256(newSecret("tk-")),
+        appId,
+        issuedAt,
+        expiresAt: issuedAt + 2 * HOUR,
+      });
+      assert.equal(await s.newestAppTicketIssuedAt(w.listed.appId, T0), null, "none yet");
+      await s.saveAppTicket(at(T0 + HOUR));
+      await s.saveAppTicket(at(T0));
+      await s.saveAppTicket(at(T0 + 2 * HOUR, w.app.appId));
+      assert.equal(await s.newestAppTicketIssuedAt(w.listed.appId, T0 + HOUR), T0 + HOUR);
+      assert.equal(await s.newestAppTicketIssuedAt(w.listed.appId, T0 + 3 * HOUR), null, "all expired");
+      assert.equal(await s.newestAppTicketIssuedAt(w.app.appId, T0 + 2 * HOUR), T0 + 2 * HOUR);
+    });
+
     it("purgeExpired deletes expired app tickets and keeps live ones", async () => {
       const { s, w } = await openWorld();
       const expired = {

@@ -114,6 +114,15 @@ export function pgAppEvents({ query, transaction }: PgAccess): AppEventStorage {
         : null;
     },
 
+    async newestAppTicketIssuedAt(appId, now) {
+      const rows = await query<{ issued_at: string | null }>(
+        "SELECT max(issued_at) AS issued_at FROM app_tickets WHERE app_id = $1 AND expires_at > $2",
+        [appId, now],
+      );
+      const issuedAt = rows[0]?.issued_at;
+      return issuedAt === null || issuedAt === undefined ? null : Number(issuedAt);
+    },
+
     async recordEventDelivery(delivery, keepPerApp) {
       await transaction(async (client) => {
         await client.query(

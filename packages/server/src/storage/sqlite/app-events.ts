@@ -32,6 +32,9 @@ function prepareAppEvents(db: BetterSqlite3.Database) {
       `SELECT ticket_hash AS ticketHash, app_id AS appId, issued_at AS issuedAt, expires_at AS expiresAt
        FROM app_tickets WHERE ticket_hash = ? AND app_id = ? AND expires_at > ?`,
     ),
+    newestTicket: db.prepare<[string, number], { issuedAt: number | null }>(
+      "SELECT max(issued_at) AS issuedAt FROM app_tickets WHERE app_id = ? AND expires_at > ?",
+    ),
     insertDelivery: db.prepare<[Omit<EventDelivery, "id">]>(
       `INSERT INTO event_deliveries (app_id, event_id, event_type, attempt, at, outcome, http_status, detail)
        VALUES (@appId, @eventId, @eventType, @attempt, @at, @outcome, @httpStatus, @detail)`,
@@ -84,6 +87,9 @@ export class SqliteAppEvents {
   }
   findTicket(appId: string, ticketHash: string, now: number): AppTicketRecord | null {
     return this.#s.findTicket.get(ticketHash, appId, now) ?? null;
+  }
+  newestTicketIssuedAt(appId: string, now: number): number | null {
+    return this.#s.newestTicket.get(appId, now)?.issuedAt ?? null;
   }
   recordDelivery(delivery: Omit<EventDelivery, "id">, keepPerApp: number): void {
     this.#s.insertDelivery.run({

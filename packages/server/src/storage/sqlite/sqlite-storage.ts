@@ -420,6 +420,10 @@ export class SqliteStorage implements Storage {
     return this.#read((s) => s.appEvents.findTicket(appId, ticketHash, now));
   }
 
+  newestAppTicketIssuedAt(appId: string, now: Millis): Promise<Millis | null> {
+    return this.#read((s) => s.appEvents.newestTicketIssuedAt(appId, now));
+  }
+
   recordEventDelivery(delivery: Omit<EventDelivery, "id">, keepPerApp: number): Promise<void> {
     return this.#write((s) => s.appEvents.recordDelivery(delivery, keepPerApp));
   }
