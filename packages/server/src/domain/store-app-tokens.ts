@@ -54,9 +54,14 @@ export class StoreAppTokenService {
     return this.appTokens.issueFor("tenant", app.appId, request.tenant_key, request.app_access_token);
   }
 
-  /** POST auth/v3/app_ticket/resend: answers at once; the push happens off the request path. */
+  /**
+   * POST auth/v3/app_ticket/resend: answers at once; the push happens off the request path (a
+   * burst makes one push: event-pusher.ts). Counted per app across instances; over the limit
+   * 99991400 and nothing pushed.
+   */
   async resendTicket(request: AppCredentialsRequest): Promise<void> {
     const app = await this.#storeApp(request);
+    await this.limiter?.ticketResend(app.appId);
     this.pusher.requestTicketPush(app.appId);
   }
 

@@ -14,7 +14,6 @@ import { EventSecretBox } from "../domain/event-secrets.ts";
 import { LoginService } from "../domain/login.ts";
 import { RateLimiter } from "../domain/rate-limits.ts";
 import { StoreAppTokenService } from "../domain/store-app-tokens.ts";
-import { TicketResends } from "../domain/ticket-resends.ts";
 import type { Storage } from "../storage/port.ts";
 import { createTestTools, type TestTools } from "../test-tools/tools.ts";
 import { type AdminDeps, registerAdminRoutes } from "./admin-routes.ts";
@@ -281,10 +280,9 @@ export function buildApp(options: AppOptions, deps: AppDeps): FastifyInstance {
   app.addHook("onClose", async () => {
     await pusher.stop();
   });
-  const resends = new TicketResends(pusher, limiter);
-  const store = new StoreAppTokenService(storage, appTokens, tickets, resends, limiter);
+  const store = new StoreAppTokenService(storage, appTokens, tickets, pusher, limiter);
   const doors = new CodeDoors(login, storage, clock, limiter);
-  const endpoints = platformEndpoints(appTokens, login, doors, { tokens: store, resends });
+  const endpoints = platformEndpoints(appTokens, login, doors, store);
   const tools = createTestTools(storage, clock, options.journalSize ?? 0, appTokens, endpoints);
   app.decorate("testTools", tools);
   // The stored rules are loaded before the first request, then kept fresh off the request path.

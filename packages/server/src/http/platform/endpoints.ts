@@ -9,7 +9,8 @@ import {
 } from "@mina-auth/protocol";
 import type { AppTokenService } from "../../domain/app-tokens.ts";
 import type { CodeDoors } from "../../domain/code-doors.ts";
-import { type LoginService, presenterOf } from "../../domain/login.ts";
+import { type LoginService, presenterOf, type RefreshVariant } from "../../domain/login.ts";
+import type { StoreAppTokenService } from "../../domain/store-app-tokens.ts";
 import type { AppTokenRecord } from "../../storage/port.ts";
 import { codeDoorEndpoints } from "./oauth-endpoints.ts";
 import {
@@ -19,7 +20,7 @@ import {
   refreshRules,
   tokenLoginValidateRules,
 } from "./schemas.ts";
-import { type StoreApps, storeAppEndpoints } from "./store-endpoints.ts";
+import { storeAppEndpoints } from "./store-endpoints.ts";
 
 /** What an endpoint's answer is computed from, once its caller and body passed their checks. */
 export interface EndpointInput {
@@ -97,9 +98,8 @@ export function platformEndpoints(
   appTokens: AppTokenService,
   login: LoginService,
   doors: CodeDoors,
-  store?: StoreApps,
+  store?: StoreAppTokenService,
 ): Endpoint[] {
-  const appAuth = (failure: ErrorName): Auth => ({ kind: "app", failure });
   return [
     credentialsEndpoint(appTokens, "app"),
     credentialsEndpoint(appTokens, "tenant"),
@@ -116,34 +116,8 @@ export function platformEndpoints(
         data: inSchemaOrder(await login.exchange(caller, body as TokenLoginValidateRequest, clientAddress)),
       }),
     },
-    {
-      method: "POST",
-      path: Paths.refreshAccessToken,
-      operationId: "refreshAccessToken",
-      summary: "Refresh a user_access_token (v1, with the user's profile): rotates the refresh_token",
-      auth: appAuth("RefreshAppTokenInvalid"),
-      body: refreshRules,
-      response: Responses.legacyRefresh,
-      successMsg: "success",
-      answer: async ({ caller, body }) => ({
-        data: await login.refresh(presenterOf(caller), body as RefreshRequest, "legacy"),
-      }),
-      subject: ({ body }) => login.subjectOfRefreshToken((body as RefreshRequest).refresh_token),
-    },
-    {
-      method: "POST",
-      path: Paths.oidcRefreshAccessToken,
-      operationId: "oidcRefreshAccessToken",
-      summary: "Refresh a user_access_token (OIDC): rotates the refresh_token",
-      auth: appAuth("RefreshAppTokenInvalid"),
-      body: refreshRules,
-      response: Responses.oidcRefresh,
-      successMsg: "success",
-      answer: async ({ caller, body }) => ({
-        data: await login.refresh(presenterOf(caller), body as RefreshRequest, "oidc"),
-      }),
-      subject: ({ body }) => login.subjectOfRefreshToken((body as RefreshRequest).refresh_token),
-    },
+    refreshEndpoint(login, "legacy"),
+    refreshEndpoint(login, "oidc"),
     {
       method: "GET",
       path: Paths.userInfo,
@@ -200,5 +174,31 @@ function inSchemaOrder(data: TokenLoginValidateData): TokenLoginValidateData {
     access_token: data.access_token,
     expires_in: Math.trunc(data.expires_in),
     refresh_token: data.refresh_token,
+  };
+}
+
+/** An app token's check, answering `failure` when it does not pass. */
+const appAuth = (failure: ErrorName): Auth => ({ kind: "app", failure });
+
+/** The two refresh endpoints: one rotation, each answering in its own shape (legacy: with the profile). */
+function refreshEndpoint(login: LoginService, variant: RefreshVariant): Endpoint {
+  const legacy = variant === "legacy";
+  return {
+    method: "POST",
+    path: legacy ? Paths.refreshAccessToken : Paths.oidcRefreshAccessToken,
+    operationId: legacy ? "refreshAccessToken" : "oidcRefreshAccessToken",
+    summary: legacy
+      ? "Refresh a user_access_token (v1, with the user's profile): rotates the refresh_token"
+      : "Refresh a user_access_token (OIDC): rotates the refresh_token",
+    auth: appAuth("RefreshAppTokenInvalid"),
+    body: refreshRules,
+    response: legacy ? Responses.legacyRefresh : Responses.oidcRefresh,
+    successMsg: "success",
+    answer: async ({ caller, body }) => ({
+      data: legacy
+        ? await login.refresh(presenterOf(caller), body as RefreshRequest, "legacy")
+        : await login.refresh(presenterOf(caller), body as RefreshRequest, "oidc"),
+    }),
+    subject: ({ body }) => login.subjectOfRefreshToken((body as RefreshRequest).refresh_token),
   };
 }

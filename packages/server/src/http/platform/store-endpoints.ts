@@ -5,48 +5,14 @@ import {
   type StoreTenantAccessTokenRequest,
 } from "@mina-auth/protocol";
 import type { StoreAppTokenService } from "../../domain/store-app-tokens.ts";
-import type { TicketResends } from "../../domain/ticket-resends.ts";
 import type { Endpoint } from "./endpoints.ts";
 import { credentialsRules, Responses, storeAppTokenRules, storeTenantTokenRules } from "./schemas.ts";
 
-/** What the store endpoints answer with: the service, and the resends it was given as requester. */
-export interface StoreApps {
-  tokens: StoreAppTokenService;
-  resends: TicketResends;
-}
-
 /** The store (marketplace) apps' auth/v3 endpoints: tokens against the pushed app_ticket. */
-export function storeAppEndpoints({ tokens: store, resends }: StoreApps): Endpoint[] {
+export function storeAppEndpoints(store: StoreAppTokenService): Endpoint[] {
   return [
-    {
-      method: "POST",
-      path: Paths.storeAppAccessToken,
-      operationId: "storeAppAccessToken",
-      summary: "Get a store app's app_access_token with its app_ticket (10012: not a live ticket of the app)",
-      auth: { kind: "none" },
-      body: storeAppTokenRules,
-      response: Responses.storeAppAccessToken,
-      successMsg: "success",
-      answer: async ({ body }) => {
-        const issued = await store.appAccessToken(body as StoreAppAccessTokenRequest);
-        return { app_access_token: issued.token, expire: issued.expire };
-      },
-    },
-    {
-      method: "POST",
-      path: Paths.storeTenantAccessToken,
-      operationId: "storeTenantAccessToken",
-      summary:
-        "Get a store app's tenant_access_token for a tenant it is installed in (10013: app token or installation wrong)",
-      auth: { kind: "none" },
-      body: storeTenantTokenRules,
-      response: Responses.storeTenantAccessToken,
-      successMsg: "success",
-      answer: async ({ body }) => {
-        const issued = await store.tenantAccessToken(body as StoreTenantAccessTokenRequest);
-        return { tenant_access_token: issued.token, expire: issued.expire };
-      },
-    },
+    storeTokenEndpoint(store, "app"),
+    storeTokenEndpoint(store, "tenant"),
     {
       method: "POST",
       path: Paths.appTicketResend,
@@ -58,11 +24,32 @@ export function storeAppEndpoints({ tokens: store, resends }: StoreApps): Endpoi
       response: Responses.appTicketResend,
       successMsg: "success",
       answer: async ({ body }) => {
-        const request = body as AppCredentialsRequest;
-        await store.resendTicket(request); // 10003, 10014; else the credentials passed
-        await resends.admit(request.app_id);
+        await store.resendTicket(body as AppCredentialsRequest);
         return {};
       },
     },
   ];
+}
+
+/** auth/v3/app_access_token (with the app_ticket) and auth/v3/tenant_access_token (with that token). */
+function storeTokenEndpoint(store: StoreAppTokenService, kind: "app" | "tenant"): Endpoint {
+  const app = kind === "app";
+  return {
+    method: "POST",
+    path: app ? Paths.storeAppAccessToken : Paths.storeTenantAccessToken,
+    operationId: app ? "storeAppAccessToken" : "storeTenantAccessToken",
+    summary: app
+      ? "Get a store app's app_access_token with its app_ticket (10012: not a live ticket of the app)"
+      : "Get a store app's tenant_access_token for a tenant it is installed in (10013: app token or installation wrong)",
+    auth: { kind: "none" },
+    body: app ? storeAppTokenRules : storeTenantTokenRules,
+    response: app ? Responses.storeAppAccessToken : Responses.storeTenantAccessToken,
+    successMsg: "success",
+    answer: async ({ body }) => {
+      const issued = app
+        ? await store.appAccessToken(body as StoreAppAccessTokenRequest)
+        : await store.tenantAccessToken(body as StoreTenantAccessTokenRequest);
+      return { [`${kind}_access_token`]: issued.token, expire: issued.expire };
+    },
+  };
 }
