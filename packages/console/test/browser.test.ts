@@ -232,6 +232,24 @@ else
       await sees(/"tenant_key": "736588c9260f175d"/);
     });
 
+    it("a code with fewer scopes than the app's (tt.requestAccess): the app itself is unchanged", async () => {
+      await choose("App", "Demo (");
+      await choose("User", "张三");
+      await page.getByLabel("contact:user.employee_id:readonly").uncheck();
+      await page.getByRole("button", { name: "Get a login code" }).click();
+      await sees("The code grants only: contact:user.email:readonly.");
+      await page.getByLabel("App secret").fill(DEMO.appSecret);
+      await page.getByRole("button", { name: "Run the exchange" }).click();
+      await sees("Success (code 0).");
+      const answer = await page.locator("pre").filter({ hasText: '"open_id"' }).first().textContent();
+      assert.ok(
+        answer !== null && !answer.includes("employee_id"),
+        "no employee_id: the code did not grant it",
+      );
+      const app = await t.request("GET", `/admin/v1/apps/${DEMO.appId}`, { token: ADMIN_TOKEN });
+      assert.deepEqual(app.body.scopes, ["contact:user.employee_id:readonly", "contact:user.email:readonly"]);
+    });
+
     it("tails the audit events, with filters", async () => {
       await go("Audit events");
       const table = page.getByRole("table");

@@ -3,7 +3,7 @@ import { admin, query, send } from "../api.ts";
 import { CopyButton, ErrorNote, Field, Note, sessionHref, time, useAction, useLoad } from "../components.tsx";
 import { inWords } from "../errors-in-words.ts";
 import { appSecrets, lastLogin } from "../memory.ts";
-import { type App, KNOWN_SCOPES, type Session, type Tenant, type User } from "../types.ts";
+import type { App, Session, Tenant, User } from "../types.ts";
 
 const CODE_LIFETIME_S = 180;
 const EXCHANGE = "/open-apis/mina/v2/tokenLoginValidate";
@@ -121,21 +121,19 @@ export function LoginAsPage({ params }: { params: URLSearchParams }) {
     setSession(null);
     setUserInfo(null);
     setScopeNote("");
-    const answer = await action.run(async () => {
-      // Scopes belong to the app: choosing others here changes the app, and says so.
-      const same =
-        chosenScopes.length === app.scopes.length && chosenScopes.every((s) => app.scopes.includes(s));
-      if (!same) {
-        await admin("PATCH", `/apps/${encodeURIComponent(app.app_id)}`, { scopes: chosenScopes });
-        setScopeNote(`The app's scopes are now: ${chosenScopes.join(", ") || "none"}.`);
-        apps.reload();
-      }
-      return admin<{ code: string; expires_at: number }>("POST", "/login-codes", {
+    // The code grants the scopes ticked, as tt.requestAccess's scopeList does; all of them: the
+    // app's every scope, as tt.login. The app itself is changed on the Apps page, never here.
+    const granted = chosenScopes.filter((s) => app.scopes.includes(s));
+    const every = granted.length === app.scopes.length;
+    const answer = await action.run(async () =>
+      admin<{ code: string; expires_at: number }>("POST", "/login-codes", {
         app_id: app.app_id,
         tenant_key: tenant,
         user_id: user.user_id,
-      });
-    });
+        ...(every ? {} : { scopes: granted }),
+      }),
+    );
+    setScopeNote(every ? "" : `The code grants only: ${granted.join(", ") || "the identity (no scope)"}.`);
     if (answer) setMinted({ code: answer.code, receivedAt: Date.now() });
   };
 
@@ -205,7 +203,13 @@ export function LoginAsPage({ params }: { params: URLSearchParams }) {
         <h2 id="who-title">Who logs in</h2>
         <div class="row">
           <Field label="App">
-            <select value={app?.app_id ?? ""} onChange={(e) => setAppId(e.currentTarget.value)}>
+            <select
+              value={app?.app_id ?? ""}
+              onChange={(e) => {
+                setAppId(e.currentTarget.value);
+                setScopes(null);
+              }}
+            >
               {apps.data?.apps.map((a) => (
                 <option key={a.app_id} value={a.app_id}>
                   {a.name} ({a.app_id})
@@ -233,8 +237,13 @@ export function LoginAsPage({ params }: { params: URLSearchParams }) {
           </Field>
         </div>
         <fieldset>
-          <legend>Scopes (the app's: changing them changes the app)</legend>
-          {[...new Set([...KNOWN_SCOPES, ...(app?.scopes ?? [])])].map((s) => (
+          <legend>
+            Scopes the code grants (tt.requestAccess's scopeList; the app's own are set on Apps)
+          </legend>
+          {app?.scopes.length === 0 ? (
+            <p>The app holds no scope: the code grants the identity alone.</p>
+          ) : null}
+          {(app?.scopes ?? []).map((s) => (
             <label key={s} class="check">
               <input
                 type="checkbox"
