@@ -52,6 +52,8 @@ const APP_TOKEN_EXPIRY_MARGIN_MS = 3 * 60 * 1000;
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** A store tenant token refused (10013): perhaps the app token it was asked with went stale. */
 const TENANT_TOKEN_REFUSED_CODES: ReadonlySet<number> = new Set([ErrorCodes.TenantAccessTokenFailed]);
+/** Tenants remembered as refusing the current app token (getTenantAccessToken). */
+const REFUSED_TENANTS_KEPT = 64;
 /** What may travel in an `Authorization: Bearer` header: visible ASCII, no spaces. */
 const BEARER_SAFE = /^[\x21-\x7e]+$/;
 
@@ -160,6 +162,11 @@ export class MinaClient {
   readonly #appTicket: AppTicketSource | undefined;
   /** The one app-token load in progress, shared by concurrent callers, and the rejected token it replaces. */
   #flight: { token: Promise<string>; replacing: string | undefined } | undefined;
+  /**
+   * "tenant app token" pairs the platform refused (10013) even after the token was replaced:
+   * the tenant is the reason, so the token is not suspected again for it. Bounded; oldest first.
+   */
+  readonly #refusedTenants = new Set<string>();
 
   constructor(options: MinaClientOptions) {
     if (!isObject(options)) throw new TypeError("MinaClient needs an options object");
@@ -220,15 +227,37 @@ export class MinaClient {
   ): Promise<{ token: string; expiresAt: number }> {
     requireString(tenantKey, "tenantKey");
     const target = { method: "POST", path: Paths.storeTenantAccessToken };
-    // The platform answers 10013 for an app token it no longer accepts (as for an app not
-    // installed in the tenant): a cached token that went stale is dropped and replaced once.
-    const reply = await this.#retryingAppToken(target, options, TENANT_TOKEN_REFUSED_CODES, (appToken) =>
-      this.#request(
+    // The platform answers 10013 for an app token it no longer accepts, as for an app not
+    // installed in the tenant: a cached token that went stale is dropped and replaced once. When
+    // the new token is refused too, the tenant is the reason: that pair is remembered, so the
+    // next call for the tenant costs one request, not three, and fills no token limit.
+    const pair = (appToken: string) => `${tenantKey} ${appToken}`;
+    let sent = "";
+    let reply: Reply;
+    try {
+      reply = await this.#retryingAppToken(
         target,
-        { body: { app_access_token: appToken, tenant_key: tenantKey }, secrets: [appToken] },
         options,
-      ),
-    );
+        TENANT_TOKEN_REFUSED_CODES,
+        (appToken) => {
+          sent = appToken;
+          return this.#request(
+            target,
+            { body: { app_access_token: appToken, tenant_key: tenantKey }, secrets: [appToken] },
+            options,
+          );
+        },
+        (appToken) => !this.#refusedTenants.has(pair(appToken)),
+      );
+    } catch (err) {
+      if (err instanceof MinaApiError && TENANT_TOKEN_REFUSED_CODES.has(err.code) && sent !== "") {
+        if (this.#refusedTenants.size >= REFUSED_TENANTS_KEPT) {
+          this.#refusedTenants.delete(this.#refusedTenants.values().next().value as string);
+        }
+        this.#refusedTenants.add(pair(sent));
+      }
+      throw err;
+    }
     const fields = new FieldReader(reply.body, target, reply.status, "", reply.logId);
     const token = fields.string("tenant_access_token");
     return { token, expiresAt: reply.sentAt + fields.number("expire") * 1000 };
@@ -410,19 +439,21 @@ export class MinaClient {
 
   /**
    * Sends with the cached app token; when the answer says that token is not valid (one of
-   * `rejectedCodes`), drops it, fetches a new one and sends once more, as the official SDKs do.
+   * `rejectedCodes`, and `mayBeStale` agrees), drops it, fetches a new one and sends once more, as
+   * the official SDKs do.
    */
   async #retryingAppToken(
     target: RequestTarget,
     options: RequestOptions,
     rejectedCodes: ReadonlySet<number>,
     send: (appToken: string) => Promise<Reply>,
+    mayBeStale: (appToken: string) => boolean = () => true,
   ): Promise<Reply> {
     const token = await this.#appToken(undefined, options.signal, target);
     try {
       return await send(token);
     } catch (err) {
-      if (!(err instanceof MinaApiError && rejectedCodes.has(err.code))) throw err;
+      if (!(err instanceof MinaApiError && rejectedCodes.has(err.code) && mayBeStale(token))) throw err;
       this.#warn("app_access_token rejected: dropping it, fetching a new one and retrying once", {
         method: target.method,
         path: target.path,

@@ -60,7 +60,10 @@ function header(headers: PushedEventHeaders | undefined, name: string): string |
   if (headers === undefined) return undefined;
   if (typeof headers.get === "function")
     return (headers as { get(name: string): string | null }).get(name) ?? undefined;
-  const value = (headers as Readonly<Record<string, string | readonly string[] | undefined>>)[name];
+  // Node lowercases header names; other hosts (a Lambda event, a hand-made object) may not.
+  const record = headers as Readonly<Record<string, string | readonly string[] | undefined>>;
+  const key = Object.keys(record).find((candidate) => candidate.toLowerCase() === name);
+  const value = key === undefined ? undefined : record[key];
   return typeof value === "string" ? value : undefined;
 }
 

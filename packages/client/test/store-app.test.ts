@@ -153,11 +153,17 @@ describe("a store app's client with an app_ticket source", () => {
     const acme = await client.getTenantAccessToken(ACME);
     assert.match(acme.token, /^t-[0-9a-f]{64}$/);
     assert.equal(appTokenRequests(), before + 1, "one new app token, then the tenant token");
+    const refused = (err: unknown) =>
+      err instanceof MinaApiError && err.code === ErrorCodes.TenantAccessTokenFailed;
     await assert.rejects(
       client.getTenantAccessToken(OTHER),
-      (err: unknown) => err instanceof MinaApiError && err.code === ErrorCodes.TenantAccessTokenFailed,
+      refused,
       "not installed: still 10013 after the one retry",
     );
+    // The new token was refused too: the tenant is the reason, and the next calls do not suspect the token.
+    const settled = appTokenRequests();
+    for (let i = 0; i < 3; i++) await assert.rejects(client.getTenantAccessToken(OTHER), refused);
+    assert.equal(appTokenRequests(), settled, "no app token fetched for a tenant already known to refuse it");
   });
 
   it("a refused ticket: the platform's 10012, and a new push is asked for", async () => {
@@ -261,6 +267,18 @@ describe("readPushedEvent", () => {
       }),
       { kind: "app_ticket", appId: STORE.appId, appTicket: "tk" },
       "a parsed body, and a Fetch Headers object",
+    );
+    const mixedCase = Object.fromEntries(
+      Object.entries(signed(body)).map(([name, value]) => [
+        name.replace(/(^|-)x/g, "$1X").replace(/-(\w)/g, (m) => m.toUpperCase()),
+        value,
+      ]),
+    );
+    assert.ok(Object.keys(mixedCase).includes("X-Lark-Signature"));
+    assert.equal(
+      (await readPushedEvent(body, { encryptKey: ENCRYPT_KEY, headers: mixedCase })).kind,
+      "app_ticket",
+      "a plain object whose names are not lowercased (a Lambda event's)",
     );
     const challenge = JSON.stringify({
       encrypt: encrypt(JSON.stringify({ type: "url_verification", challenge: "c", token: "t" })),

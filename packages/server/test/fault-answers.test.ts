@@ -122,6 +122,16 @@ describe("fault answers take the shape of the endpoint they hit", () => {
     assertOAuth(await v2(), 400, { code: 123456, error: "invalid_request", error_description: "made up" });
   });
 
+  it("a code another endpoint fails with HTTP 200 (10213) is sent at v2 with 400, never 200", async () => {
+    const effect = await added(Paths.oauthToken, { code: Errors.CodeAppIdNotMatch.code });
+    assert.equal(effect.http_status, 400);
+    const res = await v2();
+    assert.equal(res.status, 400);
+    assert.equal(res.body.code, Errors.CodeAppIdNotMatch.code);
+    assert.equal(res.body.error, "invalid_request");
+    await t.request("DELETE", "/admin/v1/faults", { token: ADMIN_TOKEN });
+  });
+
   it("gateway codes keep the platform's form at v2 too: 99991663 HTTP 400", async () => {
     await added(Paths.oauthToken, { code: 99991663 });
     const res = await v2();

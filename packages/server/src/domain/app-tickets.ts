@@ -40,17 +40,15 @@ export class AppTickets {
   }
 
   /**
-   * What a ticket about to be pushed again is worth now: `current` while it is accepted and no
-   * newer one was issued for the app (by any instance); `superseded` when a newer live one was
-   * (its issuer pushes it); `expired` when the app has no live ticket at all. A ticket we issued
-   * ourselves, so no constant-time compare is needed. Two issued in the same millisecond: current
-   * (neither is newer).
+   * Whether a ticket about to be pushed again is still the app's newest live one (issued by any
+   * instance, or handed out by the admin API). A ticket we issued ourselves, so no constant-time
+   * compare is needed. Two issued in the same millisecond: both newest.
    */
-  async standing(appId: string, ticket: string): Promise<"current" | "superseded" | "expired"> {
+  async isNewest(appId: string, ticket: string): Promise<boolean> {
     const now = this.clock.now();
     const found = await this.storage.findAppTicket(appId, sha256Hex(ticket), now);
+    if (found === null) return false;
     const newest = await this.storage.newestAppTicketIssuedAt(appId, now);
-    if (newest === null) return "expired";
-    return found !== null && newest <= found.issuedAt ? "current" : "superseded";
+    return newest !== null && newest <= found.issuedAt;
   }
 }

@@ -212,8 +212,7 @@ export class EventPusher implements TicketPushRequester {
     if (this.#delivering.has(push.appId)) return;
     this.#claim(push.appId);
     try {
-      const fresh = await this.#fresh(push);
-      if (fresh !== null) await this.#tryDelivery(fresh);
+      await this.#tryDelivery(await this.#fresh(push));
     } catch (error) {
       // Storage or a sealed secret failed before the push could be sent: nothing was delivered,
       // and the next hourly round (or a resend) pushes a new ticket.
@@ -231,27 +230,16 @@ export class EventPusher implements TicketPushRequester {
    * event while a ticket is accepted for 2 h, and the SDKs keep the last ticket pushed to them
    * with no expiry of their own: a stale ticket arriving late would replace a good one and fail
    * every token request (10012) until the next hourly push. What the app's developer wants is the
-   * freshest valid ticket, so a retry whose ticket is no longer accepted carries a new one instead,
+   * freshest valid ticket, so a retry whose ticket is no longer the app's newest carries a new one,
    * under a new event uuid (a receiver that drops a uuid it has seen would drop the new ticket
    * too); the attempt count goes on, so the schedule still ends. Dropping the retry instead would
-   * leave the app with no valid ticket for up to an hour. When a newer ticket was issued for the
-   * app meanwhile (this instance's newer pushes replace the retry, so: by another instance, whose
-   * push carries it), the retry is dropped (null): arriving after that push it would replace the
-   * newer ticket with an older one.
+   * leave the app with no valid ticket for up to an hour. The same when a newer ticket was issued
+   * for the app meanwhile: arriving late, the old one would replace it, and the newer one may never
+   * be pushed at all (the admin API's and the emulator's tickets are handed out, not pushed).
    */
-  async #fresh(push: PendingPush): Promise<PendingPush | null> {
-    switch (await this.#o.tickets.standing(push.appId, push.ticket)) {
-      case "current":
-        return push;
-      case "superseded":
-        this.#o.log.info(
-          { appId: push.appId, attempt: push.attempt },
-          "app_ticket retry dropped: a newer ticket was issued for the app",
-        );
-        return null;
-      case "expired":
-        return { ...push, ticket: await this.#o.tickets.issue(push.appId), eventId: newEventId() };
-    }
+  async #fresh(push: PendingPush): Promise<PendingPush> {
+    if (await this.#o.tickets.isNewest(push.appId, push.ticket)) return push;
+    return { ...push, ticket: await this.#o.tickets.issue(push.appId), eventId: newEventId() };
   }
 
   #claim(appId: string): void {

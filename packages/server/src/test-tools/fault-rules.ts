@@ -113,7 +113,9 @@ export function faultDefaults(endpoints: readonly Endpoint[]): Map<string, Fault
           if (shape === undefined) return { code, msg: known.msg, httpStatus: known.httpStatus };
           const { status, body } = shape.failure(known, known.msg);
           const renamed = body.code === code ? known : (own.get(body.code) ?? known);
-          return { code: body.code, msg: renamed.msg, httpStatus: status };
+          // A code borrowed from an endpoint that fails with HTTP 200: an RFC 6749 endpoint never
+          // does, and its clients would read a 200 as a success.
+          return { code: body.code, msg: renamed.msg, httpStatus: Math.max(status, 400) };
         },
       ];
     }),

@@ -15,6 +15,7 @@
  * linger (a network partition that PostgreSQL has not noticed), the outcome stays unknown.
  */
 
+import { belongsTo } from "../caller-scope.ts";
 import { scopesInForce } from "../granted-scopes.ts";
 import type {
   CommittedLogin,
@@ -121,18 +122,25 @@ export async function resolveExchanges(
         continue;
       }
       // A not-visible user's code is consumed without a grant, by this exchange when at its `now`.
-      const { rows } = await q.query<{ consumed_at: number | null; grant_id: string | null; app_id: string }>(
-        "SELECT consumed_at, grant_id, app_id FROM login_codes WHERE code_hash = $1",
-        [input.codeHash],
-      );
-      const code = rows[0];
-      if (code && code.app_id === input.appId && code.grant_id === null && code.consumed_at === input.now) {
+      const { rows } = await q.query<{
+        consumed_at: number | null;
+        grant_id: string | null;
+        app_id: string;
+        tenant_key: string;
+      }>("SELECT consumed_at, grant_id, app_id, tenant_key FROM login_codes WHERE code_hash = $1", [
+        input.codeHash,
+      ]);
+      const row = rows[0];
+      // Only a code the presenter speaks for (its app; a tenant token's tenant) is answered from.
+      const code =
+        row && belongsTo({ appId: row.app_id, tenantKey: row.tenant_key }, input) ? row : undefined;
+      if (code && code.grant_id === null && code.consumed_at === input.now) {
         results.push({ ok: true, outcome: { kind: "not_visible" } });
         continue;
       }
       // A replay of a redeemed code revokes the first grant: once that revocation is visible, the
       // login is dead whatever this exchange's COMMIT did, so "retry" would be a lie (S3).
-      if (code && code.app_id === input.appId && code.grant_id !== null && input.revokeGrantOnReuse) {
+      if (code && code.grant_id !== null && input.revokeGrantOnReuse) {
         const revoked = await q.query<{ revoke_reason: string | null }>(
           "SELECT revoke_reason FROM grants WHERE grant_id = $1 AND revoked_at IS NOT NULL",
           [code.grant_id],
