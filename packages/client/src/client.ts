@@ -1,9 +1,10 @@
 import { Paths } from "@mina-auth/protocol";
+import { AppTokenSource } from "./app-token-source.ts";
+import { resolveBaseUrl } from "./base-url.ts";
 import {
   APP_TOKEN_REJECTED_CODES,
   ErrorCodes,
   MinaApiError,
-  MinaTimeoutError,
   MinaTransportError,
   type RequestTarget,
 } from "./errors.ts";
@@ -13,15 +14,13 @@ import {
   FieldReader,
   isObject,
   type JsonObject,
-  redact,
 } from "./internal/fields.ts";
-import { MemoryTokenCache, type TokenCache } from "./token-cache.ts";
+import { platformRequest, type Reply } from "./platform-request.ts";
+import { MemoryTokenCache } from "./token-cache.ts";
 import type {
-  AppTicketSource,
   ExchangeCodeOptions,
   ExchangedTokens,
   FetchLike,
-  FetchResponseLike,
   LoginSession,
   MinaClientOptions,
   MinaLogger,
@@ -34,21 +33,6 @@ import type {
   UserInfo,
 } from "./types.ts";
 
-/**
- * The platforms' base URLs, by the names `baseUrl` accepts.
- *
- * @example
- * ```ts
- * BaseUrls.lark; // "https://open.larksuite.com"
- * ```
- */
-export const BaseUrls = {
-  feishu: "https://open.feishu.cn",
-  lark: "https://open.larksuite.com",
-} as const;
-
-/** The cached app token is not used in its last 3 minutes (as the official SDKs do). */
-const APP_TOKEN_EXPIRY_MARGIN_MS = 3 * 60 * 1000;
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** A store tenant token refused (10013): perhaps the app token it was asked with went stale. */
 const TENANT_TOKEN_REFUSED_CODES: ReadonlySet<number> = new Set([ErrorCodes.TenantAccessTokenFailed]);
@@ -57,77 +41,11 @@ const REFUSED_TENANTS_KEPT = 64;
 /** What may travel in an `Authorization: Bearer` header: visible ASCII, no spaces. */
 const BEARER_SAFE = /^[\x21-\x7e]+$/;
 
-interface Reply {
-  body: JsonObject;
-  status: number;
-  logId: string | undefined;
-  /** Date.now() when the request was sent: relative expiries count from here. */
-  sentAt: number;
-}
-
-/**
- * Resolves a `baseUrl` option to an origin (plus optional path prefix) without a trailing slash.
- *
- * @example
- * ```ts
- * resolveBaseUrl("feishu"); // "https://open.feishu.cn"
- * resolveBaseUrl("http://127.0.0.1:8787/"); // "http://127.0.0.1:8787"
- * ```
- */
-export function resolveBaseUrl(baseUrl: MinaClientOptions["baseUrl"] = "feishu"): string {
-  if (baseUrl === "feishu") return BaseUrls.feishu;
-  if (baseUrl === "lark") return BaseUrls.lark;
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    throw new TypeError('baseUrl must be "feishu", "lark" or an http(s) URL');
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TypeError('baseUrl must be "feishu", "lark" or an http(s) URL');
-  }
-  if (url.username || url.password || url.search || url.hash) {
-    throw new TypeError("baseUrl must not carry credentials, a query or a fragment");
-  }
-  return `${url.origin}${url.pathname}`.replace(/\/+$/, "");
-}
-
 function requireString(value: unknown, name: string, bearer = false): string {
   // The value itself never appears in the message: it may be a secret.
   if (typeof value !== "string" || value === "") throw new TypeError(`${name} must be a non-empty string`);
   if (bearer && !BEARER_SAFE.test(value)) throw new TypeError(`${name} must be visible ASCII without spaces`);
   return value;
-}
-
-/** Settles like `promise`, or rejects with `onAbort()` as soon as `signal` aborts. */
-function untilAborted<T>(
-  promise: Promise<T>,
-  signal: AbortSignal | undefined,
-  onAbort: () => Error,
-): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(onAbort());
-  return new Promise<T>((resolve, reject) => {
-    const abort = () => reject(onAbort());
-    signal.addEventListener("abort", abort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", abort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", abort);
-        reject(error);
-      },
-    );
-  });
-}
-
-function describeNetworkError(err: unknown): string {
-  if (!(err instanceof Error)) return "network error";
-  const cause = err.cause;
-  const code = isObject(cause) && typeof cause.code === "string" ? ` (${cause.code})` : "";
-  return `${err.message}${code}`;
 }
 
 /**
@@ -157,11 +75,8 @@ export class MinaClient {
   readonly #appSecret: string;
   readonly #fetch: FetchLike;
   readonly #logger: MinaLogger | undefined;
-  readonly #cache: TokenCache;
-  readonly #cacheKey: string;
-  readonly #appTicket: AppTicketSource | undefined;
   /** The one app-token load in progress, shared by concurrent callers, and the rejected token it replaces. */
-  #flight: { token: Promise<string>; replacing: string | undefined } | undefined;
+  readonly #appTokens: AppTokenSource;
   /**
    * "tenant app token" pairs the platform refused (10013) even after the token was replaced:
    * the tenant is the reason, so the token is not suspected again for it. Bounded; oldest first.
@@ -183,12 +98,19 @@ export class MinaClient {
     }
     this.#fetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
     this.#logger = options.logger;
-    this.#cache = options.tokenCache ?? new MemoryTokenCache();
-    this.#cacheKey = `mina-auth:app_access_token:${this.baseUrl}:${this.appId}`;
     if (options.appTicket !== undefined && typeof options.appTicket !== "function") {
       throw new TypeError("appTicket must be a function returning the latest app_ticket");
     }
-    this.#appTicket = options.appTicket;
+    this.#appTokens = new AppTokenSource({
+      appId: this.appId,
+      appSecret: this.#appSecret,
+      cache: options.tokenCache ?? new MemoryTokenCache(),
+      cacheKey: `mina-auth:app_access_token:${this.baseUrl}:${this.appId}`,
+      appTicket: options.appTicket,
+      request: (target, init, requestOptions) => this.#request(target, init, requestOptions),
+      requestAppTicket: () => this.requestAppTicket(),
+      warn: (message, details) => this.#warn(message, details),
+    });
   }
 
   /**
@@ -449,7 +371,7 @@ export class MinaClient {
     send: (appToken: string) => Promise<Reply>,
     mayBeStale: (appToken: string) => boolean = () => true,
   ): Promise<Reply> {
-    const token = await this.#appToken(undefined, options.signal, target);
+    const token = await this.#appTokens.token(undefined, options.signal, target);
     try {
       return await send(token);
     } catch (err) {
@@ -460,218 +382,29 @@ export class MinaClient {
         code: err.code,
         logId: err.logId,
       });
-      const fresh = await this.#appToken(token, options.signal, target);
+      const fresh = await this.#appTokens.token(token, options.signal, target);
       return await send(fresh);
     }
   }
 
-  /**
-   * The app token to use. `rejected` is a token the platform just refused: it is never
-   * returned from the cache again. Waiting callers give up on their own signal; the shared
-   * load itself continues for the others.
-   */
-  async #appToken(rejected: string | undefined, signal: AbortSignal | undefined, target: RequestTarget) {
-    const aborted = () => new MinaTimeoutError("aborted", target);
-    const flight = this.#sharedLoad(rejected);
-    const token = await untilAborted(flight.token, signal, aborted);
-    // A load started for this rejection fetched from the platform: its answer stands, even
-    // the same token again (the platform hands out the same app token while 30 min remain),
-    // so one rejection costs one fetch. A load that began before the rejection was known
-    // may have read the rejected token from the cache: one more, no loop.
-    if (rejected === undefined || token !== rejected || flight.replacing === rejected) return token;
-    return await untilAborted(this.#sharedLoad(rejected).token, signal, aborted);
-  }
-
-  #sharedLoad(rejected: string | undefined): { token: Promise<string>; replacing: string | undefined } {
-    if (this.#flight) return this.#flight;
-    const flight = { token: this.#loadAppToken(rejected), replacing: rejected };
-    this.#flight = flight;
-    const clear = () => {
-      if (this.#flight === flight) this.#flight = undefined;
-    };
-    flight.token.then(clear, clear);
-    return flight;
-  }
-
-  async #loadAppToken(rejected: string | undefined): Promise<string> {
-    const key = this.#cacheKey;
-    let cached: { token: string; expiresAt: number } | undefined;
-    try {
-      cached = await this.#cache.get(key);
-    } catch (err) {
-      this.#warn("token cache get failed; fetching a new app_access_token", { error: errorName(err) });
-    }
-    if (cached && cached.token !== rejected && cached.expiresAt - APP_TOKEN_EXPIRY_MARGIN_MS > Date.now()) {
-      return cached.token;
-    }
-    if (cached && rejected !== undefined && cached.token === rejected && this.#cache.delete) {
-      try {
-        await this.#cache.delete(key);
-      } catch (err) {
-        this.#warn("token cache delete failed", { error: errorName(err) });
-      }
-    }
-    const { target, reply } = await this.#fetchAppToken();
-    const fields = new FieldReader(reply.body, target, reply.status, "", reply.logId);
-    const token = fields.string("app_access_token");
-    const expiresAt = reply.sentAt + fields.number("expire") * 1000;
-    try {
-      await this.#cache.set(key, { token, expiresAt });
-    } catch (err) {
-      this.#warn("token cache set failed", { error: errorName(err) });
-    }
-    return token;
-  }
-
-  /** The app token from the platform: with the app secret, or a store app's ticket too. */
-  async #fetchAppToken(): Promise<{ target: RequestTarget; reply: Reply }> {
-    const credentials = { app_id: this.appId, app_secret: this.#appSecret };
-    if (this.#appTicket === undefined) {
-      const target = { method: "POST", path: Paths.appAccessToken };
-      return { target, reply: await this.#request(target, { body: credentials, secrets: [] }, {}) };
-    }
-    const target = { method: "POST", path: Paths.storeAppAccessToken };
-    const ticket = await this.#appTicket();
-    if (ticket === undefined || ticket === "") {
-      this.#askForTicket("no app_ticket yet: asking the platform to push one");
-      throw new MinaApiError(
-        {
-          code: ErrorCodes.AppTicketInvalid,
-          msg: "no app_ticket received yet; a new one was requested (app_ticket/resend): retry once it arrives",
-          httpStatus: 0,
-        },
-        target,
-      );
-    }
-    try {
-      const body = { ...credentials, app_ticket: ticket };
-      return { target, reply: await this.#request(target, { body, secrets: [ticket] }, {}) };
-    } catch (err) {
-      // As the official SDKs do: a refused ticket makes the platform push a fresh one.
-      if (err instanceof MinaApiError && err.code === ErrorCodes.AppTicketInvalid) {
-        this.#askForTicket("app_ticket refused (10012): asking the platform to push a new one");
-      }
-      throw err;
-    }
-  }
-
-  /** app_ticket/resend in the background: its failure is only logged. */
-  #askForTicket(message: string): void {
-    this.#warn(message, {});
-    this.requestAppTicket().catch((err: unknown) => {
-      this.#warn("app_ticket/resend failed", { error: errorName(err) });
-    });
-  }
-
   /** One HTTP exchange: platform envelope in, MinaApiError / transport / timeout errors out. */
-  async #request(
+  #request(
     target: RequestTarget,
     init: { bearer?: string; body?: JsonObject; secrets: string[] },
     options: RequestOptions,
   ): Promise<Reply> {
-    const { method, path } = target;
-    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    const signal = options.signal;
-    const secrets = [this.#appSecret, ...init.secrets, ...(init.bearer ? [init.bearer] : [])];
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (init.body) headers["content-type"] = "application/json; charset=utf-8";
-    if (init.bearer) headers.authorization = `Bearer ${init.bearer}`;
-
-    const controller = new AbortController();
-    let timedOut = false;
-    const stop = (): Error =>
-      timedOut ? new MinaTimeoutError("timeout", target, timeoutMs) : new MinaTimeoutError("aborted", target);
-    if (signal?.aborted) throw stop();
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    const onAbort = () => controller.abort();
-    signal?.addEventListener("abort", onAbort, { once: true });
-
-    const sentAt = Date.now();
-    const started = performance.now();
-    let status: number | undefined;
-    let code: number | undefined;
-    let logId: string | undefined;
-    let failure: string | undefined;
-    try {
-      let text: string;
-      try {
-        // Raced against the signal too, so a fetch that ignores `signal` still times out.
-        const res: FetchResponseLike = await untilAborted(
-          this.#fetch(this.baseUrl + path, {
-            method,
-            headers,
-            ...(init.body ? { body: JSON.stringify(init.body) } : {}),
-            signal: controller.signal,
-          }),
-          controller.signal,
-          stop,
-        );
-        status = res.status;
-        logId = res.headers.get("x-tt-logid") || undefined;
-        text = await untilAborted(res.text(), controller.signal, stop);
-      } catch (err) {
-        if (err instanceof MinaTimeoutError) throw err;
-        if (controller.signal.aborted) throw stop();
-        throw new MinaTransportError(
-          `${method} ${path} failed: ${redact(describeNetworkError(err), secrets)}`,
-          target,
-          { httpStatus: status, logId, cause: err },
-        );
-      }
-      const httpStatus = status;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        throw new MinaTransportError(
-          `${method} ${path} answered HTTP ${httpStatus} with a body that is not JSON`,
-          target,
-          { httpStatus, logId },
-        );
-      }
-      if (!isObject(parsed) || typeof parsed.code !== "number") {
-        throw new MinaTransportError(
-          `${method} ${path} answered HTTP ${httpStatus} without the platform's {code, msg} envelope`,
-          target,
-          { httpStatus, logId },
-        );
-      }
-      const detail = parsed.error;
-      if (isObject(detail) && typeof detail.log_id === "string" && detail.log_id) logId = detail.log_id;
-      code = parsed.code;
-      if (code !== 0) {
-        // The v2 token endpoint says it in RFC 6749's error_description, not in msg.
-        const said = typeof parsed.msg === "string" ? parsed.msg : parsed.error_description;
-        const msg = typeof said === "string" ? redact(said, secrets) : "";
-        throw new MinaApiError({ code, msg, httpStatus, logId }, target);
-      }
-      if (httpStatus < 200 || httpStatus > 299) {
-        throw new MinaTransportError(`${method} ${path} answered HTTP ${httpStatus} with code 0`, target, {
-          httpStatus,
-          logId,
-        });
-      }
-      return { body: parsed, status: httpStatus, logId, sentAt };
-    } catch (err) {
-      failure = errorName(err);
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      this.#debug(`${method} ${path}`, {
-        method,
-        path,
-        ...(status === undefined ? {} : { status }),
-        durationMs: Math.round(performance.now() - started),
-        headers: init.bearer ? { ...headers, authorization: "Bearer ***" } : { ...headers },
-        ...(code === undefined ? {} : { code }),
-        ...(logId === undefined ? {} : { logId }),
-        ...(failure === undefined ? {} : { error: failure }),
-      });
-    }
+    const transport = {
+      baseUrl: this.baseUrl,
+      fetch: this.#fetch,
+      timeoutMs: options.timeoutMs ?? this.timeoutMs,
+      debug: (message: string, details: RequestLogDetails) => this.#debug(message, details),
+    };
+    return platformRequest(
+      transport,
+      target,
+      { ...init, secrets: [this.#appSecret, ...init.secrets] },
+      options,
+    );
   }
 
   #debug(message: string, details: RequestLogDetails): void {
@@ -707,8 +440,4 @@ function exchangedTokens(fields: FieldReader, reply: Reply): ExchangedTokens {
     scope: fields.optionalString("scope") ?? "",
     raw: fields.raw(),
   };
-}
-
-function errorName(err: unknown): string {
-  return err instanceof Error ? err.name : typeof err;
 }

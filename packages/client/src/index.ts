@@ -11,7 +11,8 @@
  * ```
  * @packageDocumentation
  */
-export { BaseUrls, MinaClient, resolveBaseUrl } from "./client.ts";
+export { BaseUrls, resolveBaseUrl } from "./base-url.ts";
+export { MinaClient } from "./client.ts";
 export {
   APP_TOKEN_REJECTED_CODES,
   type ErrorCodeName,
