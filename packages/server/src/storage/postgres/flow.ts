@@ -330,7 +330,7 @@ function newOpenId(): string {
  *   that was not visible.
  */
 /** The exchange batch's prepared-statement name (a new version whenever its text changes). */
-export const EXCHANGE_BATCH_STATEMENT = "mina_auth_exchange_batch_v4";
+export const EXCHANGE_BATCH_STATEMENT = "mina_auth_exchange_batch_v5";
 
 const EXCHANGE_BATCH = {
   // Named: parsed and planned once per connection.
@@ -345,14 +345,17 @@ const EXCHANGE_BATCH = {
               OR u.department_ids && ins.visible_department_ids
             ), false) AS visible
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                   $7::int8[], $8::int8[], $9::int8[])
+                   $7::int8[], $8::int8[], $9::int8[], $10::text[])
             WITH ORDINALITY AS i(code_hash, app_id, grant_id, session_key_hash, access_hash, refresh_hash,
-                                 now, access_expires, family_expires, idx)
+                                 now, access_expires, family_expires, tenant_only, idx)
        -- LIMIT keeps this a lookup by primary key per entry, whatever the table's statistics say.
        JOIN LATERAL (
          SELECT ctid, app_id, tenant_key, user_id, scopes AS granted, code_challenge
            FROM login_codes WHERE code_hash = i.code_hash LIMIT 1
        ) c ON c.app_id = i.app_id COLLATE "C"
+            -- A tenant token's exchange: only that tenant's code (another's is decided, as
+            -- foreign, on the per-exchange path). '' for an app token: any tenant of the app.
+            AND (i.tenant_only = '' OR c.tenant_key = i.tenant_only COLLATE "C")
             -- A code with a PKCE challenge is left to the per-exchange path, which checks it.
             AND c.code_challenge IS NULL
        JOIN apps a ON a.app_id = c.app_id
@@ -421,13 +424,14 @@ export async function exchangeBatchWith(
   const nows = new Array<number>(n);
   const accessExpiries = new Array<number>(n);
   const familyExpiries = new Array<number>(n);
+  const tenantsOnly = new Array<string>(n);
   for (let i = 0; i < n; i++) {
     const input = inputs[i]!;
     codeHashes[i] = input.codeHash;
     // A verifier is checked on the per-exchange path: an empty app id matches no code, so the
     // entry is left undecided (a verifier for a code without a challenge must be refused too).
-    // So is an exchange limited to one tenant (a tenant_access_token's).
-    appIds[i] = input.verifier || input.tenantKey ? "" : input.appId;
+    appIds[i] = input.verifier ? "" : input.appId;
+    tenantsOnly[i] = input.tenantKey ?? "";
     grantIds[i] = input.grantId;
     sessionKeyHashes[i] = input.sessionKeyHash;
     accessHashes[i] = input.tokens.accessTokenHash;
@@ -449,6 +453,7 @@ export async function exchangeBatchWith(
       nows,
       accessExpiries,
       familyExpiries,
+      tenantsOnly,
     ],
   });
   const outcomes = new Array<ExchangeOutcome | null>(n).fill(null);

@@ -27,6 +27,31 @@ import {
 } from "./test-kit.ts";
 
 describe("postgres adapter: batches and concurrency", { skip }, () => {
+  test("a tenant token's entries: its own tenant's code is decided in the batch, another's is left undecided and untouched", async () => {
+    const { storage, url } = await openStorage({ batchExchanges: false });
+    await seed(storage);
+    const own = await mint(storage);
+    const elsewhere = await mint(storage);
+    const inputs = [
+      exchangeInput(own, { tenantKey: TENANT }),
+      exchangeInput(elsewhere, { tenantKey: "0123456789abcdef" }),
+    ];
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    pool.on("error", () => {});
+    try {
+      const outcomes = await exchangeBatchWith(pool, inputs);
+      assert.deepEqual(
+        outcomes.map((o) => o?.kind ?? null),
+        ["issued", null],
+      );
+    } finally {
+      await pool.end();
+    }
+    // The per-exchange path answers the other tenant's entry: foreign, and the code still works.
+    assert.deepEqual(await storage.exchangeLoginCode(inputs[1]!), { kind: "foreign" });
+    assert.equal((await storage.exchangeLoginCode(exchangeInput(elsewhere))).kind, "issued");
+  });
+
   test("one statement decides a batch; what it cannot decide is left to the per-exchange path", async () => {
     const { storage, url } = await openStorage({ batchExchanges: false });
     await seed(storage);
