@@ -25,7 +25,7 @@ export interface Transport {
 }
 
 /** What is sent: `secrets` (and the bearer) never appear in an error message. */
-export interface RequestInit {
+export interface PlatformRequestInit {
   bearer?: string;
   body?: JsonObject;
   secrets: string[];
@@ -35,7 +35,7 @@ export interface RequestInit {
 export async function platformRequest(
   transport: Transport,
   target: RequestTarget,
-  init: RequestInit,
+  init: PlatformRequestInit,
   options: RequestOptions,
 ): Promise<Reply> {
   const { method, path } = target;
