@@ -12,25 +12,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import * as lark from "@larksuiteoapi/node-sdk";
 import { ADMIN_TOKEN, DEMO, startTestServer, type TestServer, until } from "./harness.ts";
-
-/** A cache of the SDK's own shape, shared by one app's dispatcher and client (as in production). */
-function sharedCache() {
-  const entries = new Map<string, { value: unknown; expire?: number | undefined }>();
-  // biome-ignore lint/complexity/noBannedTypes: the SDK's Cache interface types keys as `Symbol`
-  type Key = string | Symbol;
-  const keyOf = (key: Key, namespace?: string) => `${namespace ?? ""}:${String(key)}`;
-  return {
-    async set(key: Key, value: unknown, expire?: number, options?: { namespace?: string }) {
-      entries.set(keyOf(key, options?.namespace), { value, expire });
-      return true;
-    },
-    async get(key: Key, options?: { namespace?: string }) {
-      const entry = entries.get(keyOf(key, options?.namespace));
-      if (!entry || (entry.expire !== undefined && entry.expire < Date.now())) return undefined;
-      return entry.value;
-    },
-  };
-}
+import { sdkCache } from "./lark-sdk-cache.ts";
 
 interface LoginReply {
   code: number;
@@ -40,7 +22,7 @@ interface LoginReply {
 
 /** The store app's backend: the SDK's dispatcher on its event URL, and the SDK's client. */
 async function startStoreBackend(baseUrl: string, encryptKey?: string) {
-  const cache = sharedCache();
+  const cache = sdkCache();
   const verificationToken = `vt-${Math.random().toString(16).slice(2)}`;
   const dispatcher = new lark.EventDispatcher({
     verificationToken,

@@ -7,25 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as lark from "@larksuiteoapi/node-sdk";
 import { ADMIN_TOKEN, DEMO, startTestServer, type TestServer } from "./harness.ts";
-
-/** A cache of the SDK's own shape, one per client, so no token leaks between tests. */
-function freshCache() {
-  const entries = new Map<string, { value: unknown; expire?: number | undefined }>();
-  // biome-ignore lint/complexity/noBannedTypes: the SDK's Cache interface types keys as `Symbol`
-  type Key = string | Symbol;
-  const keyOf = (key: Key, namespace?: string) => `${namespace ?? ""}:${String(key)}`;
-  return {
-    async set(key: Key, value: unknown, expire?: number, options?: { namespace?: string }) {
-      entries.set(keyOf(key, options?.namespace), { value, expire });
-      return true;
-    },
-    async get(key: Key, options?: { namespace?: string }) {
-      const entry = entries.get(keyOf(key, options?.namespace));
-      if (!entry || (entry.expire !== undefined && entry.expire < Date.now())) return undefined;
-      return entry.value;
-    },
-  };
-}
+import { sdkCache } from "./lark-sdk-cache.ts";
 
 function sdkClient(url: string, appSecret: string = DEMO.appSecret): lark.Client {
   return new lark.Client({
@@ -34,7 +16,7 @@ function sdkClient(url: string, appSecret: string = DEMO.appSecret): lark.Client
     domain: url,
     appType: lark.AppType.SelfBuild,
     loggerLevel: lark.LoggerLevel.error,
-    cache: freshCache(),
+    cache: sdkCache(),
   });
 }
 

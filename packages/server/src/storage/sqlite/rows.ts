@@ -1,17 +1,8 @@
 /** Row shapes shared by the SQLite modules (column aliases match these names), and their mapping. */
 import type { App, User } from "../port.ts";
 
-export interface UserRow {
-  tenantKey: string;
-  userId: string;
-  unionId: string;
-  name: string;
-  enName: string;
-  email: string | null;
-  mobile: string | null;
-  avatarUrl: string;
-  status: User["status"];
-}
+/** A user as its row holds it: the departments live in their own table. */
+export type UserRow = Omit<User, "departmentIds">;
 
 export interface AppRow {
   appId: string;
